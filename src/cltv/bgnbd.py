@@ -1,0 +1,101 @@
+"""BG/NBD quantities (Fader, Hardie & Lee 2005), vectorised and numerically stable.
+
+``params`` is ``(r, alpha, a, b)`` with ``alpha`` in the same time unit as ``t``, ``recency``
+and ``T`` (this project: weeks). ``x`` is the number of repeat purchases, ``tx`` the recency.
+
+These reproduce ``lifetimes.BetaGeoFitter``'s formulas where those are finite, and stay
+finite where they are not: when the fitted ``a`` and ``b`` collapse toward 0 (the data
+cannot identify dropout), ``lifetimes`` returns inf for customers with one repeat purchase
+because the hypergeometric function's third argument ``c = a + b + x - 1`` tends to 0. Here
+the product ``c * 2F1(..; c; z)``, which is all the formula needs, is computed through Gauss'
+contiguous relation from ``2F1(..; c + 1; z)`` and ``2F1(..; c + 2; z)``, which are regular
+at ``c = 0``. Where ``c`` nears -1 (no repeat purchase and a + b -> 0) the Euler-transformed
+function has a removable singularity that scipy cannot see, and the un-transformed form
+``2F1(r, b; c; z)`` is used. The a, b -> 0 limit is ``(r + x) t / (alpha + T)`` times P(alive).
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import betainc, betaln, expit, gammaln, hyp2f1
+
+Params = tuple[float, float, float, float]
+
+
+def _c_hyp2f1(a: np.ndarray, b: np.ndarray, c: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """``c * 2F1(a, b; c; z)``, regular as ``c -> 0`` (0 <= z < 1, c > -1)."""
+    out = np.empty(np.broadcast(a, b, c, z).shape)
+    a, b, c, z = np.broadcast_arrays(a, b, c, z)
+    big = c >= 1.0
+    out[big] = c[big] * hyp2f1(a[big], b[big], c[big], z[big])
+    s = ~big
+    if s.any():
+        a_, b_, c_, z_ = a[s], b[s], c[s], z[s]
+        f1 = hyp2f1(a_, b_, c_ + 1.0, z_)
+        f2 = hyp2f1(a_, b_, c_ + 2.0, z_)
+        # Gauss: (c+1) c (z-1) F(c) + (c+1)[c - (2c+1-a-b) z] F(c+1) + (c+1-a)(c+1-b) z F(c+2) = 0
+        num = (c_ + 1.0) * (c_ - (2.0 * c_ + 1.0 - a_ - b_) * z_) * f1 + (c_ + 1.0 - a_) * (c_ + 1.0 - b_) * z_ * f2
+        out[s] = num / ((c_ + 1.0) * (1.0 - z_))
+    return out
+
+
+def prob_alive(params: Params, x, tx, T) -> np.ndarray:
+    """P(customer still alive at T | x repeat purchases, last at tx); 1 for x = 0."""
+    r, alpha, a, b = params
+    x, tx, T = (np.asarray(v, dtype=float) for v in (x, tx, T))
+    log_div = (r + x) * (np.log(alpha + T) - np.log(alpha + tx)) + np.log(a) - np.log(b + np.maximum(x, 1.0) - 1.0)
+    return np.where(x == 0, 1.0, expit(-log_div))
+
+
+def expected_purchases(params: Params, t, x, tx, T) -> np.ndarray:
+    """Expected number of repeat purchases in (T, T + t], given (x, tx, T). Eq. (10) of FHL 2005.
+
+    With ``x = tx = T = 0`` this is the unconditional E[X(t)] of a new customer.
+    """
+    r, alpha, a, b = params
+    t, x, tx, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (t, x, tx, T)))
+    c = a + b + x - 1.0
+    z = t / (alpha + T + t)
+    log1mz = np.log(alpha + T) - np.log(alpha + T + t)  # log(1 - z), exact for tiny z
+    # Euler: ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; c; z) = (1-z)^(a-1) 2F1(c-r-x, a-1; c; z)
+    kcf = np.exp((a - 1.0) * log1mz) * _c_hyp2f1(c - r - x, np.full_like(c, a - 1.0), c, z)
+    palive = prob_alive(params, x, tx, T)
+    out = (c - kcf) / (a - 1.0) * palive
+    near = c < -0.9  # only x = 0 with a + b < 0.1
+    if near.any():
+        cf = c[near] * hyp2f1(r + x[near], b + x[near], c[near], z[near])
+        out[near] = (c[near] - np.exp((r + x[near]) * log1mz[near]) * cf) / (a - 1.0) * palive[near]
+    out = np.where(t == 0, 0.0, out)
+    if not np.isfinite(out).all():
+        i = np.flatnonzero(~np.isfinite(out))[0]
+        raise FloatingPointError(
+            f"BG/NBD expected purchases are not finite for params r, alpha, a, b = {tuple(params)} at "
+            f"x={x.flat[i]}, recency={tx.flat[i]}, T={T.flat[i]}, t={t.flat[i]}"
+        )
+    return out
+
+
+def prob_n_purchases(params: Params, t, n: int) -> np.ndarray:
+    """Unconditional P(X(t) = n) for a customer of age t. Eq. (8) of FHL 2005."""
+    r, alpha, a, b = params
+    t = np.asarray(t, dtype=float)
+    log_p = np.log(alpha) - np.log(alpha + t)
+    log_q = np.log(t) - np.log(alpha + t) if n > 0 else 0.0
+    first = np.exp(
+        betaln(a, b + n) - betaln(a, b) + gammaln(r + n) - gammaln(r) - gammaln(n + 1.0) + r * log_p + n * log_q
+    )
+    if n == 0:
+        return first
+    tail = betainc(n, r, t / (alpha + t))  # P(NBD count >= n)
+    return first + np.exp(betaln(a + 1.0, b + n - 1.0) - betaln(a, b)) * tail
+
+
+def log_likelihood(params: Params, x, tx, T, weights=None) -> float:
+    """Total BG/NBD log-likelihood (in the published convention, time in the data's unit)."""
+    r, alpha, a, b = params
+    x, tx, T = (np.asarray(v, dtype=float) for v in (x, tx, T))
+    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
+    common = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+    alive = betaln(a, b + x) - betaln(a, b) - (r + x) * np.log(alpha + T)
+    dead = betaln(a + 1.0, b + np.maximum(x, 1.0) - 1.0) - betaln(a, b) - (r + x) * np.log(alpha + tx)
+    ll = common + np.where(x > 0, np.logaddexp(alive, dead), alive)
+    return float(np.sum(w * ll))

@@ -1,0 +1,131 @@
+"""Transaction logs in, one tidy DataFrame out.
+
+Every loader returns a transaction table with the columns
+
+- ``customer_id`` (str): the customer's id, kept as text (CDNOW ids keep their leading zeros);
+- ``date`` (datetime64, day precision): the purchase date;
+- ``amount`` (float): money spent in that transaction (any currency, may be 0 or negative:
+  see :mod:`cltv.rfm` for how such amounts are treated).
+"""
+from __future__ import annotations
+
+import importlib.resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+CDNOW_FILES = {"master": "CDNOW_master.txt", "sample": "CDNOW_sample.txt"}
+
+
+class DataError(ValueError):
+    """Bad input data; the message names the file, the column, the rows and what was expected."""
+
+
+def _rows(mask: np.ndarray | pd.Series, offset: int = 2, limit: int = 5) -> str:
+    """Up to ``limit`` 1-based file line numbers of the True entries (header is line 1)."""
+    idx = np.flatnonzero(np.asarray(mask))
+    shown = ", ".join(str(i + offset) for i in idx[:limit])
+    more = f" and {len(idx) - limit} more" if len(idx) > limit else ""
+    return f"line {shown}{more}" if len(idx) == 1 else f"lines {shown}{more}"
+
+
+def cdnow_path(which: str = "master") -> Path:
+    """Path of a CDNOW file shipped inside the installed ``lifetimes`` package."""
+    if which not in CDNOW_FILES:
+        raise DataError(f"unknown CDNOW file {which!r}: expected one of {sorted(CDNOW_FILES)}")
+    return Path(str(importlib.resources.files("lifetimes") / "datasets" / CDNOW_FILES[which]))
+
+
+def load_cdnow(which: str = "master") -> pd.DataFrame:
+    """CDNOW transactions (Fader, Hardie & Lee 2005) from the ``lifetimes`` wheel.
+
+    ``master``: 23,570 customers, 69,659 transactions; ``sample``: the 2,357-customer
+    1/10 sample. ``customer_id`` is the master file's id in both (the sample's own
+    1..2357 numbering is its second column: sample customer 1 is ``"00004"``).
+    """
+    path = cdnow_path(which)
+    if which == "master":
+        raw = pd.read_csv(path, sep=r"\s+", dtype={"customer_id": str, "date": str})
+    else:
+        raw = pd.read_csv(
+            path, sep=r"\s+", header=None, dtype=str,
+            names=["customer_id", "sample_id", "date", "number_of_cds", "dollar_value"],
+        )
+    tx = pd.DataFrame({
+        "customer_id": raw["customer_id"].astype(str),
+        "date": pd.to_datetime(raw["date"], format="%Y%m%d"),
+        "amount": raw["dollar_value"].astype(float),
+    })
+    return _finish(tx)
+
+
+def load_transactions(
+    path: str | Path,
+    customer_col: str = "customer_id",
+    date_col: str = "date",
+    amount_col: str = "amount",
+    date_format: str | None = None,
+) -> pd.DataFrame:
+    """Read a transaction log from CSV (optionally gzip-compressed) or Parquet and validate it.
+
+    Extra columns are ignored. Raises :class:`DataError` naming the file, the column and up
+    to five offending lines for a missing column, an empty file, a missing id, an
+    unparseable date or a non-numeric amount.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: file not found")
+    suffixes = "".join(path.suffixes).lower()
+    try:
+        if ".parquet" in suffixes or ".pq" in suffixes:
+            raw = pd.read_parquet(path)
+        else:
+            raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: the file is empty; expected a header row and transactions") from None
+    except (UnicodeDecodeError, pd.errors.ParserError, OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot be read as CSV or Parquet: {exc}") from None
+
+    missing = [c for c in (customer_col, date_col, amount_col) if c not in raw.columns]
+    if missing:
+        raise DataError(
+            f"{path}: missing column(s) {missing}; found {list(raw.columns)[:10]} "
+            f"(set data.customer_col / data.date_col / data.amount_col, and check the delimiter is a comma)"
+        )
+    if raw.empty:
+        raise DataError(f"{path}: no transactions (header only); expected at least one row")
+
+    ids = raw[customer_col].astype(str).str.strip()
+    bad = raw[customer_col].isna() | (ids == "") | ids.str.lower().isin(["nan", "none", "null"])
+    if bad.any():
+        raise DataError(f"{path}: column {customer_col!r}: missing customer id at {_rows(bad)}")
+
+    dates = pd.to_datetime(raw[date_col], format=date_format, errors="coerce")
+    bad = dates.isna()
+    if bad.any():
+        fmt = f"format {date_format!r}" if date_format else "a date such as 2021-05-30"
+        raise DataError(f"{path}: column {date_col!r}: unparseable date at {_rows(bad)}; expected {fmt}")
+
+    amounts = pd.to_numeric(raw[amount_col], errors="coerce")
+    bad = amounts.isna() | ~np.isfinite(amounts.to_numpy(dtype=float, na_value=np.nan))
+    if bad.any():
+        raise DataError(f"{path}: column {amount_col!r}: non-numeric amount at {_rows(bad)}; expected a number")
+
+    tx = pd.DataFrame({"customer_id": ids, "date": dates.dt.normalize(), "amount": amounts.astype(float)})
+    return _finish(tx)
+
+
+def _finish(tx: pd.DataFrame) -> pd.DataFrame:
+    tx["date"] = tx["date"].astype("datetime64[ns]")
+    return tx.reset_index(drop=True)
+
+
+def load(source: str, **options) -> pd.DataFrame:
+    """Dispatch on the configured source: ``cdnow`` (option ``file``) or ``transactions``."""
+    if source == "cdnow":
+        return load_cdnow(options.get("file", "master"))
+    if source == "transactions":
+        keys = ("customer_col", "date_col", "amount_col", "date_format")
+        return load_transactions(options["path"], **{k: options[k] for k in keys if k in options})
+    raise DataError(f"unknown data source {source!r}: expected 'cdnow' or 'transactions'")

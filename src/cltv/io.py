@@ -1,0 +1,44 @@
+"""Atomic file output: write to a temporary file in the same folder, then rename.
+
+A failed or interrupted stage therefore never leaves a half-written file, and the previous
+output stays intact until the new one is complete.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+
+def atomic(path: str | Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp_path)`` and move the result onto ``path`` in one rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: str | Path, text: str) -> None:
+    atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def write_json(path: str | Path, data) -> None:
+    write_text(path, json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+
+def write_csv(path: str | Path, df: pd.DataFrame) -> None:
+    atomic(path, lambda p: df.to_csv(p, index=False, lineterminator="\n"))
+
+
+def write_parquet(path: str | Path, df: pd.DataFrame) -> None:
+    atomic(path, lambda p: df.to_parquet(p, index=False))

@@ -1,0 +1,255 @@
+"""``CLTVModel``: BG/NBD (purchases, P(alive)) + Gamma-Gamma (spend) in scikit-learn style.
+
+Input (an RFM table, see :mod:`cltv.rfm`): ``frequency`` (repeat purchases), ``recency`` and
+``T`` (weeks), ``monetary_value`` (mean spend of the repeat purchases), and optionally
+``customer_id``. Time unit: weeks. One month is :data:`WEEKS_PER_MONTH` = 4.345 weeks
+(30.415 days), the convention of ``lifetimes``' ``customer_lifetime_value(freq="W")``; it is
+used for every horizon and for the CLV.
+
+Fitting uses ``lifetimes``' ``BetaGeoFitter`` and ``GammaGammaFitter`` on the distinct
+(x, t_x, T) and (x, m) tuples with their counts as weights, which gives the same likelihood
+as one row per customer. Predictions use the closed forms in :mod:`cltv.bgnbd` and
+:mod:`cltv.gamma_gamma`, which equal ``lifetimes``' where those are finite and stay finite
+where they are not. The fitted model is plain data (:meth:`to_dict`, :meth:`save`): no pickle.
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+
+from . import bgnbd, gamma_gamma, segment
+
+WEEKS_PER_MONTH = 4.345
+FORMAT = "cltv-model/1"
+RFM_INPUT = ["frequency", "recency", "T", "monetary_value"]
+
+
+class FitError(RuntimeError):
+    """A model could not be fitted; the message says why and what to try."""
+
+
+def horizon_column(months: float) -> str:
+    """Name of the expected-purchases column for a horizon in months, e.g. ``expected_purchases_3m``."""
+    return f"expected_purchases_{months:g}m"
+
+
+class CLTVModel(BaseEstimator):
+    """Customer lifetime value from repeat-purchase history.
+
+    Parameters
+    ----------
+    bgnbd_penalizer, gg_penalizer : float
+        ``lifetimes``' L2 penalizer coefficients (added to the *mean* negative log-likelihood,
+        so any value > 0 biases the estimates; default 0).
+    horizons_months : sequence of float
+        Horizons (months) for the expected number of purchases.
+    clv_months : int
+        CLV horizon in whole months.
+    discount_rate : float
+        Monthly discount rate of the CLV (0.01 = 1 % per month).
+    segment_labels : sequence of str
+        Segment labels, best first; their number is the number of CLV quantile segments.
+
+    Learned attributes: ``bgnbd_params_`` (r, alpha [weeks], a, b), ``gg_params_`` (p, q, v),
+    ``segment_cutoffs_`` (ascending CLV cut-offs), ``training_`` (counts, log-likelihoods,
+    warnings).
+    """
+
+    def __init__(
+        self,
+        bgnbd_penalizer: float = 0.0,
+        gg_penalizer: float = 0.0,
+        horizons_months: Sequence[float] = (3, 6),
+        clv_months: int = 6,
+        discount_rate: float = 0.01,
+        segment_labels: Sequence[str] = ("A", "B", "C", "D"),
+    ):
+        self.bgnbd_penalizer = bgnbd_penalizer
+        self.gg_penalizer = gg_penalizer
+        self.horizons_months = horizons_months
+        self.clv_months = clv_months
+        self.discount_rate = discount_rate
+        self.segment_labels = segment_labels
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, rfm: pd.DataFrame, y=None) -> CLTVModel:
+        """Fit BG/NBD on all customers, Gamma-Gamma on those with usable repeat spend, then
+        take the segment cut-offs from the training population's CLV."""
+        from lifetimes import BetaGeoFitter, GammaGammaFitter
+        from lifetimes.utils import ConvergenceError
+
+        _check_rfm(rfm)
+        if int(self.clv_months) != self.clv_months or self.clv_months < 1:
+            raise ValueError(f"clv_months must be a whole number of months >= 1, got {self.clv_months}")
+        notes: list[str] = []
+
+        bg = rfm.groupby(["frequency", "recency", "T"], sort=True).size().reset_index(name="n")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # autograd's log(0) while searching
+                bgf = BetaGeoFitter(penalizer_coef=self.bgnbd_penalizer).fit(
+                    bg["frequency"], bg["recency"], bg["T"], weights=bg["n"]
+                )
+        except ConvergenceError:
+            raise FitError(
+                f"BG/NBD did not converge on {len(rfm)} customers with penalizer {self.bgnbd_penalizer}: "
+                "try a small penalizer (e.g. model.bgnbd_penalizer=0.001) or filter customers with "
+                "implausible histories"
+            ) from None
+        self.bgnbd_params_ = {k: float(bgf.params_[k]) for k in ("r", "alpha", "a", "b")}
+        a, b = self.bgnbd_params_["a"], self.bgnbd_params_["b"]
+        if min(a, b) < 1e-4:
+            notes.append(
+                f"BG/NBD dropout is not identified (a={a:.3g}, b={b:.3g} collapse toward 0): "
+                "predictions use the no-dropout limit"
+            )
+
+        usable = (rfm["frequency"] > 0) & (rfm["monetary_value"] > 0)
+        if not usable.any():
+            raise FitError(
+                "Gamma-Gamma cannot be fitted: no customer has a repeat purchase with a positive amount"
+            )
+        gg = rfm[usable].groupby(["frequency", "monetary_value"], sort=True).size().reset_index(name="n")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                ggf = GammaGammaFitter(penalizer_coef=self.gg_penalizer).fit(
+                    gg["frequency"], gg["monetary_value"], weights=gg["n"]
+                )
+        except ConvergenceError:
+            raise FitError(
+                f"Gamma-Gamma did not converge on {int(usable.sum())} repeat buyers with penalizer "
+                f"{self.gg_penalizer}: try a small penalizer (e.g. model.gg_penalizer=0.01) or cap extreme amounts"
+            ) from None
+        self.gg_params_ = {k: float(ggf.params_[k]) for k in ("p", "q", "v")}
+        if self.gg_params_["q"] <= 1.0:
+            notes.append(
+                f"Gamma-Gamma q = {self.gg_params_['q']:.4g} <= 1: the population mean spend is not finite "
+                "and customers without repeat spend get a negative value; lower the penalizer"
+            )
+        corr = float(np.corrcoef(rfm.loc[usable, "frequency"], rfm.loc[usable, "monetary_value"])[0, 1]) \
+            if usable.sum() > 2 else float("nan")
+        for note in notes:
+            warnings.warn(note, stacklevel=2)
+
+        self.training_ = {
+            "customers": int(len(rfm)),
+            "repeat_buyers": int((rfm["frequency"] > 0).sum()),
+            "gamma_gamma_customers": int(usable.sum()),
+            "distinct_bgnbd_tuples": int(len(bg)),
+            "bgnbd_log_likelihood": bgnbd.log_likelihood(self._bg(), bg["frequency"], bg["recency"], bg["T"], bg["n"]),
+            "gg_log_likelihood": gamma_gamma.log_likelihood(self._gg(), gg["frequency"], gg["monetary_value"], gg["n"]),
+            "frequency_monetary_corr": corr,
+            "warnings": notes,
+        }
+        self.segment_cutoffs_ = segment.quantile_cutoffs(self.clv(rfm), len(self.segment_labels))
+        return self
+
+    # --------------------------------------------------------------- prediction
+    def _bg(self) -> bgnbd.Params:
+        p = self.bgnbd_params_
+        return (p["r"], p["alpha"], p["a"], p["b"])
+
+    def _gg(self) -> gamma_gamma.GGParams:
+        p = self.gg_params_
+        return (p["p"], p["q"], p["v"])
+
+    def expected_purchases(self, rfm: pd.DataFrame, months: float) -> np.ndarray:
+        """Expected repeat purchases in the next ``months`` months (4.345 weeks each)."""
+        return bgnbd.expected_purchases(
+            self._bg(), months * WEEKS_PER_MONTH, rfm["frequency"], rfm["recency"], rfm["T"]
+        )
+
+    def clv(self, rfm: pd.DataFrame) -> np.ndarray:
+        """Discounted value of the next ``clv_months`` months:
+        sum over months i of E[value per purchase] * E[purchases in month i] / (1 + d)^i."""
+        months = np.arange(int(self.clv_months) + 1, dtype=float)
+        f, r, t = (rfm[c].to_numpy(dtype=float)[:, None] for c in ("frequency", "recency", "T"))
+        cum = bgnbd.expected_purchases(self._bg(), months[None, :] * WEEKS_PER_MONTH, f, r, t)
+        per_month = np.diff(cum, axis=1)
+        discount = (1.0 + self.discount_rate) ** -months[1:]
+        value = gamma_gamma.expected_average_value(self._gg(), rfm["frequency"], rfm["monetary_value"])
+        return value * (per_month @ discount)
+
+    def predict(self, rfm: pd.DataFrame) -> pd.DataFrame:
+        """Scores per customer: the input RFM columns (and ``customer_id`` if given), expected
+        purchases per horizon, ``p_alive``, ``expected_value`` (mean spend per purchase),
+        ``clv`` and ``segment``."""
+        _check_rfm(rfm)
+        keep = (["customer_id"] if "customer_id" in rfm.columns else []) + RFM_INPUT
+        out = rfm[keep].reset_index(drop=True).copy()
+        for months in self.horizons_months:
+            out[horizon_column(months)] = self.expected_purchases(out, months)
+        out["p_alive"] = bgnbd.prob_alive(self._bg(), out["frequency"], out["recency"], out["T"])
+        out["expected_value"] = gamma_gamma.expected_average_value(self._gg(), out["frequency"], out["monetary_value"])
+        out["clv"] = self.clv(out)
+        out["segment"] = segment.assign(out["clv"], self.segment_cutoffs_, self.segment_labels)
+        return out
+
+    # -------------------------------------------------------------- persistence
+    def to_dict(self) -> dict:
+        """Everything needed to predict, as plain JSON-able data."""
+        return {
+            "format": FORMAT,
+            "units": {"time": "weeks", "weeks_per_month": WEEKS_PER_MONTH, "money": "the input amounts' currency"},
+            "hyperparameters": {
+                "bgnbd_penalizer": float(self.bgnbd_penalizer),
+                "gg_penalizer": float(self.gg_penalizer),
+                "horizons_months": [float(h) for h in self.horizons_months],
+                "clv_months": int(self.clv_months),
+                "discount_rate": float(self.discount_rate),
+                "segment_labels": [str(s) for s in self.segment_labels],
+            },
+            "bgnbd": self.bgnbd_params_,
+            "gamma_gamma": self.gg_params_,
+            "segment_cutoffs": self.segment_cutoffs_,
+            "training": self.training_,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> CLTVModel:
+        if d.get("format") != FORMAT:
+            raise ValueError(f"not a {FORMAT} model (format={d.get('format')!r})")
+        h = d["hyperparameters"]
+        model = cls(**{**h, "horizons_months": tuple(h["horizons_months"]), "segment_labels": tuple(h["segment_labels"])})
+        model.bgnbd_params_ = {k: float(v) for k, v in d["bgnbd"].items()}
+        model.gg_params_ = {k: float(v) for k, v in d["gamma_gamma"].items()}
+        model.segment_cutoffs_ = [float(c) for c in d["segment_cutoffs"]]
+        model.training_ = d.get("training", {})
+        return model
+
+    def save(self, path: str | Path) -> None:
+        """Write the model as JSON (atomically: a temporary file, then a rename)."""
+        from .io import write_text
+
+        write_text(path, json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> CLTVModel:
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    def to_lifetimes(self):
+        """``lifetimes`` fitters rebuilt from the parameters, ``predict`` attached as ``fit``
+        would, for code that wants ``lifetimes``' own API (e.g. ``customer_lifetime_value``)."""
+        from lifetimes import BetaGeoFitter, GammaGammaFitter
+
+        bgf = BetaGeoFitter(penalizer_coef=self.bgnbd_penalizer)
+        bgf.params_ = pd.Series(self.bgnbd_params_)[["r", "alpha", "a", "b"]]
+        bgf.predict = bgf.conditional_expected_number_of_purchases_up_to_time
+        ggf = GammaGammaFitter(penalizer_coef=self.gg_penalizer)
+        ggf.params_ = pd.Series(self.gg_params_)[["p", "q", "v"]]
+        return bgf, ggf
+
+
+def _check_rfm(rfm: pd.DataFrame) -> None:
+    missing = [c for c in RFM_INPUT if c not in rfm.columns]
+    if missing:
+        raise ValueError(f"RFM table lacks column(s) {missing}; expected {RFM_INPUT}")
+    if rfm.empty:
+        raise ValueError("RFM table has no customers")

@@ -1,0 +1,54 @@
+"""A/B/C/D value segments from CLV quantiles, and the per-segment profile.
+
+Rule: with ``n`` labels (best first, e.g. ``["A", "B", "C", "D"]``) the ``n - 1`` cut-offs are
+the CLV quantiles at 1/n, 2/n, ... of the *training* population, with linear interpolation
+(numpy's default, the same as ``pandas.qcut``). Bins are closed on the right: a CLV equal to a
+cut-off falls in the lower segment. Equal CLVs therefore always share a segment, so segments
+can be unequal in size when many customers tie (12-month CLV on CDNOW has about 1,030
+distinct values among 2,357 customers); on the training data the result equals
+``pd.qcut(clv, n)`` whenever the cut-offs are distinct. Cut-offs are stored with the model, so
+a customer scored later alone gets the segment the population rule gives.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+
+def quantile_cutoffs(values: np.ndarray | pd.Series, n_segments: int) -> list[float]:
+    """The ``n_segments - 1`` ascending cut-offs (quantiles at k / n_segments)."""
+    values = np.asarray(values, dtype=float)
+    if n_segments < 1:
+        raise ValueError("n_segments must be at least 1")
+    if values.size == 0:
+        raise ValueError("cannot take segment cut-offs of an empty population")
+    probs = np.arange(1, n_segments) / n_segments
+    return [float(c) for c in np.quantile(values, probs)]
+
+
+def assign(values: np.ndarray | pd.Series, cutoffs: Sequence[float], labels: Sequence[str]) -> np.ndarray:
+    """Segment label per value; ``labels`` are best first and ``len(cutoffs) == len(labels) - 1``."""
+    if len(cutoffs) != len(labels) - 1:
+        raise ValueError(f"{len(labels)} labels need {len(labels) - 1} cut-offs, got {len(cutoffs)}")
+    rank = np.searchsorted(np.asarray(cutoffs, dtype=float), np.asarray(values, dtype=float), side="left")
+    worst_first = np.asarray(list(labels)[::-1], dtype=object)
+    return worst_first[rank]
+
+
+def profile(scores: pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame:
+    """Per segment (best first): customers, their share, share of total CLV, and
+    mean/min/max of clv, frequency, monetary_value, recency (weeks) and p_alive."""
+    g = scores.groupby("segment", sort=False, observed=True)
+    stats = g[["clv", "frequency", "monetary_value", "recency", "p_alive"]].agg(["mean", "min", "max"])
+    stats.columns = [f"{col}_{stat}" for col, stat in stats.columns]
+    out = pd.DataFrame({"customers": g.size()})
+    out["customer_share"] = out["customers"] / len(scores)
+    total = scores["clv"].sum()
+    out["clv_total"] = g["clv"].sum()
+    out["clv_share"] = out["clv_total"] / total if total != 0 else np.nan
+    out = out.join(stats).reindex(list(labels))
+    out["customers"] = out["customers"].fillna(0).astype("int64")
+    out.index.name = "segment"
+    return out.reset_index()
