@@ -14,6 +14,8 @@ where they are not. The fitted model is plain data (:meth:`to_dict`, :meth:`save
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import warnings
 from collections.abc import Sequence
@@ -82,7 +84,6 @@ class CLTVModel(BaseEstimator):
         """Fit BG/NBD on all customers, Gamma-Gamma on those with usable repeat spend, then
         take the segment cut-offs from the training population's CLV."""
         from lifetimes import BetaGeoFitter, GammaGammaFitter
-        from lifetimes.utils import ConvergenceError
 
         _check_rfm(rfm)
         if int(self.clv_months) != self.clv_months or self.clv_months < 1:
@@ -90,18 +91,11 @@ class CLTVModel(BaseEstimator):
         notes: list[str] = []
 
         bg = rfm.groupby(["frequency", "recency", "T"], sort=True).size().reset_index(name="n")
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # autograd's log(0) while searching
-                bgf = BetaGeoFitter(penalizer_coef=self.bgnbd_penalizer).fit(
-                    bg["frequency"], bg["recency"], bg["T"], weights=bg["n"]
-                )
-        except ConvergenceError:
-            raise FitError(
-                f"BG/NBD did not converge on {len(rfm)} customers with penalizer {self.bgnbd_penalizer}: "
-                "try a small penalizer (e.g. model.bgnbd_penalizer=0.001) or filter customers with "
-                "implausible histories"
-            ) from None
+        bgf = _fit(
+            BetaGeoFitter(penalizer_coef=self.bgnbd_penalizer), (bg["frequency"], bg["recency"], bg["T"]), bg["n"],
+            notes, f"BG/NBD did not converge on {len(rfm)} customers with penalizer {self.bgnbd_penalizer}: "
+            "try a small penalizer (e.g. model.bgnbd_penalizer=0.001) or filter customers with implausible histories",
+        )
         self.bgnbd_params_ = {k: float(bgf.params_[k]) for k in ("r", "alpha", "a", "b")}
         a, b = self.bgnbd_params_["a"], self.bgnbd_params_["b"]
         if min(a, b) < 1e-4:
@@ -116,17 +110,11 @@ class CLTVModel(BaseEstimator):
                 "Gamma-Gamma cannot be fitted: no customer has a repeat purchase with a positive amount"
             )
         gg = rfm[usable].groupby(["frequency", "monetary_value"], sort=True).size().reset_index(name="n")
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                ggf = GammaGammaFitter(penalizer_coef=self.gg_penalizer).fit(
-                    gg["frequency"], gg["monetary_value"], weights=gg["n"]
-                )
-        except ConvergenceError:
-            raise FitError(
-                f"Gamma-Gamma did not converge on {int(usable.sum())} repeat buyers with penalizer "
-                f"{self.gg_penalizer}: try a small penalizer (e.g. model.gg_penalizer=0.01) or cap extreme amounts"
-            ) from None
+        ggf = _fit(
+            GammaGammaFitter(penalizer_coef=self.gg_penalizer), (gg["frequency"], gg["monetary_value"]), gg["n"],
+            notes, f"Gamma-Gamma did not converge on {int(usable.sum())} repeat buyers with penalizer "
+            f"{self.gg_penalizer}: try a small penalizer (e.g. model.gg_penalizer=0.01) or cap extreme amounts",
+        )
         self.gg_params_ = {k: float(ggf.params_[k]) for k in ("p", "q", "v")}
         if self.gg_params_["q"] <= 1.0:
             notes.append(
@@ -245,6 +233,25 @@ class CLTVModel(BaseEstimator):
         ggf = GammaGammaFitter(penalizer_coef=self.gg_penalizer)
         ggf.params_ = pd.Series(self.gg_params_)[["p", "q", "v"]]
         return bgf, ggf
+
+
+def _fit(fitter, columns: tuple, weights, notes: list[str], failure: str):
+    """Fit a ``lifetimes`` fitter at its default tolerance (1e-7); when scipy stops on "precision
+    loss" next to the optimum, retry once at 1e-6 and say so in ``notes``; else raise FitError."""
+    from lifetimes.utils import ConvergenceError
+
+    name = type(fitter).__name__
+    for tol in (1e-7, 1e-6):
+        try:
+            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+                warnings.simplefilter("ignore", RuntimeWarning)  # autograd's log(0) while searching
+                fitter.fit(*columns, weights=weights, tol=tol)
+        except ConvergenceError:
+            continue
+        if tol != 1e-7:
+            notes.append(f"{name} converged only at tolerance {tol:g} (scipy: precision loss at 1e-7)")
+        return fitter
+    raise FitError(failure)
 
 
 def _check_rfm(rfm: pd.DataFrame) -> None:

@@ -1,0 +1,28 @@
+"""What every stage entry point shares: the composed params, and clean failures."""
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from cltv.data import DataError
+from cltv.model import FitError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def params() -> dict:
+    """The composed configuration (params.yaml, written from conf/ by Hydra)."""
+    return yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def run(main: Callable[[dict], None]) -> None:
+    """Run a stage; bad data or a failed fit ends it with one clear line and exit code 1
+    (outputs are written atomically, so earlier ones stay intact)."""
+    try:
+        main(params())
+    except (DataError, FitError, ValueError, FloatingPointError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)

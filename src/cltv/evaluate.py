@@ -1,0 +1,136 @@
+"""Holdout evaluation of a model fitted on the calibration period.
+
+Inputs are the table of :func:`cltv.rfm.calibration_holdout` (``ch``: calibration RFM +
+``holdout_purchases``, ``holdout_spend``, ``holdout_weeks``) and, for the tracking plot, the
+daily purchases of :func:`cltv.rfm.daily_purchases`. Times in weeks.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.metrics import mean_absolute_error, root_mean_squared_error
+
+from . import bgnbd
+from .model import CLTVModel
+
+HISTOGRAM_CELLS = 8  # 0, 1, ..., 6 and 7+ repeat purchases
+
+
+def _errors(prefix: str, actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    total_a, total_p = float(actual.sum()), float(predicted.sum())
+    varied = actual.std() > 0 and predicted.std() > 0
+    return {
+        f"{prefix}holdout_purchases_predicted": total_p,
+        f"{prefix}holdout_purchases_rel_error": (total_p - total_a) / total_a if total_a else float("nan"),
+        f"{prefix}mae": float(mean_absolute_error(actual, predicted)),
+        f"{prefix}rmse": float(root_mean_squared_error(actual, predicted)),
+        f"{prefix}pearson": float(stats.pearsonr(actual, predicted)[0]) if varied else 0.0,
+        f"{prefix}spearman": float(stats.spearmanr(actual, predicted)[0]) if varied else 0.0,
+    }
+
+
+def holdout_predictions(ch: pd.DataFrame, model: CLTVModel) -> pd.DataFrame:
+    """Per customer: actual and model/baseline predicted holdout purchases, and model revenue.
+
+    The naive baseline carries each customer's calibration purchase rate (x / T per week)
+    over the holdout length.
+    """
+    weeks = ch["holdout_weeks"].to_numpy(dtype=float)
+    x, T = ch["frequency"].to_numpy(dtype=float), ch["T"].to_numpy(dtype=float)
+    pred = bgnbd.expected_purchases(model._bg(), weeks, x, ch["recency"], T)
+    value = model.predict(ch)["expected_value"].to_numpy()
+    return pd.DataFrame({
+        "customer_id": ch["customer_id"].to_numpy(),
+        "frequency": ch["frequency"].to_numpy(),
+        "actual": ch["holdout_purchases"].to_numpy(dtype=float),
+        "predicted": pred,
+        "baseline": np.divide(x, T, out=np.zeros_like(x), where=T > 0) * weeks,
+        "predicted_revenue": pred * value,
+    })
+
+
+def calibration_histogram(ch: pd.DataFrame, model: CLTVModel) -> pd.DataFrame:
+    """Observed vs BG/NBD-expected number of customers with 0..6 and 7+ repeat purchases in
+    the calibration period (expected: sum over customers of P(X(T_i) = k))."""
+    T = ch["T"].to_numpy(dtype=float)
+    last = HISTOGRAM_CELLS - 1
+    expected = [float(bgnbd.prob_n_purchases(model._bg(), T, k).sum()) for k in range(last)]
+    expected.append(len(ch) - sum(expected))
+    observed = np.bincount(np.minimum(ch["frequency"].to_numpy(), last), minlength=HISTOGRAM_CELLS)
+    labels = [str(k) for k in range(last)] + [f"{last}+"]
+    return pd.DataFrame({"repeat_purchases": labels, "observed": observed.astype(float), "expected": expected})
+
+
+def holdout_by_frequency(pred: pd.DataFrame) -> pd.DataFrame:
+    """Mean actual and predicted holdout purchases by calibration frequency (0..6, 7+)."""
+    last = HISTOGRAM_CELLS - 1
+    key = np.minimum(pred["frequency"].to_numpy(), last)
+    g = pred.assign(cell=key).groupby("cell", sort=True)
+    out = pd.DataFrame({"customers": g.size(), "actual": g["actual"].mean(), "predicted": g["predicted"].mean()})
+    out = out.reindex(range(HISTOGRAM_CELLS))
+    out.insert(0, "frequency", [str(k) for k in range(last)] + [f"{last}+"])
+    out["customers"] = out["customers"].fillna(0).astype("int64")
+    return out.reset_index(drop=True)
+
+
+def cumulative_repeat(daily: pd.DataFrame, model: CLTVModel, calibration_end, observation_end) -> pd.DataFrame:
+    """Weekly cumulative repeat purchases of the calibration cohort, actual vs model.
+
+    Week w counts days up to ``start + 7 w`` where ``start`` is the first purchase in the data.
+    The model's curve sums each customer's unconditional E[X(w - s_i)], ``s_i`` being the
+    customer's first purchase (weeks after ``start``).
+    """
+    cal, obs = pd.Timestamp(calibration_end), pd.Timestamp(observation_end)
+    firsts = daily.groupby("customer_id", sort=True)["date"].min()
+    cohort = firsts[firsts <= cal]
+    start = cohort.min()
+    n_weeks = int(np.ceil(((obs - start) / pd.Timedelta(days=1) + 1) / 7.0))
+    weeks = np.arange(1, n_weeks + 1, dtype=float)
+
+    d = daily[daily["customer_id"].isin(cohort.index) & (daily["date"] <= obs)]
+    is_repeat = d["date"].to_numpy() > d["customer_id"].map(cohort).to_numpy()
+    day = ((d["date"] - start) / pd.Timedelta(days=1)).to_numpy()[is_repeat]
+    # a purchase on day k (0-based) is inside week w when k < 7 w
+    actual = np.searchsorted(np.sort(day), 7.0 * weeks, side="left").astype(float)
+
+    s, counts = np.unique(((cohort - start) / pd.Timedelta(days=1)).to_numpy() / 7.0, return_counts=True)
+    age = np.clip(weeks[:, None] - s[None, :], 0.0, None)
+    zeros = np.zeros_like(age)
+    expected = bgnbd.expected_purchases(model._bg(), age, zeros, zeros, zeros) @ counts
+    return pd.DataFrame({
+        "week": weeks.astype("int64"),
+        "actual": actual,
+        "model": expected,
+        "period": np.where(start + pd.to_timedelta(7 * weeks, unit="D") <= cal + pd.Timedelta(days=1), "calibration", "holdout"),
+    })
+
+
+def evaluate(ch: pd.DataFrame, daily: pd.DataFrame, model: CLTVModel, calibration_end, observation_end):
+    """All evaluation figures: ``(metrics dict, plot tables dict)``."""
+    pred = holdout_predictions(ch, model)
+    hist = calibration_histogram(ch, model)
+    chi2 = float((((hist["observed"] - hist["expected"]) ** 2) / hist["expected"]).sum())
+    dof = HISTOGRAM_CELLS - 1 - 4
+    cum = cumulative_repeat(daily, model, calibration_end, observation_end)
+    actual_revenue = float(ch["holdout_spend"].sum())
+    predicted_revenue = float(pred["predicted_revenue"].sum())
+    metrics = {
+        "customers": int(len(ch)),
+        "holdout_weeks": float(ch["holdout_weeks"].iloc[0]),
+        "holdout_purchases_actual": float(pred["actual"].sum()),
+        **_errors("", pred["actual"].to_numpy(), pred["predicted"].to_numpy()),
+        **_errors("baseline_", pred["actual"].to_numpy(), pred["baseline"].to_numpy()),
+        "holdout_revenue_actual": actual_revenue,
+        "holdout_revenue_predicted": predicted_revenue,
+        "holdout_revenue_rel_error": (predicted_revenue - actual_revenue) / actual_revenue if actual_revenue else float("nan"),
+        "calibration_chi2": chi2,
+        "calibration_chi2_dof": dof,
+        "calibration_chi2_pvalue": float(stats.chi2.sf(chi2, dof)),
+        "cumulative_repeat_actual_end": float(cum["actual"].iloc[-1]),
+        "cumulative_repeat_model_end": float(cum["model"].iloc[-1]),
+        "bgnbd_log_likelihood": model.training_["bgnbd_log_likelihood"],
+        "gg_log_likelihood": model.training_["gg_log_likelihood"],
+    }
+    plots = {"holdout_by_frequency": holdout_by_frequency(pred), "cumulative_repeat": cum, "calibration_histogram": hist}
+    return metrics, plots
