@@ -15,8 +15,13 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
     echo "dev.sh: installing pinned packages into .venv (first run takes about 2 minutes)" >&2
     rm -rf .venv
     "$PYTHON" -m venv .venv
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+    if ! { .venv/bin/python -m pip install --disable-pip-version-check -r requirements.lock &&
+           .venv/bin/python -m pip install --disable-pip-version-check --no-deps --no-build-isolation -e .; \
+         } > .venv/install.log 2>&1; then
+        grep -v "is ignored: it is neither" .venv/install.log | tail -30 >&2
+        echo "dev.sh: install failed (full log: .venv/install.log)" >&2
+        exit 1
+    fi
     echo "$want" > "$stamp"
 fi
 export PATH="$PWD/.venv/bin:$PATH"

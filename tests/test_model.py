@@ -1,0 +1,98 @@
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cltv import bgnbd, segment
+from cltv.model import CLTVModel, FitError
+from cltv.simulate import simulate_rfm
+
+DEGENERATE = {"r": 2.73, "alpha": 72.7, "a": 8e-23, "b": 7e-14}  # seen on a real retail export
+
+
+def test_json_round_trip_predicts_identically(tmp_path, sample_ch, sample_model):
+    path = tmp_path / "m.json"
+    sample_model.save(path)
+    raw = path.read_text()
+    assert "pickle" not in raw and json.loads(raw)["units"]["time"] == "weeks"
+    loaded = CLTVModel.load(path)
+    pd.testing.assert_frame_equal(loaded.predict(sample_ch), sample_model.predict(sample_ch), check_exact=True)
+    assert loaded.get_params() == {**sample_model.get_params(), "horizons_months": (3.0, 6.0),
+                                   "segment_labels": ("A", "B", "C", "D")}
+
+
+def test_fit_returns_self_and_sklearn_params(sample_ch):
+    model = CLTVModel(bgnbd_penalizer=0.001)
+    assert model.fit(sample_ch) is model
+    assert model.get_params()["bgnbd_penalizer"] == 0.001
+
+
+def test_degenerate_fit_stays_finite_and_takes_the_limit():
+    model = CLTVModel.from_dict({**CLTVModel().fit(simulate_rfm(2000, seed=3)).to_dict()})
+    model.bgnbd_params_ = dict(DEGENERATE)
+    rfm = pd.DataFrame({"frequency": [0, 1, 1, 2, 40], "recency": [0, 10, 50, 20, 51],
+                        "T": [52.0, 52, 52, 52, 52], "monetary_value": [0, 20, 30, 25, 10]})
+    scores = model.predict(rfm)
+    numeric = scores.select_dtypes("number").to_numpy()
+    assert np.isfinite(numeric).all()
+    t = 6 * 4.345
+    r, alpha = DEGENERATE["r"], DEGENERATE["alpha"]
+    # a, b -> 0 means no dropout: E = P(alive) (r + x) t / (alpha + T)
+    limit = scores["p_alive"] * (r + rfm["frequency"]) * t / (alpha + rfm["T"])
+    np.testing.assert_allclose(scores["expected_purchases_6m"], limit, rtol=1e-9)
+    # lifetimes itself returns inf for x = 1 here
+    bgf, _ = model.to_lifetimes()
+    with np.errstate(all="ignore"):
+        assert not np.isfinite(bgf.conditional_expected_number_of_purchases_up_to_time(t, 1, 10.0, 52.0))
+    assert (scores["clv"] >= 0).all()
+
+
+def test_closed_form_matches_small_c_and_regular_region():
+    """Around c = a + b + x - 1 = 1 the two code paths (direct, contiguous relation) agree."""
+    params_lo, params_hi = (0.5, 10.0, 0.5, 0.5 - 1e-9), (0.5, 10.0, 0.5, 0.5 + 1e-9)
+    lo = bgnbd.expected_purchases(params_lo, 20.0, 1, 5.0, 30.0)
+    hi = bgnbd.expected_purchases(params_hi, 20.0, 1, 5.0, 30.0)
+    assert lo == pytest.approx(hi, rel=1e-7)
+
+
+def test_simulated_parameters_are_recovered():
+    truth_bg, truth_gg = (0.243, 4.414, 0.793, 2.426), (6.25, 3.74, 15.44)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        model = CLTVModel().fit(simulate_rfm(100_000, truth_bg, truth_gg, seed=11))
+    got_bg = [model.bgnbd_params_[k] for k in ("r", "alpha", "a", "b")]
+    got_gg = [model.gg_params_[k] for k in ("p", "q", "v")]
+    np.testing.assert_allclose(got_bg, truth_bg, rtol=0.10)
+    np.testing.assert_allclose(got_gg, truth_gg, rtol=0.10)
+
+
+def test_segment_rule_ties_and_single_customer(sample_ch, sample_model):
+    cut = segment.quantile_cutoffs([1, 2, 2, 2, 3, 4, 5, 6], 4)
+    labels = segment.assign([1, 2, 2, 2, 3, 4, 5, 6], cut, "ABCD")
+    assert cut == [2.0, 2.5, 4.25]
+    assert labels.tolist() == ["D", "D", "D", "D", "B", "B", "A", "A"]  # ties never split, = pd.qcut
+    assert labels.tolist() == pd.qcut([1, 2, 2, 2, 3, 4, 5, 6], 4, labels=list("DCBA")).astype(str).tolist()
+    batch = sample_model.predict(sample_ch)
+    assert batch["segment"].value_counts().to_dict().keys() == {"A", "B", "C", "D"}
+    for i in (0, 5, 100, 2000):
+        one = sample_model.predict(sample_ch.iloc[[i]])
+        assert one["segment"].iloc[0] == batch["segment"].iloc[i]
+    prof = segment.profile(batch, sample_model.segment_labels)
+    assert prof["segment"].tolist() == ["A", "B", "C", "D"]
+    assert prof["customers"].sum() == len(batch) and prof["clv_share"].sum() == pytest.approx(1.0)
+    assert prof["clv_mean"].is_monotonic_decreasing
+
+
+def test_gamma_gamma_needs_repeat_spend():
+    rfm = pd.DataFrame({"frequency": [0, 0, 1], "recency": [0, 0, 3.0], "T": [10.0, 8, 9],
+                        "monetary_value": [0.0, 0, -5]})
+    with pytest.raises(FitError, match="Gamma-Gamma cannot be fitted"):
+        CLTVModel().fit(rfm)
+
+
+def test_large_gamma_gamma_penalizer_is_flagged(sample_ch):
+    with pytest.warns(UserWarning, match="q = .* <= 1"):
+        model = CLTVModel(gg_penalizer=1.0).fit(sample_ch)
+    assert model.gg_params_["q"] <= 1 and any("q =" in w for w in model.training_["warnings"])
