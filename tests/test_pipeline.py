@@ -40,7 +40,6 @@ def repo(tmp_path_factory) -> Path:
             shutil.copy2(ROOT / f, dest / f)
     (dest / "dvc.lock").unlink(missing_ok=True)
     sh(dest, "git", "init", "-q")
-    sh(dest, "git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qam", "init", "--allow-empty")
     sh(dest, "git", "add", "-A")
     sh(dest, "git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "copy")
     return dest

@@ -120,12 +120,3 @@ def _finish(tx: pd.DataFrame) -> pd.DataFrame:
     tx["date"] = tx["date"].astype("datetime64[ns]")
     return tx.reset_index(drop=True)
 
-
-def load(source: str, **options) -> pd.DataFrame:
-    """Dispatch on the configured source: ``cdnow`` (option ``file``) or ``transactions``."""
-    if source == "cdnow":
-        return load_cdnow(options.get("file", "master"))
-    if source == "transactions":
-        keys = ("customer_col", "date_col", "amount_col", "date_format")
-        return load_transactions(options["path"], **{k: options[k] for k in keys if k in options})
-    raise DataError(f"unknown data source {source!r}: expected 'cdnow' or 'transactions'")

@@ -11,7 +11,7 @@ import pandas as pd
 from scipy import stats
 from sklearn.metrics import mean_absolute_error, root_mean_squared_error
 
-from . import bgnbd
+from . import bgnbd, gamma_gamma
 from .model import CLTVModel
 
 HISTOGRAM_CELLS = 8  # 0, 1, ..., 6 and 7+ repeat purchases
@@ -39,7 +39,7 @@ def holdout_predictions(ch: pd.DataFrame, model: CLTVModel) -> pd.DataFrame:
     weeks = ch["holdout_weeks"].to_numpy(dtype=float)
     x, T = ch["frequency"].to_numpy(dtype=float), ch["T"].to_numpy(dtype=float)
     pred = bgnbd.expected_purchases(model._bg(), weeks, x, ch["recency"], T)
-    value = model.predict(ch)["expected_value"].to_numpy()
+    value = gamma_gamma.expected_average_value(model._gg(), x, ch["monetary_value"])
     return pd.DataFrame({
         "customer_id": ch["customer_id"].to_numpy(),
         "frequency": ch["frequency"].to_numpy(),
