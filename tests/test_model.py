@@ -30,7 +30,7 @@ def test_fit_returns_self_and_sklearn_params(sample_ch):
 
 
 def test_degenerate_fit_stays_finite_and_takes_the_limit():
-    model = CLTVModel.from_dict({**CLTVModel().fit(simulate_rfm(2000, seed=3)).to_dict()})
+    model = CLTVModel().fit(simulate_rfm(2000, seed=3))
     model.bgnbd_params_ = dict(DEGENERATE)
     rfm = pd.DataFrame({"frequency": [0, 1, 1, 2, 40], "recency": [0, 10, 50, 20, 51],
                         "T": [52.0, 52, 52, 52, 52], "monetary_value": [0, 20, 30, 25, 10]})

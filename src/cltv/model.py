@@ -122,7 +122,7 @@ class CLTVModel(BaseEstimator):
                 "and customers without repeat spend get a negative value; lower the penalizer"
             )
         corr = float(np.corrcoef(rfm.loc[usable, "frequency"], rfm.loc[usable, "monetary_value"])[0, 1]) \
-            if usable.sum() > 2 else float("nan")
+            if usable.sum() > 2 else None
         for note in notes:
             warnings.warn(note, stacklevel=2)
 
@@ -214,9 +214,9 @@ class CLTVModel(BaseEstimator):
 
     def save(self, path: str | Path) -> None:
         """Write the model as JSON (atomically: a temporary file, then a rename)."""
-        from .io import write_text
+        from .io import write_json
 
-        write_text(path, json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+        write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | Path) -> CLTVModel:
