@@ -13,15 +13,30 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUTS = ["data/rfm.parquet", "data/calibration.parquet", "metrics/evaluation.json", "models/cltv_model.json",
-           "outputs/scores.csv", "outputs/segment_profile.csv", "plots/cumulative_repeat.csv"]
+           "outputs/scores.csv", "outputs/segment_profile.csv", "plots/cumulative_repeat.csv", "models/registry.json"]
+STAGES = ("cdnow", "prepare", "evaluate", "train", "segment", "register")
 
 
 def sh(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     proc = subprocess.run(args, cwd=repo, env=env, capture_output=True, text=True)
     if check and proc.returncode != 0:
         raise AssertionError(f"{args} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def client(repo: Path):
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{repo}/mlflow.db"  # the default store of the register stage
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def runs(repo: Path) -> list:
+    c = client(repo)
+    exp = c.get_experiment_by_name("cltv")
+    return c.search_runs([exp.experiment_id], order_by=["attributes.start_time ASC"])
 
 
 def digests(repo: Path) -> dict[str, str]:
@@ -47,7 +62,7 @@ def repo(tmp_path_factory) -> Path:
 
 def test_repro_runs_every_stage_then_nothing(repo):
     first = sh(repo, "dvc", "repro")
-    for stage in ("cdnow", "prepare", "evaluate", "train", "segment"):
+    for stage in STAGES:
         assert f"Running stage '{stage}'" in first.stdout
     scores = pd.read_csv(repo / "outputs/scores.csv", dtype={"customer_id": str})
     assert len(scores) == 23570 and scores["customer_id"].is_unique
@@ -61,16 +76,55 @@ def test_repro_runs_every_stage_then_nothing(repo):
     model = json.loads((repo / "models/cltv_model.json").read_text())
     assert len(model["segment_cutoffs"]) == 3 and model["hyperparameters"]["bgnbd_penalizer"] == 0
 
+    # one MLflow run with the config, every metric, the fitted parameters, plots, profile, tags
+    [run] = runs(repo)
+    assert run.data.params["model.bgnbd_penalizer"] == "0.0" and run.data.params["data.source"] == "cdnow"
+    assert run.data.params["model.horizons_months"] == "[3, 6]" and run.data.params["model.segment_count"] == "4"
+    assert {k: run.data.metrics[k] for k in metrics if k in run.data.metrics} == \
+        {k: float(v) for k, v in metrics.items()}
+    assert run.data.metrics["bgnbd.r"] == model["bgnbd"]["r"] and run.data.metrics["gamma_gamma.q"] == model["gamma_gamma"]["q"]
+    commit = sh(repo, "git", "rev-parse", "HEAD").stdout.strip()
+    assert run.data.tags["cltv.git_commit"] == commit
+    data_sha = hashlib.sha256((repo / "data/raw/transactions.csv").read_bytes()).hexdigest()
+    assert run.data.tags["cltv.data_fingerprint"] == f"sha256:{data_sha}"
+    assert run.data.tags["cltv.dvc_lock_hash"].startswith("sha256:")
+    assert run.data.tags["cltv.champion_decision"] == "promoted: first champion of 'cltv'"
+    c = client(repo)
+    artifacts = {a.path for folder in ("plots", "segments") for a in c.list_artifacts(run.info.run_id, folder)}
+    assert {"plots/cumulative_repeat.png", "plots/calibration_histogram.png", "segments/segment_profile.csv"} <= artifacts
+    v1 = c.get_model_version_by_alias("cltv", "champion")
+    assert str(v1.version) == "1" and v1.run_id == run.info.run_id
+    assert str(c.get_model_version_by_alias("cltv", "candidate").version) == "1"
+
     again = sh(repo, "dvc", "repro")
     assert "Running stage" not in again.stdout
     assert sh(repo, "dvc", "status").stdout.strip().endswith("up to date.")
+    assert len(runs(repo)) == 1
+
+
+def test_served_champion_scores_like_the_pipeline(repo):
+    from .server import serve
+
+    sh(repo, "dvc", "repro")
+    scores = pd.read_csv(repo / "outputs/scores.csv", dtype={"customer_id": str}).sample(20, random_state=1)
+    request = {"dataframe_records": scores[["customer_id", "frequency", "recency", "T", "monetary_value"]]
+               .to_dict(orient="records")}
+    with serve("models:/cltv@champion", f"sqlite:///{repo}/mlflow.db", repo) as url:
+        import requests
+
+        resp = requests.post(f"{url}/invocations", json=request, timeout=60)
+    assert resp.status_code == 200, resp.text
+    got = pd.DataFrame(resp.json()["predictions"])
+    assert list(got["segment"]) == list(scores["segment"]) and list(got["customer_id"]) == list(scores["customer_id"])
+    pd.testing.assert_series_equal(got["clv"], scores["clv"].reset_index(drop=True), rtol=1e-12)
 
 
 def test_forced_rerun_is_byte_identical(repo):
     sh(repo, "dvc", "repro")
     before = digests(repo)
-    sh(repo, "dvc", "repro", "-f")
+    forced = sh(repo, "dvc", "repro", "-f")
     assert digests(repo) == before
+    assert "result unchanged since run" in forced.stdout and len(runs(repo)) == 1
 
 
 def test_exp_run_penalizer_reruns_only_model_stages(repo):
@@ -85,7 +139,29 @@ def test_exp_run_penalizer_reruns_only_model_stages(repo):
     assert "model.bgnbd_penalizer" in sh(repo, "dvc", "params", "diff").stdout
     diff = json.loads(sh(repo, "dvc", "metrics", "diff", "--json").stdout)
     assert diff["metrics/evaluation.json"]["mae"]["diff"] != 0
-    assert "exp-" in sh(repo, "dvc", "exp", "show", "--no-pager", "--csv").stdout or True
+    name = run.stdout.split("Ran experiment(s): ")[1].split()[0]
+    assert name in sh(repo, "dvc", "exp", "show", "--no-pager", "--csv").stdout
+
+    # a second MLflow run to compare: other penalizer, other metrics; champion stays (MAE is worse)
+    first, second = runs(repo)
+    assert (first.data.params["model.bgnbd_penalizer"], second.data.params["model.bgnbd_penalizer"]) == ("0.0", "0.01")
+    assert second.data.tags["dvc.exp_name"] == name and second.info.run_name == name
+    assert second.data.metrics["mae"] == diff["metrics/evaluation.json"]["mae"]["new"]
+    assert second.data.metrics["mae"] > first.data.metrics["mae"]
+    assert second.data.tags["cltv.champion_decision"].startswith("kept version 1: mae")
+    c = client(repo)
+    assert str(c.get_model_version_by_alias("cltv", "champion").version) == "1"
+    assert str(c.get_model_version_by_alias("cltv", "candidate").version) == "2"
+
+
+def test_mlflow_project_run_logs_to_the_same_store(repo):
+    proc = sh(repo, "mlflow", "run", ".", "--env-manager", "local", "--experiment-name", "cltv",
+              "-e", "train", "-P", "gg_penalizer=0.001")
+    assert "succeeded" in proc.stdout + proc.stderr
+    last = runs(repo)[-1]
+    assert last.data.params["gg_penalizer"] == "0.001"  # the project's parameter
+    assert last.data.params["model.gg_penalizer"] == "0.001"  # the composed config the pipeline ran
+    assert "mae" in last.data.metrics and last.data.tags["cltv.model_version"] == "version 3"
 
 
 def test_bad_input_fails_the_stage_and_keeps_outputs(repo):

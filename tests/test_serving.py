@@ -1,0 +1,146 @@
+"""The packaged pyfunc model through a real (temporary) sqlite tracking store and Model Registry,
+and a real `mlflow models serve` answering valid and bad requests over HTTP."""
+import json
+import logging
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import requests
+from mlflow.tracking import MlflowClient
+
+from cltv import serving
+from cltv.model import RFM_INPUT
+
+from .server import serve
+
+NAME = "cltv"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, sample_model):
+    """A sqlite store with the CDNOW-sample model registered as version 1, alias champion."""
+    d = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{d}/mlflow.db"
+    sample_model.save(d / "model.json")
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    try:
+        exp = mlflow.create_experiment("test", artifact_location=(d / "mlruns").as_uri())
+        with mlflow.start_run(experiment_id=exp):
+            info = serving.log_model(d / "model.json", pd.DataFrame(
+                {"customer_id": ["a", "b"], "frequency": [0, 3], "recency": [0, 20.5], "T": [30, 38],
+                 "monetary_value": [0, 25.0]}), registered_model_name=NAME)
+        MlflowClient().set_registered_model_alias(NAME, "champion", info.registered_model_version)
+        yield {"uri": uri, "dir": d, "info": info}
+    finally:
+        mlflow.set_tracking_uri(previous)
+
+
+@pytest.fixture(scope="module")
+def requests_rfm(sample_ch) -> pd.DataFrame:
+    return sample_ch[["customer_id", *RFM_INPUT]].astype({"frequency": float})
+
+
+def test_registered_pyfunc_predicts_what_the_model_predicts(store, sample_model, requests_rfm):
+    loaded = mlflow.pyfunc.load_model(f"models:/{NAME}@champion")
+    got = loaded.predict(requests_rfm)
+    want = sample_model.predict(requests_rfm)
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert list(got.columns) == ["customer_id", *RFM_INPUT, "expected_purchases_3m", "expected_purchases_6m",
+                                 "p_alive", "expected_value", "clv", "segment"]
+    # one customer alone gets the segment it has within the population (cut-offs frozen at training)
+    alone = loaded.predict(requests_rfm.iloc[[1]])
+    assert alone["segment"].iloc[0] == want["segment"].iloc[1]
+
+
+def test_logging_warns_nothing_and_pickles_nothing(store, caplog):
+    with caplog.at_level(logging.WARNING), mlflow.start_run(experiment_id=MlflowClient().get_experiment_by_name(
+            "test").experiment_id):
+        info = serving.log_model(store["dir"] / "model.json", pd.DataFrame(
+            {"frequency": [1.0], "recency": [2.0], "T": [3.0], "monetary_value": [4.0]}))
+    assert not [r for r in caplog.records if r.name.startswith("mlflow") and r.levelno >= logging.WARNING]
+    local = Path(mlflow.artifacts.download_artifacts(info.model_uri))
+    files = sorted(str(p.relative_to(local)) for p in local.rglob("*") if p.is_file())
+    assert "artifacts/model.json" in files and "code/cltv/model.py" in files
+    assert not [f for f in files if f.endswith((".pkl", ".pickle", ".pyc"))]
+    assert json.loads((local / "artifacts/model.json").read_text())["format"] == "cltv-model/1"
+
+
+def test_bad_example_fails_at_logging(store):
+    with mlflow.start_run(experiment_id=MlflowClient().get_experiment_by_name("test").experiment_id):
+        with pytest.raises(serving.RequestError, match="recency"):
+            serving.log_model(store["dir"] / "model.json", pd.DataFrame(
+                {"frequency": [1.0], "recency": [5.0], "T": [3.0], "monetary_value": [4.0]}))
+
+
+# --------------------------------------------------------------------------- real server
+@pytest.fixture(scope="module")
+def server(store):
+    with serve(f"models:/{NAME}@champion", store["uri"], store["dir"]) as url:
+        yield url
+
+
+def post(url: str, body, content_type: str = "application/json") -> requests.Response:
+    data = body if isinstance(body, (str, bytes)) else json.dumps(body)
+    return requests.post(f"{url}/invocations", data=data, headers={"Content-Type": content_type}, timeout=60)
+
+
+def test_server_scores_split_and_records(server, sample_model, requests_rfm):
+    rows = requests_rfm.iloc[:50]
+    want = sample_model.predict(rows)
+    split = post(server, {"dataframe_split": {"columns": list(rows.columns), "data": rows.values.tolist()}})
+    records = post(server, {"dataframe_records": rows.to_dict(orient="records")})
+    for resp in (split, records):
+        assert resp.status_code == 200, resp.text
+        got = pd.DataFrame(resp.json()["predictions"])
+        assert list(got["customer_id"]) == list(want["customer_id"])
+        assert list(got["segment"]) == list(want["segment"])
+        for col in ("expected_purchases_3m", "expected_purchases_6m", "p_alive", "expected_value", "clv"):
+            np.testing.assert_allclose(got[col], want[col], rtol=1e-15)
+    # integers in JSON are fine; customer_id is optional
+    one = post(server, {"dataframe_records": [{"frequency": 2, "recency": 30, "T": 39, "monetary_value": 20}]})
+    assert one.status_code == 200 and "customer_id" not in one.json()["predictions"][0]
+
+
+VALID = {"customer_id": "c1", "frequency": 2, "recency": 30.5, "T": 39, "monetary_value": 20.0}
+
+
+def record(**changes):
+    row = {**VALID, **changes}
+    return {"dataframe_records": [{k: v for k, v in row.items() if v is not ...}]}
+
+
+BAD_REQUESTS = {
+    "missing column": (record(T=...), "T"),
+    "wrong type": (record(frequency="two"), "frequency"),
+    "negative frequency": (record(frequency=-1), "frequency"),
+    "fractional frequency": (record(frequency=2.5), "frequency"),
+    "recency > T": (record(recency=40), "recency"),
+    "recency > 0 with frequency 0": (record(frequency=0, monetary_value=0), "recency"),
+    "monetary 0 with frequency > 0": (record(monetary_value=0), "monetary_value"),
+    "negative monetary": (record(monetary_value=-5), "monetary_value"),
+    "null": (record(recency=None), "recency"),
+    "NaN": ('{"dataframe_records": [{"frequency": 2, "recency": NaN, "T": 39, "monetary_value": 20}]}', "recency"),
+    "empty payload": ({"dataframe_records": []}, "frequency"),
+    "empty body": ("", "JSON"),
+    "malformed JSON": ('{"dataframe_records": [{"frequency": 2,', "JSON"),
+    "no data key": ({"rows": [VALID]}, "dataframe_records"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_REQUESTS))
+def test_server_refuses_bad_requests_with_4xx(server, case):
+    body, field = BAD_REQUESTS[case]
+    resp = post(server, body)
+    assert 400 <= resp.status_code < 500, (case, resp.status_code, resp.text)
+    message = resp.json()["message"]
+    assert field in message, (case, message)
+    assert "Traceback" not in message and "File \"" not in message
+
+
+def test_server_refuses_wrong_content_type(server):
+    resp = post(server, json.dumps(record()), content_type="text/plain")
+    assert resp.status_code == 415
