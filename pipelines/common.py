@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from cltv.data import DataError
+from cltv.flo import SEED_COMPATIBLE_MODEL
 from cltv.model import FitError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,6 +17,20 @@ ROOT = Path(__file__).resolve().parents[1]
 def params() -> dict:
     """The composed configuration (params.yaml, written from conf/ by Hydra)."""
     return yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def model_params(p: dict) -> dict:
+    """``CLTVModel`` keyword arguments: ``model.*``, adapted to the data source. A FLO snapshot's
+    monetary value averages all orders; ``data.seed_compatible`` replaces the model settings
+    by the original procedure's (:data:`cltv.flo.SEED_COMPATIBLE_MODEL`)."""
+    kw = dict(p["model"])
+    if p["data"]["source"] == "flo":
+        if p["data"].get("seed_compatible"):
+            print(f"seed-compatible mode: model settings {SEED_COMPATIBLE_MODEL} (model.* ignored)")
+            kw.update(SEED_COMPATIBLE_MODEL)
+        else:
+            kw["monetary_includes_first"] = True
+    return kw
 
 
 def run(main: Callable[[dict], None]) -> None:

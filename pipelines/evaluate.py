@@ -1,27 +1,41 @@
-"""Stage `evaluate`: fit on the calibration period, score the holdout.
+"""Stage `evaluate`: how well the model fits.
 
-metrics/evaluation.json  holdout errors of the model and of the naive baseline, chi-square, ...
-plots/*.csv              data of the three DVC plots declared in dvc.yaml
+Transaction logs: fit on the calibration period, score the holdout. A FLO snapshot has no
+holdout: fit on everything and report in-sample goodness of fit and diagnostics.
+
+metrics/evaluation.json  holdout errors of the model and of the naive baseline (logs), chi-square,
+                         diagnostics flags, log-likelihoods, "warnings" (the problems in words)
+plots/*.csv              data of the three DVC plots declared in dvc.yaml (holdout plots empty
+                         for a snapshot)
 """
 import pandas as pd
-from common import ROOT, run
+from common import ROOT, model_params, run
 
-from cltv.evaluate import evaluate
+from cltv.evaluate import evaluate, evaluate_in_sample
 from cltv.io import write_csv, write_json
 from cltv.model import CLTVModel
 
 
 def main(p: dict) -> None:
     calibration = pd.read_parquet(ROOT / "data/calibration.parquet")
-    daily = pd.read_parquet(ROOT / "data/daily.parquet")
-    model = CLTVModel(**p["model"]).fit(calibration)
-    metrics, plots = evaluate(calibration, daily, model, p["data"]["calibration_end"], p["data"]["observation_end"])
+    model = CLTVModel(**model_params(p)).fit(calibration)
+    if p["data"]["source"] == "flo":
+        metrics, plots = evaluate_in_sample(calibration, model)
+        summary = (f"in-sample chi2 {metrics['insample_chi2']:.1f} ({metrics['insample_chi2_dof']} d.f.), "
+                   f"customers without repeat purchase {metrics['zero_repeat_observed']:.0f} observed vs "
+                   f"{metrics['zero_repeat_expected']:.1f} expected")
+    else:
+        daily = pd.read_parquet(ROOT / "data/daily.parquet")
+        metrics, plots = evaluate(calibration, daily, model, p["data"]["calibration_end"], p["data"]["observation_end"])
+        summary = (f"holdout purchases actual {metrics['holdout_purchases_actual']:.0f}, predicted "
+                   f"{metrics['holdout_purchases_predicted']:.1f}; MAE {metrics['mae']:.4f} "
+                   f"(baseline {metrics['baseline_mae']:.4f})")
     for name, table in plots.items():
         write_csv(ROOT / f"plots/{name}.csv", table)
     write_json(ROOT / "metrics/evaluation.json", metrics)
-    print(f"evaluate: holdout purchases actual {metrics['holdout_purchases_actual']:.0f}, "
-          f"predicted {metrics['holdout_purchases_predicted']:.1f}; MAE {metrics['mae']:.4f} "
-          f"(baseline {metrics['baseline_mae']:.4f})")
+    print(f"evaluate: {summary}")
+    for note in metrics["warnings"]:
+        print(f"evaluate: WARNING {note}")
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ OUTPUT = ROOT / "models/registry.json"
 MODEL = ROOT / "models/cltv_model.json"
 METRICS = ROOT / "metrics/evaluation.json"
 PROFILE = ROOT / "outputs/segment_profile.csv"
+REPORT = [ROOT / "reports/segments.md", ROOT / "reports/clv_by_segment.png"]
 RFM = ROOT / "data/rfm.parquet"
 
 
@@ -129,6 +130,7 @@ def main(p: dict) -> None:
     data_file = ROOT / p["data"]["path"]
     plot_files = {name: ROOT / f"plots/{name}.csv" for name in SPECS}
     inputs = {"model": MODEL, "metrics": METRICS, "profile": PROFILE, "data": data_file, **plot_files,
+              **{f"report/{f.name}": f for f in REPORT},
               **{f"code/{f.name}": f for f in sorted(serving.PACKAGE_DIR.glob("*.py"))}}
     digests = {k: sha256(v) for k, v in inputs.items()}
     fingerprint = hashlib.sha256(json.dumps({"params": p, "files": digests}, sort_keys=True).encode()).hexdigest()
@@ -175,16 +177,20 @@ def main(p: dict) -> None:
                 "cltv.data_path": p["data"]["path"],
                 "cltv.dvc_lock_hash": f"sha256:{dvc_lock_hash()}",
                 "cltv.fingerprint": fingerprint,
-                "cltv.warnings": "; ".join(model.training_.get("warnings", [])) or "none",
+                "cltv.warnings": "; ".join(dict.fromkeys(metrics.get("warnings", []) + model.training_.get("warnings", [])))
+                or "none",
                 **({"dvc.exp_name": os.environ["DVC_EXP_NAME"]} if os.environ.get("DVC_EXP_NAME") else {}),
             })
             for path, folder in [(MODEL, "model_json"), (METRICS, "metrics"), (PROFILE, "segments"),
-                                 (ROOT / "params.yaml", "config"), *((f, "plots") for f in plot_files.values())]:
+                                 (ROOT / "params.yaml", "config"), *((f, "plots") for f in plot_files.values()),
+                                 *((f, "report") for f in REPORT)]:
                 mlflow.log_artifact(str(path), folder)
             with tempfile.TemporaryDirectory() as tmp:
                 for name, f in plot_files.items():
-                    save_png(name, pd.read_csv(f), Path(tmp) / f"{name}.png")
-                    mlflow.log_artifact(str(Path(tmp) / f"{name}.png"), "plots")
+                    table = pd.read_csv(f)
+                    if not table.empty:  # a snapshot has no holdout plots
+                        save_png(name, table, Path(tmp) / f"{name}.png")
+                        mlflow.log_artifact(str(Path(tmp) / f"{name}.png"), "plots")
 
             example = pd.read_parquet(RFM).head(3)
             info = serving.log_model(MODEL, example, registered_model_name=reg["model_name"])

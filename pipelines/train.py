@@ -1,12 +1,12 @@
 """Stage `train`: the production model on the whole history -> models/cltv_model.json."""
 import pandas as pd
-from common import ROOT, run
+from common import ROOT, model_params, run
 
 from cltv.model import CLTVModel
 
 
 def main(p: dict) -> None:
-    model = CLTVModel(**p["model"]).fit(pd.read_parquet(ROOT / "data/rfm.parquet"))
+    model = CLTVModel(**model_params(p)).fit(pd.read_parquet(ROOT / "data/rfm.parquet"))
     model.save(ROOT / "models/cltv_model.json")
     print(f"train: BG/NBD {model.bgnbd_params_}, Gamma-Gamma {model.gg_params_}, "
           f"segment cut-offs {model.segment_cutoffs_}")

@@ -74,18 +74,7 @@ def load_transactions(
     unparseable date or a non-numeric amount.
     """
     path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: file not found")
-    suffixes = "".join(path.suffixes).lower()
-    try:
-        if ".parquet" in suffixes or ".pq" in suffixes:
-            raw = pd.read_parquet(path)
-        else:
-            raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: the file is empty; expected a header row and transactions") from None
-    except (UnicodeDecodeError, pd.errors.ParserError, OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot be read as CSV or Parquet: {exc}") from None
+    raw = read_table(path, "a header row and transactions")
 
     missing = [c for c in (customer_col, date_col, amount_col) if c not in raw.columns]
     if missing:
@@ -114,6 +103,21 @@ def load_transactions(
 
     tx = pd.DataFrame({"customer_id": ids, "date": dates.dt.normalize(), "amount": amounts.astype(float)})
     return _finish(tx)
+
+
+def read_table(path: Path, expected: str) -> pd.DataFrame:
+    """A CSV (optionally gzip-compressed; UTF-8, BOM allowed; read as text) or Parquet file."""
+    if not path.exists():
+        raise DataError(f"{path}: file not found")
+    suffixes = "".join(path.suffixes).lower()
+    try:
+        if ".parquet" in suffixes or ".pq" in suffixes:
+            return pd.read_parquet(path)
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: the file is empty; expected {expected}") from None
+    except (UnicodeDecodeError, pd.errors.ParserError, OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot be read as CSV or Parquet: {exc}") from None
 
 
 def _finish(tx: pd.DataFrame) -> pd.DataFrame:

@@ -11,10 +11,11 @@ import pandas as pd
 from scipy import stats
 from sklearn.metrics import mean_absolute_error, root_mean_squared_error
 
-from . import bgnbd, gamma_gamma
+from . import bgnbd
 from .model import CLTVModel
 
 HISTOGRAM_CELLS = 8  # 0, 1, ..., 6 and 7+ repeat purchases
+CORR_WARNING = 0.3  # |corr(frequency, monetary)| above this breaks Gamma-Gamma's independence assumption
 
 
 def _errors(prefix: str, actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
@@ -39,7 +40,7 @@ def holdout_predictions(ch: pd.DataFrame, model: CLTVModel) -> pd.DataFrame:
     weeks = ch["holdout_weeks"].to_numpy(dtype=float)
     x, T = ch["frequency"].to_numpy(dtype=float), ch["T"].to_numpy(dtype=float)
     pred = bgnbd.expected_purchases(model._bg(), weeks, x, ch["recency"], T)
-    value = gamma_gamma.expected_average_value(model._gg(), x, ch["monetary_value"])
+    value = model.expected_value(ch)
     return pd.DataFrame({
         "customer_id": ch["customer_id"].to_numpy(),
         "frequency": ch["frequency"].to_numpy(),
@@ -106,12 +107,77 @@ def cumulative_repeat(daily: pd.DataFrame, model: CLTVModel, calibration_end, ob
     })
 
 
-def evaluate(ch: pd.DataFrame, daily: pd.DataFrame, model: CLTVModel, calibration_end, observation_end):
-    """All evaluation figures: ``(metrics dict, plot tables dict)``."""
-    pred = holdout_predictions(ch, model)
-    hist = calibration_histogram(ch, model)
+def _chi2(hist: pd.DataFrame, prefix: str) -> dict[str, float]:
     chi2 = float((((hist["observed"] - hist["expected"]) ** 2) / hist["expected"]).sum())
     dof = HISTOGRAM_CELLS - 1 - 4
+    return {f"{prefix}_chi2": chi2, f"{prefix}_chi2_dof": dof, f"{prefix}_chi2_pvalue": float(stats.chi2.sf(chi2, dof))}
+
+
+def diagnostics(model: CLTVModel, hist: pd.DataFrame) -> tuple[dict[str, float], list[str]]:
+    """Checks of the fit that must never stay hidden: numeric flags (1 = problem) and warnings.
+
+    - ``frequency_monetary_corr``: Gamma-Gamma assumes spend independent of frequency
+      (flag above ``CORR_WARNING`` in absolute value);
+    - ``bgnbd_dropout_degenerate``: a or b collapsed toward 0, the data cannot identify dropout;
+    - ``gg_q_le_1``: Gamma-Gamma q <= 1, the population mean spend is not finite;
+    - ``selection_bias_suspected``: far fewer customers without repeat purchases than BG/NBD
+      expects (e.g. an export that keeps only customers with 2+ orders): estimates are biased.
+    """
+    notes = list(model.training_.get("warnings", []))
+    a, b, q = model.bgnbd_params_["a"], model.bgnbd_params_["b"], model.gg_params_["q"]
+    corr = model.training_.get("frequency_monetary_corr")
+    zero_obs, zero_exp = float(hist["observed"].iloc[0]), float(hist["expected"].iloc[0])
+    flags = {
+        "bgnbd_dropout_degenerate": int(min(a, b) < 1e-4),
+        "gg_q_le_1": int(q <= 1.0),
+        "zero_repeat_observed": zero_obs,
+        "zero_repeat_expected": zero_exp,
+        "selection_bias_suspected": int(zero_exp >= 10 and zero_obs < 0.5 * zero_exp),
+    }
+    if corr is not None:
+        flags["frequency_monetary_corr"] = corr
+        flags["frequency_monetary_corr_warning"] = int(abs(corr) > CORR_WARNING)
+        if abs(corr) > CORR_WARNING:
+            notes.append(f"frequency and monetary value are correlated (r = {corr:.3f}, |r| > {CORR_WARNING}): "
+                         "Gamma-Gamma assumes independence, so expected values are biased")
+    if flags["selection_bias_suspected"]:
+        notes.append(f"{zero_obs:.0f} customers without a repeat purchase where BG/NBD expects {zero_exp:.0f}: "
+                     "the file looks like a selected population (e.g. only customers with 2+ orders or a recent "
+                     "purchase); BG/NBD estimates and predictions are biased")
+    return flags, notes
+
+
+def evaluate_in_sample(rfm: pd.DataFrame, model: CLTVModel):
+    """Goodness of fit where no holdout exists (a snapshot): ``(metrics, plots)``.
+
+    Observed vs expected customers with 0..6, 7+ repeat purchases and the chi-square, the
+    diagnostics of :func:`diagnostics` and the log-likelihoods; ``metrics["warnings"]`` lists
+    the problems in words. The holdout plots are empty tables.
+    """
+    hist = calibration_histogram(rfm, model)
+    flags, notes = diagnostics(model, hist)
+    metrics = {
+        "customers": int(len(rfm)),
+        **_chi2(hist, "insample"),
+        **flags,
+        "bgnbd_log_likelihood": model.training_["bgnbd_log_likelihood"],
+        "gg_log_likelihood": model.training_["gg_log_likelihood"],
+        "warnings": notes,
+    }
+    plots = {
+        "holdout_by_frequency": pd.DataFrame(columns=["frequency", "customers", "actual", "predicted"]),
+        "cumulative_repeat": pd.DataFrame(columns=["week", "actual", "model", "period"]),
+        "calibration_histogram": hist,
+    }
+    return metrics, plots
+
+
+def evaluate(ch: pd.DataFrame, daily: pd.DataFrame, model: CLTVModel, calibration_end, observation_end):
+    """All evaluation figures: ``(metrics dict, plot tables dict)``; ``metrics["warnings"]``
+    lists the fit's problems in words (see :func:`diagnostics`)."""
+    pred = holdout_predictions(ch, model)
+    hist = calibration_histogram(ch, model)
+    flags, notes = diagnostics(model, hist)
     cum = cumulative_repeat(daily, model, calibration_end, observation_end)
     actual_revenue = float(ch["holdout_spend"].sum())
     predicted_revenue = float(pred["predicted_revenue"].sum())
@@ -124,13 +190,13 @@ def evaluate(ch: pd.DataFrame, daily: pd.DataFrame, model: CLTVModel, calibratio
         "holdout_revenue_actual": actual_revenue,
         "holdout_revenue_predicted": predicted_revenue,
         "holdout_revenue_rel_error": (predicted_revenue - actual_revenue) / actual_revenue if actual_revenue else float("nan"),
-        "calibration_chi2": chi2,
-        "calibration_chi2_dof": dof,
-        "calibration_chi2_pvalue": float(stats.chi2.sf(chi2, dof)),
+        **_chi2(hist, "calibration"),
         "cumulative_repeat_actual_end": float(cum["actual"].iloc[-1]),
         "cumulative_repeat_model_end": float(cum["model"].iloc[-1]),
         "bgnbd_log_likelihood": model.training_["bgnbd_log_likelihood"],
         "gg_log_likelihood": model.training_["gg_log_likelihood"],
+        **flags,
+        "warnings": notes,
     }
     plots = {"holdout_by_frequency": holdout_by_frequency(pred), "cumulative_repeat": cum, "calibration_histogram": hist}
     return metrics, plots

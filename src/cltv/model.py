@@ -57,6 +57,18 @@ class CLTVModel(BaseEstimator):
         Monthly discount rate of the CLV (0.01 = 1 % per month).
     segment_labels : sequence of str
         Segment labels, best first; their number is the number of CLV quantile segments.
+    horizon_weeks_per_month : float
+        Weeks per month of the expected-purchase horizons (default 4.345 as for the CLV; the FLO
+        analysts' original procedure used 4, i.e. 12 and 24 weeks for 3 and 6 months).
+    monetary_includes_first : bool
+        False (transaction logs): ``monetary_value`` is the mean of the ``frequency`` repeat
+        purchases. True (snapshots with totals only, e.g. FLO): it is the mean of all
+        ``frequency + 1`` orders, and Gamma-Gamma counts ``frequency + 1`` values behind it.
+    fit_on_distinct : bool
+        True: fit on the distinct tuples with their counts as weights (the same likelihood,
+        much faster). False: one row per customer in the given order, as a plain ``lifetimes``
+        script does; the optimiser then takes exactly its path, so weakly identified
+        parameters agree with it to the last digit (used by FLO's seed-compatible mode).
 
     Learned attributes: ``bgnbd_params_`` (r, alpha [weeks], a, b), ``gg_params_`` (p, q, v),
     ``segment_cutoffs_`` (ascending CLV cut-offs), ``training_`` (counts, log-likelihoods,
@@ -71,6 +83,9 @@ class CLTVModel(BaseEstimator):
         clv_months: int = 6,
         discount_rate: float = 0.01,
         segment_labels: Sequence[str] = ("A", "B", "C", "D"),
+        horizon_weeks_per_month: float = WEEKS_PER_MONTH,
+        monetary_includes_first: bool = False,
+        fit_on_distinct: bool = True,
     ):
         self.bgnbd_penalizer = bgnbd_penalizer
         self.gg_penalizer = gg_penalizer
@@ -78,6 +93,9 @@ class CLTVModel(BaseEstimator):
         self.clv_months = clv_months
         self.discount_rate = discount_rate
         self.segment_labels = segment_labels
+        self.horizon_weeks_per_month = horizon_weeks_per_month
+        self.monetary_includes_first = monetary_includes_first
+        self.fit_on_distinct = fit_on_distinct
 
     # ------------------------------------------------------------------ fitting
     def fit(self, rfm: pd.DataFrame, y=None) -> CLTVModel:
@@ -90,7 +108,7 @@ class CLTVModel(BaseEstimator):
             raise ValueError(f"clv_months must be a whole number of months >= 1, got {self.clv_months}")
         notes: list[str] = []
 
-        bg = rfm.groupby(["frequency", "recency", "T"], sort=True).size().reset_index(name="n")
+        bg = self._tuples(rfm[["frequency", "recency", "T"]])
         bgf = _fit(
             BetaGeoFitter(penalizer_coef=self.bgnbd_penalizer), (bg["frequency"], bg["recency"], bg["T"]), bg["n"],
             notes, f"BG/NBD did not converge on {len(rfm)} customers with penalizer {self.bgnbd_penalizer}: "
@@ -104,14 +122,15 @@ class CLTVModel(BaseEstimator):
                 "predictions use the no-dropout limit"
             )
 
-        usable = (rfm["frequency"] > 0) & (rfm["monetary_value"] > 0)
+        counts = self._gg_counts(rfm)
+        usable = (counts > 0) & (rfm["monetary_value"] > 0)
         if not usable.any():
             raise FitError(
                 "Gamma-Gamma cannot be fitted: no customer has a repeat purchase with a positive amount"
             )
-        gg = rfm[usable].groupby(["frequency", "monetary_value"], sort=True).size().reset_index(name="n")
+        gg = self._tuples(pd.DataFrame({"orders": counts[usable], "monetary_value": rfm.loc[usable, "monetary_value"]}))
         ggf = _fit(
-            GammaGammaFitter(penalizer_coef=self.gg_penalizer), (gg["frequency"], gg["monetary_value"]), gg["n"],
+            GammaGammaFitter(penalizer_coef=self.gg_penalizer), (gg["orders"], gg["monetary_value"]), gg["n"],
             notes, f"Gamma-Gamma did not converge on {int(usable.sum())} repeat buyers with penalizer "
             f"{self.gg_penalizer}: try a small penalizer (e.g. model.gg_penalizer=0.01) or cap extreme amounts",
         )
@@ -121,8 +140,8 @@ class CLTVModel(BaseEstimator):
                 f"Gamma-Gamma q = {self.gg_params_['q']:.4g} <= 1: the population mean spend is not finite "
                 "and customers without repeat spend get a negative value; lower the penalizer"
             )
-        corr = float(np.corrcoef(rfm.loc[usable, "frequency"], rfm.loc[usable, "monetary_value"])[0, 1]) \
-            if usable.sum() > 2 else None
+        corr = float(np.corrcoef(counts[usable], rfm.loc[usable, "monetary_value"])[0, 1]) \
+            if usable.sum() > 2 and counts[usable].std() > 0 else None
         for note in notes:
             warnings.warn(note, stacklevel=2)
 
@@ -130,9 +149,9 @@ class CLTVModel(BaseEstimator):
             "customers": int(len(rfm)),
             "repeat_buyers": int((rfm["frequency"] > 0).sum()),
             "gamma_gamma_customers": int(usable.sum()),
-            "distinct_bgnbd_tuples": int(len(bg)),
+            "bgnbd_fit_rows": int(len(bg)),  # distinct tuples when fit_on_distinct
             "bgnbd_log_likelihood": bgnbd.log_likelihood(self._bg(), bg["frequency"], bg["recency"], bg["T"], bg["n"]),
-            "gg_log_likelihood": gamma_gamma.log_likelihood(self._gg(), gg["frequency"], gg["monetary_value"], gg["n"]),
+            "gg_log_likelihood": gamma_gamma.log_likelihood(self._gg(), gg["orders"], gg["monetary_value"], gg["n"]),
             "frequency_monetary_corr": corr,
             "warnings": notes,
         }
@@ -148,11 +167,25 @@ class CLTVModel(BaseEstimator):
         p = self.gg_params_
         return (p["p"], p["q"], p["v"])
 
+    def _tuples(self, columns: pd.DataFrame) -> pd.DataFrame:
+        """The rows the likelihood sums over, with their weights ``n``."""
+        if self.fit_on_distinct:
+            return columns.groupby(list(columns.columns), sort=True).size().reset_index(name="n")
+        return columns.reset_index(drop=True).assign(n=1)
+
+    def _gg_counts(self, rfm: pd.DataFrame) -> pd.Series:
+        """Number of order values averaged in ``monetary_value``."""
+        return rfm["frequency"] + (1 if self.monetary_includes_first else 0)
+
     def expected_purchases(self, rfm: pd.DataFrame, months: float) -> np.ndarray:
-        """Expected repeat purchases in the next ``months`` months (4.345 weeks each)."""
+        """Expected repeat purchases in the next ``months`` months (``horizon_weeks_per_month`` each)."""
         return bgnbd.expected_purchases(
-            self._bg(), months * WEEKS_PER_MONTH, rfm["frequency"], rfm["recency"], rfm["T"]
+            self._bg(), months * self.horizon_weeks_per_month, rfm["frequency"], rfm["recency"], rfm["T"]
         )
+
+    def expected_value(self, rfm: pd.DataFrame) -> np.ndarray:
+        """Expected spend per future purchase (Gamma-Gamma posterior mean)."""
+        return gamma_gamma.expected_average_value(self._gg(), self._gg_counts(rfm), rfm["monetary_value"])
 
     def clv(self, rfm: pd.DataFrame) -> np.ndarray:
         """Discounted value of the next ``clv_months`` months:
@@ -162,8 +195,7 @@ class CLTVModel(BaseEstimator):
         cum = bgnbd.expected_purchases(self._bg(), months[None, :] * WEEKS_PER_MONTH, f, r, t)
         per_month = np.diff(cum, axis=1)
         discount = (1.0 + self.discount_rate) ** -months[1:]
-        value = gamma_gamma.expected_average_value(self._gg(), rfm["frequency"], rfm["monetary_value"])
-        return value * (per_month @ discount)
+        return self.expected_value(rfm) * (per_month @ discount)
 
     def predict(self, rfm: pd.DataFrame) -> pd.DataFrame:
         """Scores per customer: the input RFM columns (and ``customer_id`` if given), expected
@@ -175,7 +207,7 @@ class CLTVModel(BaseEstimator):
         for months in self.horizons_months:
             out[horizon_column(months)] = self.expected_purchases(out, months)
         out["p_alive"] = bgnbd.prob_alive(self._bg(), out["frequency"], out["recency"], out["T"])
-        out["expected_value"] = gamma_gamma.expected_average_value(self._gg(), out["frequency"], out["monetary_value"])
+        out["expected_value"] = self.expected_value(out)
         out["clv"] = self.clv(out)
         out["segment"] = segment.assign(out["clv"], self.segment_cutoffs_, self.segment_labels)
         return out
@@ -193,6 +225,9 @@ class CLTVModel(BaseEstimator):
                 "clv_months": int(self.clv_months),
                 "discount_rate": float(self.discount_rate),
                 "segment_labels": [str(s) for s in self.segment_labels],
+                "horizon_weeks_per_month": float(self.horizon_weeks_per_month),
+                "monetary_includes_first": bool(self.monetary_includes_first),
+                "fit_on_distinct": bool(self.fit_on_distinct),
             },
             "bgnbd": self.bgnbd_params_,
             "gamma_gamma": self.gg_params_,

@@ -33,6 +33,6 @@ def save_png(name: str, table: pd.DataFrame, path: str | Path) -> None:
         table.plot(x=x, y=ys, kind=kind, ax=ax, rot=0)
         ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
         fig.tight_layout()
-        fig.savefig(path)
+        fig.savefig(path, format="png", metadata={"Software": None})
     finally:
         plt.close(fig)

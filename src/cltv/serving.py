@@ -53,8 +53,11 @@ def _rows(mask: np.ndarray) -> str:
     return f"row{'s' if len(idx) > 1 else ''} {shown}{more} (0-based)"
 
 
-def check_request(df: pd.DataFrame) -> pd.DataFrame:
+def check_request(df: pd.DataFrame, monetary_includes_first: bool = False) -> pd.DataFrame:
     """Validate a scoring request and return it with float RFM columns and string ids.
+
+    ``monetary_includes_first``: the model's convention (``monetary_value`` averages all
+    ``frequency + 1`` orders, so it must be > 0 on every row).
 
     Raises :class:`RequestError` on the first broken rule.
     """
@@ -93,6 +96,7 @@ def check_request(df: pd.DataFrame) -> pd.DataFrame:
         (f != np.floor(f), "frequency: must be a whole number of repeat purchases"),
         (r > t, "recency: must not exceed T (both in weeks since the first purchase)"),
         ((f == 0) & (r != 0), "recency: must be 0 when frequency is 0 (no repeat purchase)"),
+        ((m <= 0), "monetary_value: must be > 0 (mean spend of all orders)") if monetary_includes_first else
         ((f > 0) & (m <= 0), "monetary_value: must be > 0 when frequency > 0 (mean repeat spend)"),
     ]
     for bad, message in checks:
@@ -103,7 +107,7 @@ def check_request(df: pd.DataFrame) -> pd.DataFrame:
 
 def score(model: CLTVModel, request: pd.DataFrame) -> pd.DataFrame:
     """Validate ``request`` and score it; every number in the result is finite."""
-    scores = model.predict(check_request(request))
+    scores = model.predict(check_request(request, model.monetary_includes_first))
     numbers = scores.select_dtypes("number").to_numpy(dtype=float)
     bad = ~np.isfinite(numbers).all(axis=1)
     if bad.any():

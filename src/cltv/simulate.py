@@ -8,6 +8,8 @@ uniform events, J ~ Geometric(p), so the last one is T times a Beta order statis
 """
 from __future__ import annotations
 
+import uuid
+
 import numpy as np
 import pandas as pd
 
@@ -24,6 +26,25 @@ def _customers(n: int, bgnbd: Params, gg: GGParams, T: np.ndarray, rng: np.rando
     x = np.minimum(events, lifetime)
     nu = rng.gamma(gg[1], 1.0 / gg[2], n)
     return x, events, nu
+
+
+def _purchases(first: np.ndarray, horizon: float, bgnbd: Params, gg: GGParams, rng: np.random.Generator):
+    """Every purchase of customers whose first purchase is at ``first`` (weeks after the start),
+    observed up to ``horizon`` weeks: (customer index, time in weeks, amount), unsorted."""
+    n = first.size
+    T = horizon - first
+    x, events, nu = _customers(n, bgnbd, gg, T, rng)
+    # repeat purchases: the first x of `events` sorted uniform times in (first, first + T)
+    owner = np.repeat(np.arange(n), events)
+    times = rng.uniform(0.0, 1.0, owner.size) * T[owner]
+    order = np.lexsort((times, owner))
+    owner, times = owner[order], times[order]
+    rank = np.arange(owner.size) - np.repeat(np.cumsum(events) - events, events)
+    keep = rank < x[owner]
+    owner, times = owner[keep], first[owner[keep]] + times[keep]
+    who = np.concatenate([np.arange(n), owner])
+    when = np.concatenate([first, times])
+    return who, when, rng.gamma(gg[0], 1.0 / nu[who])
 
 
 def simulate_rfm(
@@ -73,23 +94,137 @@ def simulate_transactions(
     rng = np.random.default_rng(seed)
     start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
     horizon = (end_ts - start_ts) / pd.Timedelta(weeks=1)
-    first = rng.uniform(0.0, acquisition_weeks, n)
-    T = horizon - first
-    x, events, nu = _customers(n, bgnbd, gg, T, rng)
-    # repeat purchases: the first x of `events` sorted uniform times in (first, first + T)
-    owner = np.repeat(np.arange(n), events)
-    times = rng.uniform(0.0, 1.0, owner.size) * T[owner]
-    order = np.lexsort((times, owner))
-    owner, times = owner[order], times[order]
-    rank = np.arange(owner.size) - np.repeat(np.cumsum(events) - events, events)
-    keep = rank < x[owner]
-    owner, times = owner[keep], first[owner[keep]] + times[keep]
-    who = np.concatenate([np.arange(n), owner])
-    when = np.concatenate([first, times])
-    amount = rng.gamma(gg[0], 1.0 / nu[who])
+    who, when, amount = _purchases(rng.uniform(0.0, acquisition_weeks, n), horizon, bgnbd, gg, rng)
     order = np.lexsort((when, who))
     return pd.DataFrame({
         "customer_id": np.char.add("c", np.char.zfill(who[order].astype(str), 8)).astype(object),
         "date": (start_ts + pd.to_timedelta(np.floor(when[order] * 7.0), unit="D")).astype("datetime64[ns]"),
         "amount": np.round(amount[order], 2),
     })
+
+
+# ------------------------------------------------------------------------------------ FLO
+#: True parameters of the FLO-style generator (weeks; Turkish lira per order).
+FLO_BGNBD: Params = (0.6, 40.0, 0.5, 4.0)
+FLO_GG: GGParams = (4.0, 3.5, 90.0)
+FLO_CHANNELS = ["Android App", "Mobile", "Ios App", "Desktop"]
+FLO_CHANNEL_SHARES = [0.48, 0.24, 0.14, 0.14]
+FLO_CATEGORIES = ["KADIN", "ERKEK", "AKTIFSPOR", "COCUK", "AKTIFCOCUK"]
+FLO_CATEGORY_SHARES = [0.50, 0.40, 0.45, 0.30, 0.25]
+
+
+def _flo_batch(m: int, bgnbd: Params, gg: GGParams, start: pd.Timestamp, end: pd.Timestamp,
+               rng: np.random.Generator) -> pd.DataFrame:
+    """``m`` simulated customers as FLO snapshot rows (before any selection), with typed columns."""
+    span = (end - start) / pd.Timedelta(weeks=1)
+    first = span * (1.0 - np.sqrt(rng.uniform(0.0, 1.0, m)))  # acquisitions grow linearly in time
+    first = span - first
+    who, when, amount = _purchases(first, span, bgnbd, gg, rng)
+    online_share = rng.beta(2.0, 2.0, m)
+    online = rng.uniform(0.0, 1.0, who.size) < online_share[who]
+    day = np.floor(when * 7.0).astype("int64")  # days after start
+    amount = np.round(amount, 2)
+    frame = pd.DataFrame({"who": who, "day": day, "online": online, "amount": amount, "when": when})
+    frame = frame.sort_values(["who", "when"], kind="stable")
+    per = frame.groupby("who", sort=True)
+    last = per.tail(1).set_index("who")
+    by_channel = frame.groupby(["who", "online"], sort=True).agg(n=("day", "size"), value=("amount", "sum"),
+                                                                 last=("day", "max")).unstack("online")
+    idx = np.arange(m)
+
+    def channel(col: str, is_online: bool, fill):
+        key = (col, is_online)
+        return by_channel[key].reindex(idx).fillna(fill).to_numpy() if key in by_channel else np.full(m, fill)
+
+    def date(days: np.ndarray) -> np.ndarray:
+        out = np.full(m, "", dtype=object)
+        ok = days >= 0
+        out[ok] = (start + pd.to_timedelta(days[ok], unit="D")).strftime("%Y-%m-%d")
+        return out
+
+    main = rng.choice(len(FLO_CHANNELS), size=m, p=FLO_CHANNEL_SHARES)
+    order_channel = np.asarray(FLO_CHANNELS, dtype=object)[main]
+    last_online = last["online"].reindex(idx).to_numpy(dtype=bool)
+    picks = rng.uniform(0.0, 1.0, (m, len(FLO_CATEGORIES))) < np.asarray(FLO_CATEGORY_SHARES)
+    categories = ["[" + ", ".join(c for c, k in zip(FLO_CATEGORIES, row) if k) + "]" for row in picks]
+    ids = [str(uuid.UUID(bytes=rng.bytes(16), version=4)) for _ in range(m)]
+    return pd.DataFrame({
+        "master_id": ids,
+        "order_channel": order_channel,
+        "last_order_channel": np.where(last_online, order_channel, "Offline"),
+        "first_order_date": date(np.floor(first * 7.0).astype("int64")),
+        "last_order_date": date(last["day"].reindex(idx).to_numpy()),
+        "last_order_date_online": date(channel("last", True, -1).astype("int64")),
+        "last_order_date_offline": date(channel("last", False, -1).astype("int64")),
+        "order_num_total_ever_online": channel("n", True, 0).astype(float),
+        "order_num_total_ever_offline": channel("n", False, 0).astype(float),
+        "customer_value_total_ever_offline": np.round(channel("value", False, 0.0), 2),
+        "customer_value_total_ever_online": np.round(channel("value", True, 0.0), 2),
+        "interested_in_categories_12": categories,
+        "_last_day": last["day"].reindex(idx).to_numpy(),
+    })
+
+
+def simulate_flo(
+    n: int,
+    bgnbd: Params = FLO_BGNBD,
+    gg: GGParams = FLO_GG,
+    start: str = "2013-01-01",
+    end: str = "2021-05-30",
+    selection: bool = True,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """A FLO omnichannel snapshot (schema: ``cltv.flo.FLO_COLUMNS``) of ``n`` simulated customers.
+
+    Customers follow BG/NBD + Gamma-Gamma with the given parameters (weeks; one Gamma-Gamma
+    draw per order, the first order included), are acquired between ``start`` and ``end`` at a
+    linearly growing rate and observed up to ``end``. Each order is online with a
+    customer-specific probability ~ Beta(2, 2). With ``selection`` (FLO's export), only
+    customers with at least one online and one store order and a purchase in the last 365 days
+    are kept, which biases what a model fitted on the file sees; without it, every simulated
+    customer is kept (a channel without orders has an empty last-order date).
+    """
+    rng = np.random.default_rng(seed)
+    start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
+    active_from = (end_ts - pd.Timedelta(days=365) - start_ts).days
+    kept, have = [], 0
+    while have < n:
+        batch = _flo_batch(max(4 * (n - have), 1000), bgnbd, gg, start_ts, end_ts, rng)
+        if selection:
+            batch = batch[(batch["order_num_total_ever_online"] >= 1) & (batch["order_num_total_ever_offline"] >= 1)
+                          & (batch["_last_day"] >= active_from)]
+        kept.append(batch)
+        have += len(batch)
+    return pd.concat(kept, ignore_index=True).head(n).drop(columns="_last_day")
+
+
+def write_flo_csv(df: pd.DataFrame, path) -> None:
+    """Write a FLO snapshot as the real export looks: counts as ``4.0``, values with 2 decimals."""
+    from .io import write_csv
+
+    out = df.copy()
+    for col in ("customer_value_total_ever_offline", "customer_value_total_ever_online"):
+        out[col] = out[col].map(lambda v: f"{v:.2f}")
+    write_csv(path, out)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m cltv.simulate flo --customers N --seed S [--no-selection] --out FILE``"""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m cltv.simulate", description=main.__doc__)
+    sub = parser.add_subparsers(dest="what", required=True)
+    flo = sub.add_parser("flo", help="a FLO-schema customer snapshot CSV")
+    flo.add_argument("--customers", type=int, default=20_000)
+    flo.add_argument("--seed", type=int, default=0)
+    flo.add_argument("--no-selection", action="store_true",
+                     help="keep every simulated customer (no FLO-style selection)")
+    flo.add_argument("--out", required=True, help="CSV path (.csv or .csv.gz)")
+    args = parser.parse_args(argv)
+    df = simulate_flo(args.customers, selection=not args.no_selection, seed=args.seed)
+    write_flo_csv(df, args.out)
+    print(f"wrote {len(df)} FLO-schema customers to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
