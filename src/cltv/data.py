@@ -116,7 +116,10 @@ def read_table(path: Path, expected: str) -> pd.DataFrame:
         return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty; expected {expected}") from None
-    except (UnicodeDecodeError, pd.errors.ParserError, OSError, ValueError) as exc:
+    except pd.errors.ParserError as exc:
+        raise DataError(f"{path}: cannot be read as CSV: {str(exc).strip()}; expected comma-separated columns "
+                        "(check the delimiter is a comma and that text holding commas is quoted)") from None
+    except (UnicodeDecodeError, OSError, ValueError) as exc:
         raise DataError(f"{path}: cannot be read as CSV or Parquet: {exc}") from None
 
 

@@ -105,7 +105,7 @@ def simulate_transactions(
 
 # ------------------------------------------------------------------------------------ FLO
 #: True parameters of the FLO-style generator (weeks; Turkish lira per order).
-FLO_BGNBD: Params = (0.6, 40.0, 0.5, 4.0)
+FLO_BGNBD: Params = (0.8, 25.0, 1.0, 3.0)
 FLO_GG: GGParams = (4.0, 3.5, 90.0)
 FLO_CHANNELS = ["Android App", "Mobile", "Ios App", "Desktop"]
 FLO_CHANNEL_SHARES = [0.48, 0.24, 0.14, 0.14]
