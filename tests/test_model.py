@@ -92,7 +92,15 @@ def test_gamma_gamma_needs_repeat_spend():
         CLTVModel().fit(rfm)
 
 
-def test_large_gamma_gamma_penalizer_is_flagged(sample_ch):
+def test_large_gamma_gamma_penalizer_is_flagged_or_refused(sample_ch):
+    # q <= 1: customers without repeat spend would get an infinite or negative value -> refused
+    with pytest.raises(FitError, match=r"q = .* <= 1 .* not finite for \d+ customers"):
+        CLTVModel(gg_penalizer=1.0).fit(sample_ch)
+    # when every customer has enough repeat spend (p n + q > 1) values stay finite and positive: flagged only
+    buyers = sample_ch[(sample_ch["frequency"] > 0) & (sample_ch["monetary_value"] > 0)]
     with pytest.warns(UserWarning, match="q = .* <= 1"):
-        model = CLTVModel(gg_penalizer=1.0).fit(sample_ch)
+        model = CLTVModel(gg_penalizer=0.01).fit(buyers)
     assert model.gg_params_["q"] <= 1 and any("q =" in w for w in model.training_["warnings"])
+    assert (model.predict(buyers)["clv"] > 0).all()
+    with pytest.raises(ValueError, match="cannot value customers without repeat spend"):
+        model.predict(sample_ch)

@@ -11,7 +11,9 @@ the product ``c * 2F1(..; c; z)``, which is all the formula needs, is computed t
 contiguous relation from ``2F1(..; c + 1; z)`` and ``2F1(..; c + 2; z)``, which are regular
 at ``c = 0``. Where ``c`` nears -1 (no repeat purchase and a + b -> 0) the Euler-transformed
 function has a removable singularity that scipy cannot see, and the un-transformed form
-``2F1(r, b; c; z)`` is used. The a, b -> 0 limit is ``(r + x) t / (alpha + T)`` times P(alive).
+``2F1(r, b; c; z)`` is used. The a, b -> 0 limit is ``(r + x) t / (alpha + T)`` times P(alive). At exactly a = 1 the
+closed form is 0/0 (removable); within 5e-5 of it the value is interpolated linearly in a
+between a = 1 -+ 1e-4, accurate to about 1e-8 relative.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import numpy as np
 from scipy.special import betainc, betaln, expit, gammaln, hyp2f1
 
 Params = tuple[float, float, float, float]
+A_ONE_GAP = 1e-4  # expected_purchases interpolates between a = 1 -+ this when |a - 1| < this / 2
 
 
 def _c_hyp2f1(a: np.ndarray, b: np.ndarray, c: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -38,6 +41,22 @@ def _c_hyp2f1(a: np.ndarray, b: np.ndarray, c: np.ndarray, z: np.ndarray) -> np.
     return out
 
 
+def _alive_purchases_by_quadrature(r, alpha, a: float, b, t, nodes: int = 512) -> np.ndarray:
+    """E[X(t) | alive] for posterior (r, alpha, a, b): the mean over the dropout probability
+    p ~ Beta(a, b) of E[X(t) | p] = (1 - (alpha / (alpha + p t))^r) / p, integrated over p's
+    quantiles u = F(p) (Gauss-Legendre in u; the integrand is bounded by r t / alpha)."""
+    from scipy.special import betaincinv
+
+    u, w = np.polynomial.legendre.leggauss(nodes)
+    u, w = (u + 1.0) / 2.0, w / 2.0
+    p = betaincinv(a, np.asarray(b, dtype=float)[:, None], u[None, :])
+    x = p * (t / alpha)[:, None]
+    limit = (r * t / alpha)[:, None]  # the p -> 0 value
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = np.where(p > 0, -np.expm1(-r[:, None] * np.log1p(x)) / p, limit)
+    return np.minimum(f, limit) @ w
+
+
 def prob_alive(params: Params, x, tx, T) -> np.ndarray:
     """P(customer still alive at T | x repeat purchases, last at tx); 1 for x = 0."""
     r, alpha, a, b = params
@@ -52,18 +71,36 @@ def expected_purchases(params: Params, t, x, tx, T) -> np.ndarray:
     With ``x = tx = T = 0`` this is the unconditional E[X(t)] of a new customer.
     """
     r, alpha, a, b = params
+    if abs(a - 1.0) < A_ONE_GAP / 2:
+        # removable 0/0 at a = 1: interpolate between a = 1 -+ gap (smooth in a; error O(gap^2))
+        lo = expected_purchases((r, alpha, 1.0 - A_ONE_GAP, b), t, x, tx, T)
+        hi = expected_purchases((r, alpha, 1.0 + A_ONE_GAP, b), t, x, tx, T)
+        return lo + (hi - lo) * (a - (1.0 - A_ONE_GAP)) / (2.0 * A_ONE_GAP)
     t, x, tx, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (t, x, tx, T)))
     c = a + b + x - 1.0
     z = t / (alpha + T + t)
     log1mz = np.log(alpha + T) - np.log(alpha + T + t)  # log(1 - z), exact for tiny z
     # Euler: ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; c; z) = (1-z)^(a-1) 2F1(c-r-x, a-1; c; z)
-    kcf = np.exp((a - 1.0) * log1mz) * _c_hyp2f1(c - r - x, np.full_like(c, a - 1.0), c, z)
-    palive = prob_alive(params, x, tx, T)
-    out = (c - kcf) / (a - 1.0) * palive
-    near = c < -0.9  # only x = 0 with a + b < 0.1
-    if near.any():
-        cf = c[near] * hyp2f1(r + x[near], b + x[near], c[near], z[near])
-        out[near] = (c[near] - np.exp((r + x[near]) * log1mz[near]) * cf) / (a - 1.0) * palive[near]
+    with np.errstate(all="ignore"):  # overflow/0*inf are caught by the bounds check below
+        kcf = np.exp((a - 1.0) * log1mz) * _c_hyp2f1(c - r - x, np.full_like(c, a - 1.0), c, z)
+        palive = prob_alive(params, x, tx, T)
+        cond = (c - kcf) / (a - 1.0)  # E[X(t) | alive at T]
+        near = c < -0.9  # only x = 0 with a + b < 0.1
+        if near.any():
+            cf = c[near] * hyp2f1(r + x[near], b + x[near], c[near], z[near])
+            cond[near] = (c[near] - np.exp((r + x[near]) * log1mz[near]) * cf) / (a - 1.0)
+        # E[X(t) | alive] lies in [0, (r + x) t / (alpha + T)] (the no-dropout value); where the
+        # Euler form leaves that range (large a or r with z near 1), try the direct form, then
+        # integrate over the dropout probability numerically
+        bound = (r + x) * t / (alpha + T)
+        bad = ~((cond >= -1e-12 * bound) & (cond <= bound * (1 + 1e-9)))
+        if bad.any():
+            cf = c[bad] * hyp2f1(r + x[bad], b + x[bad], c[bad], z[bad])
+            cond[bad] = (c[bad] - np.exp((r + x[bad]) * log1mz[bad]) * cf) / (a - 1.0)
+            bad = ~((cond >= -1e-12 * bound) & (cond <= bound * (1 + 1e-9)))
+        if bad.any():
+            cond[bad] = _alive_purchases_by_quadrature(r + x[bad], alpha + T[bad], a, b + x[bad], t[bad])
+    out = np.clip(cond, 0.0, bound) * palive
     out = np.where(t == 0, 0.0, out)
     if not np.isfinite(out).all():
         i = np.flatnonzero(~np.isfinite(out))[0]

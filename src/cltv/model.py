@@ -135,6 +135,14 @@ class CLTVModel(BaseEstimator):
             f"{self.gg_penalizer}: try a small penalizer (e.g. model.gg_penalizer=0.01) or cap extreme amounts",
         )
         self.gg_params_ = {k: float(ggf.params_[k]) for k in ("p", "q", "v")}
+        unvalued = ~self._valued(rfm)
+        if unvalued.any():
+            raise FitError(
+                f"Gamma-Gamma q = {self.gg_params_['q']:.4g} <= 1 with penalizer {self.gg_penalizer}: the expected "
+                f"spend per purchase is not finite for {int(unvalued.sum())} customers (those without repeat spend "
+                "or with too few purchases), so they cannot be valued; lower the penalizer (model.gg_penalizer, "
+                "default 0) or cap extreme amounts"
+            )
         if self.gg_params_["q"] <= 1.0:
             notes.append(
                 f"Gamma-Gamma q = {self.gg_params_['q']:.4g} <= 1: the population mean spend is not finite "
@@ -177,6 +185,13 @@ class CLTVModel(BaseEstimator):
         """Number of order values averaged in ``monetary_value``."""
         return rfm["frequency"] + (1 if self.monetary_includes_first else 0)
 
+    def _valued(self, rfm: pd.DataFrame) -> np.ndarray:
+        """Where the Gamma-Gamma posterior mean spend is finite and positive: p n + q - 1 > 0 with
+        n the usable spend count (always true when q > 1)."""
+        p, q, _ = self._gg()
+        n = np.where(rfm["monetary_value"].to_numpy() > 0, self._gg_counts(rfm).to_numpy(), 0)
+        return p * n + q - 1.0 > 0
+
     def expected_purchases(self, rfm: pd.DataFrame, months: float) -> np.ndarray:
         """Expected repeat purchases in the next ``months`` months (``horizon_weeks_per_month`` each)."""
         return bgnbd.expected_purchases(
@@ -184,8 +199,13 @@ class CLTVModel(BaseEstimator):
         )
 
     def expected_value(self, rfm: pd.DataFrame) -> np.ndarray:
-        """Expected spend per future purchase (Gamma-Gamma posterior mean)."""
-        return gamma_gamma.expected_average_value(self._gg(), self._gg_counts(rfm), rfm["monetary_value"])
+        """Expected spend per future purchase (Gamma-Gamma posterior mean). With q <= 1 it exists
+        only for customers with repeat spend; others raise ValueError."""
+        counts = self._gg_counts(rfm)
+        if not self._valued(rfm).all():
+            raise ValueError(f"this model (Gamma-Gamma q = {self.gg_params_['q']:.4g} <= 1) cannot value customers "
+                             "without repeat spend or with few purchases: their expected spend per purchase is not finite")
+        return gamma_gamma.expected_average_value(self._gg(), counts, rfm["monetary_value"])
 
     def clv(self, rfm: pd.DataFrame) -> np.ndarray:
         """Discounted value of the next ``clv_months`` months:
@@ -193,7 +213,7 @@ class CLTVModel(BaseEstimator):
         months = np.arange(int(self.clv_months) + 1, dtype=float)
         f, r, t = (rfm[c].to_numpy(dtype=float)[:, None] for c in ("frequency", "recency", "T"))
         cum = bgnbd.expected_purchases(self._bg(), months[None, :] * WEEKS_PER_MONTH, f, r, t)
-        per_month = np.diff(cum, axis=1)
+        per_month = np.clip(np.diff(cum, axis=1), 0.0, None)  # rounding noise must not subtract value
         discount = (1.0 + self.discount_rate) ** -months[1:]
         return self.expected_value(rfm) * (per_month @ discount)
 

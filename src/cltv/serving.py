@@ -96,6 +96,7 @@ def check_request(df: pd.DataFrame, monetary_includes_first: bool = False) -> pd
         (f != np.floor(f), "frequency: must be a whole number of repeat purchases"),
         (r > t, "recency: must not exceed T (both in weeks since the first purchase)"),
         ((f == 0) & (r != 0), "recency: must be 0 when frequency is 0 (no repeat purchase)"),
+        ((f > 0) & (r <= 0), "recency: must be > 0 when frequency > 0 (repeat purchases come after the first)"),
         ((m <= 0), "monetary_value: must be > 0 (mean spend of all orders)") if monetary_includes_first else
         ((f > 0) & (m <= 0), "monetary_value: must be > 0 when frequency > 0 (mean repeat spend)"),
     ]
@@ -107,7 +108,12 @@ def check_request(df: pd.DataFrame, monetary_includes_first: bool = False) -> pd
 
 def score(model: CLTVModel, request: pd.DataFrame) -> pd.DataFrame:
     """Validate ``request`` and score it; every number in the result is finite."""
-    scores = model.predict(check_request(request, model.monetary_includes_first))
+    try:
+        scores = model.predict(check_request(request, model.monetary_includes_first))
+    except (ValueError, FloatingPointError) as exc:
+        if isinstance(exc, RequestError):
+            raise
+        raise RequestError(f"the model cannot score this request: {exc}") from None
     numbers = scores.select_dtypes("number").to_numpy(dtype=float)
     bad = ~np.isfinite(numbers).all(axis=1)
     if bad.any():

@@ -1,0 +1,81 @@
+"""Numerical safety: random valid RFM rows and random valid parameters, extreme ones included,
+never give inf or NaN, and the scores keep their meaning."""
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cltv import bgnbd
+from cltv.model import CLTVModel
+
+
+def log_uniform(lo: float, hi: float):
+    return st.floats(np.log10(lo), np.log10(hi)).map(lambda e: float(10.0 ** e))
+
+
+@st.composite
+def params(draw):
+    """Valid parameters, extreme ones included: r and alpha up to 1e3 / 1e4 (with a mean purchase
+    rate r / alpha between 1e-4 and 10 a week), a and b down to 1e-12 (dropout not identified),
+    a at and around the removable singularity a = 1."""
+    r = draw(log_uniform(1e-3, 1e3))
+    rate = draw(log_uniform(1e-4, 10.0))
+    return {
+        "r": r, "alpha": r / rate,
+        "a": draw(st.one_of(log_uniform(1e-12, 100.0), st.just(1.0), st.floats(0.99995, 1.00005))),
+        "b": draw(log_uniform(1e-12, 1e3)),
+        "p": draw(log_uniform(0.05, 100.0)),
+        "q": draw(log_uniform(1.001, 100.0)),
+        "v": draw(log_uniform(1e-2, 1e4)),
+    }
+
+
+@st.composite
+def rfm_rows(draw):
+    n = draw(st.integers(1, 40))
+    freq = np.array(draw(st.lists(st.one_of(st.integers(0, 10), st.integers(0, 10_000)), min_size=n, max_size=n)))
+    T = np.array(draw(st.lists(st.one_of(st.floats(0.0, 1000.0), st.sampled_from([0.0, 1e-9, 1000.0])),
+                               min_size=n, max_size=n)))
+    share = np.array(draw(st.lists(st.floats(0.0, 1.0), min_size=n, max_size=n)))
+    money = np.array(draw(st.lists(log_uniform(0.01, 1e6), min_size=n, max_size=n)))
+    # valid histories: frequency counts repeat purchase *days*, so x days need recency >= x days
+    freq = np.minimum(freq, np.floor(7.0 * T)).astype("int64")
+    low = freq / 7.0
+    return pd.DataFrame({
+        "frequency": freq,
+        "recency": np.where(freq > 0, low + share * (T - low), 0.0),
+        "T": T,
+        "monetary_value": np.where(freq > 0, money, 0.0),
+    })
+
+
+def model_with(p: dict) -> CLTVModel:
+    model = CLTVModel(horizons_months=(1, 3, 6, 12, 24))
+    model.bgnbd_params_ = {k: p[k] for k in ("r", "alpha", "a", "b")}
+    model.gg_params_ = {k: p[k] for k in ("p", "q", "v")}
+    model.segment_cutoffs_ = [1.0, 10.0, 100.0]
+    model.training_ = {}
+    return model
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(p=params(), rfm=rfm_rows())
+def test_scores_are_finite_and_meaningful(p, rfm):
+    scores = model_with(p).predict(rfm)
+    numbers = scores.select_dtypes("number").to_numpy(dtype=float)
+    assert np.isfinite(numbers).all()
+    assert ((scores["p_alive"] >= 0) & (scores["p_alive"] <= 1)).all()
+    horizons = scores[[c for c in scores.columns if c.startswith("expected_purchases_")]].to_numpy()
+    assert (horizons >= 0).all()
+    # non-decreasing up to 1e-7 relative: the closed forms' accuracy in the most extreme corners
+    assert (np.diff(horizons, axis=1) >= -1e-7 * (1 + np.abs(horizons[:, 1:]))).all()
+    assert (scores["clv"] >= 0).all() and (scores["expected_value"] > 0).all()
+
+
+@pytest.mark.parametrize("x, tx, T", [(0, 0.0, 30.0), (3, 20.0, 40.0), (10, 50.0, 60.0)])
+def test_a_equal_to_one_takes_the_limit(x, tx, T):
+    """a = 1 is a removable 0/0 of the closed form: the value sits between its neighbours."""
+    near = [bgnbd.expected_purchases((0.5, 10.0, a, 2.0), 26.0, x, tx, T) for a in (1 - 1e-3, 1.0, 1 + 1e-3)]
+    assert np.isfinite(near[1])
+    assert near[1] == pytest.approx((near[0] + near[2]) / 2, rel=1e-6)
