@@ -36,7 +36,8 @@ def snapshot(p: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.Data
 
 def transactions(p: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     d = p["data"]
-    tx = data.load_transactions(ROOT / d["path"], d["customer_col"], d["date_col"], d["amount_col"], d["date_format"])
+    tx = data.load_transactions(ROOT / d["path"], d["customer_col"], d["date_col"], d["amount_col"], d["date_format"],
+                                end=d["observation_end"])
     daily = rfm.daily_purchases(tx)
     rfm.check_period(daily, d["calibration_end"], d["observation_end"], source=str(d["path"]))
     calibration = rfm.calibration_holdout(daily, d["calibration_end"], d["observation_end"])

@@ -66,12 +66,14 @@ def load_transactions(
     date_col: str = "date",
     amount_col: str = "amount",
     date_format: str | None = None,
+    end: str | pd.Timestamp | None = None,
 ) -> pd.DataFrame:
     """Read a transaction log from CSV (optionally gzip-compressed) or Parquet and validate it.
 
     Extra columns are ignored. Raises :class:`DataError` naming the file, the column and up
     to five offending lines for a missing column, an empty file, a missing id, an
-    unparseable date or a non-numeric amount.
+    unparseable date, a date after ``end`` (the observation end, if given) or a
+    non-numeric amount. Amounts may be 0 or negative (returns, see :mod:`cltv.rfm`).
     """
     path = Path(path)
     raw = read_table(path, "a header row and transactions")
@@ -95,6 +97,13 @@ def load_transactions(
     if bad.any():
         fmt = f"format {date_format!r}" if date_format else "a date such as 2021-05-30"
         raise DataError(f"{path}: column {date_col!r}: unparseable date at {_rows(bad)}; expected {fmt}")
+
+    if end is not None:
+        bad = dates > pd.Timestamp(end)
+        if bad.any():
+            raise DataError(f"{path}: column {date_col!r}: date after observation_end {pd.Timestamp(end).date()} at "
+                            f"{_rows(bad)}; expected dates up to observation_end (set data.observation_end "
+                            "to cover the data)")
 
     amounts = pd.to_numeric(raw[amount_col], errors="coerce")
     bad = amounts.isna() | ~np.isfinite(amounts.to_numpy(dtype=float, na_value=np.nan))

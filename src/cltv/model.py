@@ -29,6 +29,7 @@ from . import bgnbd, gamma_gamma, segment
 
 WEEKS_PER_MONTH = 4.345
 FORMAT = "cltv-model/1"
+MIN_CUSTOMERS = 10
 RFM_INPUT = ["frequency", "recency", "T", "monetary_value"]
 
 
@@ -104,6 +105,9 @@ class CLTVModel(BaseEstimator):
         from lifetimes import BetaGeoFitter, GammaGammaFitter
 
         _check_rfm(rfm)
+        if len(rfm) < MIN_CUSTOMERS:
+            raise FitError(f"cannot fit BG/NBD + Gamma-Gamma on {len(rfm)} customer(s): at least {MIN_CUSTOMERS} "
+                           "are needed (the model has 7 parameters); check the input file and the split dates")
         if int(self.clv_months) != self.clv_months or self.clv_months < 1:
             raise ValueError(f"clv_months must be a whole number of months >= 1, got {self.clv_months}")
         notes: list[str] = []
