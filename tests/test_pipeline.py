@@ -13,7 +13,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUTS = ["data/rfm.parquet", "data/calibration.parquet", "metrics/evaluation.json", "models/cltv_model.json",
-           "outputs/scores.csv", "outputs/segment_profile.csv", "plots/cumulative_repeat.csv", "models/registry.json"]
+           "outputs/scores.csv", "outputs/segment_profile.csv", "plots/cumulative_repeat.csv", "models/registry.json",
+           "reports/segments.md", "reports/clv_by_segment.png", "data/raw/flo_sample.csv"]
 STAGES = ("flo_sample", "cdnow", "prepare", "evaluate", "train", "segment", "report", "register")
 
 
@@ -167,7 +168,7 @@ def test_mlflow_project_run_logs_to_the_same_store(repo):
 def test_bad_input_fails_the_stage_and_keeps_outputs(repo):
     sh(repo, "dvc", "repro")
     before = digests(repo)
-    (repo / "broken.csv").write_text("customer_id,date,amount\nx,2020-01-01,1\nx,2020-01-05,abc\n")
+    (repo / "broken.csv").write_text("customer_id,date,amount\nx,1997-01-01,1\nx,1997-01-05,abc\n")
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["data"] = {**params["data"], "source": "transactions", "path": "broken.csv", "date_format": None}
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

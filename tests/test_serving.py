@@ -128,6 +128,26 @@ BAD_REQUESTS = {
     "empty body": ("", "JSON"),
     "malformed JSON": ('{"dataframe_records": [{"frequency": 2,', "JSON"),
     "no data key": ({"rows": [VALID]}, "dataframe_records"),
+    "boolean": (record(frequency=True), "frequency"),
+    "nested value": (record(monetary_value=[[[[1.0]]]]), "monetary_value"),
+    "object value": (record(T={"weeks": 39}), "T"),
+    "huge number": (record(monetary_value=1e300), "monetary_value"),
+    "infinity": ('{"dataframe_records": [{"frequency": 2, "recency": 3, "T": Infinity, "monetary_value": 20}]}', "T"),
+    "negative T": (record(T=-1, recency=0, frequency=0, monetary_value=0), "T"),
+    "recency 0 with repeat purchases": (record(recency=0), "recency"),
+    "unknown columns only": ({"dataframe_records": [{"foo": 1, "bar": 2}]}, "frequency"),
+    "records not objects": ({"dataframe_records": [[2, 30, 39, 20]]}, "frequency"),
+    "null record": ({"dataframe_records": [None]}, "frequency"),
+    "records as a dict": ({"dataframe_records": VALID}, "list of records"),
+    "split without data": ({"dataframe_split": {"columns": ["frequency"]}}, "data"),
+    "split rows too short": ({"dataframe_split": {"columns": ["frequency", "recency", "T", "monetary_value"],
+                                                  "data": [[2, 30, 39]]}}, "columns"),
+    "split without columns": ({"dataframe_split": {"data": [[2, 30, 39, 20]]}}, "frequency"),
+    "duplicate columns": ({"dataframe_split": {"columns": ["frequency", "frequency", "recency", "T", "monetary_value"],
+                                               "data": [[2, 2, 30, 39, 20]]}}, "frequency"),
+    "two data keys": ({"dataframe_records": [VALID], "dataframe_split": {}}, "exactly one"),
+    "a bare string": ('"score me"', "JSON dictionary"),
+    "too many rows": ({"dataframe_records": [VALID] * 60_000}, "rows"),
 }
 
 
@@ -141,6 +161,25 @@ def test_server_refuses_bad_requests_with_4xx(server, case):
     assert "Traceback" not in message and "File \"" not in message
 
 
+def test_server_accepts_unicode_ids_and_still_answers(server):
+    resp = post(server, {"dataframe_records": [{**VALID, "customer_id": "müşteri-顧客-🛒"}]})
+    assert resp.status_code == 200 and resp.json()["predictions"][0]["customer_id"] == "müşteri-顧客-🛒"
+
+
 def test_server_refuses_wrong_content_type(server):
     resp = post(server, json.dumps(record()), content_type="text/plain")
     assert resp.status_code == 415
+
+
+@pytest.mark.slow
+def test_load_mixed_requests_without_server_errors(server):
+    """`./dev.sh test -m slow`: 8 clients for 60 s (benchmarks/load_test.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("load_test", Path(__file__).parents[1] / "benchmarks/load_test.py")
+    load_test = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(load_test)
+    res = load_test.run(server, clients=8, seconds=60)
+    print(f"load: {res['requests']} requests, {res['throughput_rps']:.1f} req/s, p50 {res['p50_ms']:.1f} ms, "
+          f"p99 {res['p99_ms']:.1f} ms")
+    assert res["failures"] == [] and res["answers_afterwards"] and res["requests"] > 100

@@ -29,7 +29,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
-from mlflow.types.schema import ColSpec, Schema
+from mlflow.types.schema import AnyType, ColSpec, Schema
 
 from .model import RFM_INPUT, CLTVModel, horizon_column
 
@@ -40,6 +40,7 @@ PACKAGE_DIR = Path(__file__).parent
 #: closed forms compute exactly.
 LIMITS = {"frequency": 100_000, "recency": 5_218, "T": 5_218, "monetary_value": 1e12}
 MAX_ROWS_SHOWN = 5
+MAX_ROWS = 50_000  # rows per request (a 10,000-row request is scored in well under a second)
 
 
 class RequestError(ValueError):
@@ -65,6 +66,8 @@ def check_request(df: pd.DataFrame, monetary_includes_first: bool = False) -> pd
         raise RequestError(f"expected a table with columns {['customer_id', *RFM_INPUT]}, got {type(df).__name__}")
     if len(df) == 0:
         raise RequestError("the request has no rows; send at least one customer")
+    if len(df) > MAX_ROWS:
+        raise RequestError(f"the request has {len(df)} rows; send at most {MAX_ROWS:,} rows per request")
     missing = [c for c in RFM_INPUT if c not in df.columns]
     if missing:
         raise RequestError(f"missing column(s) {missing}; required: {RFM_INPUT} (customer_id optional)")
@@ -127,8 +130,11 @@ def output_columns(horizons_months) -> list[str]:
 
 def signature(model: CLTVModel):
     """Input: optional ``customer_id`` and the four RFM columns; output: the scores."""
+    # The RFM columns are declared "any" so that MLflow passes the JSON values through unchanged
+    # and check_request can refuse booleans, nested values and text with its own messages
+    # (with "double", MLflow would silently turn true into 1.0); the README states their types.
     inputs = Schema([ColSpec("string", "customer_id", required=False),
-                     *(ColSpec("double", c) for c in RFM_INPUT)])
+                     *(ColSpec(AnyType(), c) for c in RFM_INPUT)])
     outputs = Schema([ColSpec("string", "customer_id", required=False),
                       *(ColSpec("double", c) for c in output_columns(model.horizons_months)),
                       ColSpec("string", "segment")])
