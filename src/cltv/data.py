@@ -90,7 +90,8 @@ def load_transactions(
     ids = raw[customer_col].astype(str).str.strip()
     bad = raw[customer_col].isna() | (ids == "") | ids.str.lower().isin(["nan", "none", "null"])
     if bad.any():
-        raise DataError(f"{path}: column {customer_col!r}: missing customer id at {_rows(bad)}")
+        raise DataError(f"{path}: column {customer_col!r}: missing customer id at {_rows(bad)}; "
+                        "expected a non-empty id on every row")
 
     dates = pd.to_datetime(raw[date_col], format=date_format, errors="coerce")
     bad = dates.isna()

@@ -71,7 +71,8 @@ def load_flo(path: str | Path) -> pd.DataFrame:
 
     bad = blank["master_id"]
     if bad.any():
-        raise DataError(f"{path}: column 'master_id': missing customer id at {_rows(bad)}")
+        raise DataError(f"{path}: column 'master_id': missing customer id at {_rows(bad)}; "
+                        "expected a non-empty id on every row")
     dup = text["master_id"].duplicated(keep=False)
     if dup.any():
         raise DataError(f"{path}: column 'master_id': duplicate customer id at {_rows(dup)}; "
@@ -94,7 +95,8 @@ def load_flo(path: str | Path) -> pd.DataFrame:
         df[col] = values.astype(float)
     bad = (df[COUNT_COLUMNS].sum(axis=1) < 1).to_numpy()
     if bad.any():
-        raise DataError(f"{path}: columns {COUNT_COLUMNS}: no order at all at {_rows(bad)}; expected >= 1 order")
+        raise DataError(f"{path}: columns {COUNT_COLUMNS}: no order at all at {_rows(bad)}; "
+                        "expected at least 1 order in total")
 
     for col in DATE_COLUMNS:
         dates = pd.to_datetime(raw[col].where(~blank[col]), format="%Y-%m-%d", errors="coerce")
@@ -112,7 +114,8 @@ def load_flo(path: str | Path) -> pd.DataFrame:
     for col in CHANNEL_DATES:
         bad = ((df[col] > df["last_order_date"]) | (df[col] < df["first_order_date"])).to_numpy()
         if bad.any():
-            raise DataError(f"{path}: column {col!r}: outside first_order_date..last_order_date at {_rows(bad)}")
+            raise DataError(f"{path}: column {col!r}: outside first_order_date..last_order_date at {_rows(bad)}; "
+                            "expected a date between the customer's first and last order")
     for col in ("order_channel", "last_order_channel", "interested_in_categories_12"):
         df[col] = text[col]
     return df.reset_index(drop=True)
@@ -152,7 +155,8 @@ def snapshot_rfm(df: pd.DataFrame, at: pd.Timestamp, seed_compatible: bool = Fal
     """
     bad = (df["last_order_date"] > at).to_numpy()
     if bad.any():
-        raise DataError(f"{source}: column 'last_order_date': after the analysis date {at.date()} at {_rows(bad)}")
+        raise DataError(f"{source}: column 'last_order_date': after the analysis date {at.date()} at {_rows(bad)}; "
+                        "expected dates up to the analysis date (data.analysis_date)")
     orders = df[COUNT_COLUMNS].sum(axis=1).to_numpy()
     value = df[VALUE_COLUMNS].sum(axis=1).to_numpy()
     week = pd.Timedelta(weeks=1)
