@@ -33,6 +33,11 @@ def model_params(p: dict) -> dict:
     return kw
 
 
+def fit_warnings(metrics: dict, model) -> list[str]:
+    """The evaluation's and the trained model's warnings, each once, in order."""
+    return list(dict.fromkeys(metrics.get("warnings", []) + model.training_.get("warnings", [])))
+
+
 def run(main: Callable[[dict], None]) -> None:
     """Run a stage; bad data or a failed fit ends it with one clear line and exit code 1
     (outputs are written atomically, so earlier ones stay intact)."""

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from common import ROOT, run
+from common import ROOT, fit_warnings, run
 
 from cltv import serving
 from cltv.io import write_json
@@ -177,8 +177,7 @@ def main(p: dict) -> None:
                 "cltv.data_path": p["data"]["path"],
                 "cltv.dvc_lock_hash": f"sha256:{dvc_lock_hash()}",
                 "cltv.fingerprint": fingerprint,
-                "cltv.warnings": "; ".join(dict.fromkeys(metrics.get("warnings", []) + model.training_.get("warnings", [])))
-                or "none",
+                "cltv.warnings": "; ".join(fit_warnings(metrics, model)) or "none",
                 **({"dvc.exp_name": os.environ["DVC_EXP_NAME"]} if os.environ.get("DVC_EXP_NAME") else {}),
             })
             for path, folder in [(MODEL, "model_json"), (METRICS, "metrics"), (PROFILE, "segments"),

@@ -6,7 +6,7 @@ reports/clv_by_segment.png  CLV by segment
 import json
 
 import pandas as pd
-from common import ROOT, run
+from common import ROOT, fit_warnings, run
 
 from cltv import report
 from cltv.io import atomic, write_text
@@ -32,7 +32,7 @@ def main(p: dict) -> None:
         f"CLV: next {model.clv_months} months, discount {model.discount_rate:.1%} a month; total "
         f"{scores['clv'].sum():,.0f}. Segments: CLV quantiles, {', '.join(labels)} best first.",
     ]
-    warnings = list(dict.fromkeys(metrics.get("warnings", []) + model.training_.get("warnings", [])))
+    warnings = fit_warnings(metrics, model)
     text = report.markdown(summary, report.actions(summary), "Customer value segments", facts, warnings,
                            "clv_by_segment.png")
     atomic(ROOT / "reports/clv_by_segment.png", lambda f: report.plot_clv_by_segment(scores, labels, f))

@@ -22,12 +22,13 @@ class DataError(ValueError):
     """Bad input data; the message names the file, the column, the rows and what was expected."""
 
 
-def _rows(mask: np.ndarray | pd.Series, offset: int = 2, limit: int = 5) -> str:
-    """Up to ``limit`` 1-based file line numbers of the True entries (header is line 1)."""
+def _rows(mask: np.ndarray | pd.Series, offset: int = 2, limit: int = 5, unit: str = "line") -> str:
+    """Up to ``limit`` positions of the True entries, numbered from ``offset`` (file lines: the
+    header is line 1, so the first data row is line 2), e.g. ``"lines 3, 5 and 2 more"``."""
     idx = np.flatnonzero(np.asarray(mask))
     shown = ", ".join(str(i + offset) for i in idx[:limit])
     more = f" and {len(idx) - limit} more" if len(idx) > limit else ""
-    return f"line {shown}{more}" if len(idx) == 1 else f"lines {shown}{more}"
+    return f"{unit} {shown}{more}" if len(idx) == 1 else f"{unit}s {shown}{more}"
 
 
 def cdnow_path(which: str = "master") -> Path:

@@ -31,6 +31,7 @@ from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types.schema import AnyType, ColSpec, Schema
 
+from .data import _rows as data_rows
 from .model import RFM_INPUT, CLTVModel, horizon_column
 
 MODEL_CODE = Path(__file__).with_name("serving_model.py")
@@ -48,10 +49,7 @@ class RequestError(ValueError):
 
 
 def _rows(mask: np.ndarray) -> str:
-    idx = np.flatnonzero(mask)
-    shown = ", ".join(str(i) for i in idx[:MAX_ROWS_SHOWN])
-    more = f" and {len(idx) - MAX_ROWS_SHOWN} more" if len(idx) > MAX_ROWS_SHOWN else ""
-    return f"row{'s' if len(idx) > 1 else ''} {shown}{more} (0-based)"
+    return data_rows(mask, offset=0, limit=MAX_ROWS_SHOWN, unit="row") + " (0-based)"
 
 
 def check_request(df: pd.DataFrame, monetary_includes_first: bool = False) -> pd.DataFrame:
