@@ -149,8 +149,9 @@ class CLTVModel(BaseEstimator):
             )
         if self.gg_params_["q"] <= 1.0:
             notes.append(
-                f"Gamma-Gamma q = {self.gg_params_['q']:.4g} <= 1: the population mean spend is not finite "
-                "and customers without repeat spend get a negative value; lower the penalizer"
+                f"Gamma-Gamma q = {self.gg_params_['q']:.4g} <= 1: the population mean spend is not finite, "
+                "so a customer without repeat spend cannot be valued (every training customer here can); "
+                "lower the penalizer"
             )
         corr = float(np.corrcoef(counts[usable], rfm.loc[usable, "monetary_value"])[0, 1]) \
             if usable.sum() > 2 and counts[usable].std() > 0 else None
