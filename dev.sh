@@ -3,6 +3,7 @@
 # requirements.lock (pinned) when it is missing or out of date, then
 #   ./dev.sh repro [dvc repro args]   runs the pipeline (dvc repro)
 #   ./dev.sh test  [pytest args]      runs the test suite
+#   ./dev.sh bench [args]             runs the scale benchmark (benchmarks/scale.py)
 #   ./dev.sh env                      only installs
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -31,6 +32,7 @@ cmd=${1:-}
 case "$cmd" in
     repro) exec dvc repro "$@" ;;
     test)  exec python -m pytest "$@" ;;
+    bench) exec python -m benchmarks.scale "$@" ;;
     env)   ;;
-    *) echo "usage: ./dev.sh repro|test|env [args]" >&2; exit 2 ;;
+    *) echo "usage: ./dev.sh repro|test|bench|env [args]" >&2; exit 2 ;;
 esac

@@ -118,7 +118,8 @@ def champion_decision(client, name: str, version: str, metric: str, value: float
     better = value < old if lower_is_better else value > old
     cmp = ("<" if lower_is_better else ">") if better else (">=" if lower_is_better else "<=")
     verb = "promoted" if better else f"kept version {current.version}"
-    return better, f"{verb}: {metric} {value:.6g} {cmp} {old:.6g} of version {current.version}"
+    digits = 6 if f"{value:.6g}" != f"{old:.6g}" else 17  # show the difference when it is tiny
+    return better, f"{verb}: {metric} {value:.{digits}g} {cmp} {old:.{digits}g} of version {current.version}"
 
 
 def main(p: dict) -> None:

@@ -104,7 +104,7 @@ def test_repro_runs_every_stage_then_nothing(repo):
 
 
 def test_served_champion_scores_like_the_pipeline(repo):
-    from .server import serve
+    from benchmarks.server import serve
 
     sh(repo, "dvc", "repro")
     scores = pd.read_csv(repo / "outputs/scores.csv", dtype={"customer_id": str}).sample(20, random_state=1)

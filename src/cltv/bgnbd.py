@@ -18,7 +18,10 @@ between a = 1 -+ 1e-4, accurate to about 1e-8 relative.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import betainc, betaln, expit, gammaln, hyp2f1
+from scipy.optimize import OptimizeResult
+from scipy.special import betainc, betaln, digamma, expit, gammaln, hyp2f1
+
+from .mle import minimize_bfgs
 
 Params = tuple[float, float, float, float]
 A_ONE_GAP = 1e-4  # expected_purchases interpolates between a = 1 -+ this when |a - 1| < this / 2
@@ -65,33 +68,30 @@ def prob_alive(params: Params, x, tx, T) -> np.ndarray:
     return np.where(x == 0, 1.0, expit(-log_div))
 
 
-def expected_purchases(params: Params, t, x, tx, T) -> np.ndarray:
-    """Expected number of repeat purchases in (T, T + t], given (x, tx, T). Eq. (10) of FHL 2005.
-
-    With ``x = tx = T = 0`` this is the unconditional E[X(t)] of a new customer.
-    """
+def alive_purchases(params: Params, t, x, T) -> np.ndarray:
+    """E[repeat purchases in (T, T + t] | alive at T, x repeat purchases]: the factor of
+    :func:`expected_purchases` that does not depend on recency, so it can be computed once per
+    distinct (x, T). Lies in [0, (r + x) t / (alpha + T)], the no-dropout value."""
     r, alpha, a, b = params
     if abs(a - 1.0) < A_ONE_GAP / 2:
         # removable 0/0 at a = 1: interpolate between a = 1 -+ gap (smooth in a; error O(gap^2))
-        lo = expected_purchases((r, alpha, 1.0 - A_ONE_GAP, b), t, x, tx, T)
-        hi = expected_purchases((r, alpha, 1.0 + A_ONE_GAP, b), t, x, tx, T)
+        lo = alive_purchases((r, alpha, 1.0 - A_ONE_GAP, b), t, x, T)
+        hi = alive_purchases((r, alpha, 1.0 + A_ONE_GAP, b), t, x, T)
         return lo + (hi - lo) * (a - (1.0 - A_ONE_GAP)) / (2.0 * A_ONE_GAP)
-    t, x, tx, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (t, x, tx, T)))
+    t, x, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (t, x, T)))
     c = a + b + x - 1.0
     z = t / (alpha + T + t)
     log1mz = np.log(alpha + T) - np.log(alpha + T + t)  # log(1 - z), exact for tiny z
     # Euler: ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; c; z) = (1-z)^(a-1) 2F1(c-r-x, a-1; c; z)
     with np.errstate(all="ignore"):  # overflow/0*inf are caught by the bounds check below
         kcf = np.exp((a - 1.0) * log1mz) * _c_hyp2f1(c - r - x, np.full_like(c, a - 1.0), c, z)
-        palive = prob_alive(params, x, tx, T)
-        cond = (c - kcf) / (a - 1.0)  # E[X(t) | alive at T]
+        cond = (c - kcf) / (a - 1.0)
         near = c < -0.9  # only x = 0 with a + b < 0.1
         if near.any():
             cf = c[near] * hyp2f1(r + x[near], b + x[near], c[near], z[near])
             cond[near] = (c[near] - np.exp((r + x[near]) * log1mz[near]) * cf) / (a - 1.0)
-        # E[X(t) | alive] lies in [0, (r + x) t / (alpha + T)] (the no-dropout value); where the
-        # Euler form leaves that range (large a or r with z near 1), try the direct form, then
-        # integrate over the dropout probability numerically
+        # where the Euler form leaves [0, no-dropout value] (large a or r with z near 1), try the
+        # direct form, then integrate over the dropout probability numerically
         bound = (r + x) * t / (alpha + T)
         bad = ~((cond >= -1e-12 * bound) & (cond <= bound * (1 + 1e-9)))
         if bad.any():
@@ -100,15 +100,30 @@ def expected_purchases(params: Params, t, x, tx, T) -> np.ndarray:
             bad = ~((cond >= -1e-12 * bound) & (cond <= bound * (1 + 1e-9)))
         if bad.any():
             cond[bad] = _alive_purchases_by_quadrature(r + x[bad], alpha + T[bad], a, b + x[bad], t[bad])
-    out = np.clip(cond, 0.0, bound) * palive
-    out = np.where(t == 0, 0.0, out)
+    return np.where(t == 0, 0.0, np.clip(cond, 0.0, bound))
+
+
+def expected_purchases(params: Params, t, x, tx, T) -> np.ndarray:
+    """Expected number of repeat purchases in (T, T + t], given (x, tx, T). Eq. (10) of FHL 2005:
+    P(alive) times :func:`alive_purchases`.
+
+    With ``x = tx = T = 0`` this is the unconditional E[X(t)] of a new customer.
+    """
+    t, x, tx, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (t, x, tx, T)))
+    out = prob_alive(params, x, tx, T) * alive_purchases(params, t, x, T)
+    check_finite(params, out, t, x, tx, T)
+    return out
+
+
+def check_finite(params: Params, out: np.ndarray, t, x, tx, T) -> None:
+    """Raise FloatingPointError naming the first customer whose expected purchases are not finite."""
     if not np.isfinite(out).all():
+        t, x, tx, T = np.broadcast_arrays(t, x, tx, T)
         i = np.flatnonzero(~np.isfinite(out))[0]
         raise FloatingPointError(
             f"BG/NBD expected purchases are not finite for params r, alpha, a, b = {tuple(params)} at "
             f"x={x.flat[i]}, recency={tx.flat[i]}, T={T.flat[i]}, t={t.flat[i]}"
         )
-    return out
 
 
 def prob_n_purchases(params: Params, t, n: int) -> np.ndarray:
@@ -136,3 +151,59 @@ def log_likelihood(params: Params, x, tx, T, weights=None) -> float:
     dead = betaln(a + 1.0, b + np.maximum(x, 1.0) - 1.0) - betaln(a, b) - (r + x) * np.log(alpha + tx)
     ll = common + np.where(x > 0, np.logaddexp(alive, dead), alive)
     return float(np.sum(w * ll))
+
+
+def _objective(log_params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray, w: np.ndarray,
+               penalizer: float, by_x: tuple[np.ndarray, np.ndarray]) -> tuple[float, np.ndarray]:
+    """``lifetimes``' BG/NBD objective and its gradient in log-parameters: the weighted *mean*
+    negative log-likelihood plus ``penalizer * sum(params ** 2)``. ``by_x`` holds the distinct
+    x and their total weights, for the terms that depend on x alone."""
+    r, alpha, a, b = params = np.exp(log_params)
+    xs, wx = by_x
+    total = wx.sum()
+    # terms of x alone: lnG(r+x) - lnG(r) + r ln(alpha) + lnB(a, b+x) - lnB(a, b)
+    per_x = gammaln(r + xs) - gammaln(r) + gammaln(a + b) + gammaln(b + xs) - gammaln(b) - gammaln(a + b + xs)
+    g_r = digamma(r + xs) - digamma(r)
+    g_ab = digamma(a + b) - digamma(a + b + xs)
+    g_b = g_ab + digamma(b + xs) - digamma(b)
+    # the alive / dropped-out mixture, per tuple
+    rx = r + x
+    l_T, l_tx = np.log(alpha + T), np.log(alpha + tx)
+    alive = -rx * l_T
+    bx = b + np.maximum(x, 1.0) - 1.0
+    dead = np.where(x > 0, np.log(a) - np.log(bx) - rx * l_tx, -np.inf)
+    top = np.maximum(alive, dead)
+    e_alive, e_dead = np.exp(alive - top), np.exp(dead - top)
+    mix = top + np.log(e_alive + e_dead)
+    pi = e_dead / (e_alive + e_dead)  # posterior weight of "dropped out after the last purchase"
+    wpi, wal = w * pi, w * (1.0 - pi)
+    ll = wx @ per_x + total * r * np.log(alpha) + w @ mix
+    grad = np.array([
+        wx @ g_r + total * np.log(alpha) - wal @ l_T - wpi @ l_tx,
+        total * r / alpha - wal @ (rx / (alpha + T)) - wpi @ (rx / (alpha + tx)),
+        wx @ g_ab + w[x > 0] @ pi[x > 0] / a,
+        wx @ g_b - wpi @ np.where(x > 0, 1.0 / bx, 0.0),
+    ])
+    value = -ll / total + penalizer * np.sum(params ** 2)
+    return float(value), (-grad / total + 2.0 * penalizer * params) * params
+
+
+def fit(x, tx, T, weights=None, penalizer: float = 0.0, tol: float = 1e-7) -> OptimizeResult:
+    """Maximum-likelihood BG/NBD parameters by ``lifetimes``' recipe, made fast.
+
+    The same objective as ``lifetimes.BetaGeoFitter.fit`` (time rescaled so max T = 1, the
+    mean negative log-likelihood over ``weights`` plus ``penalizer`` times the sum of the squared
+    rescaled parameters), the same start (log-parameters 0.1) and method (BFGS, gradient
+    tolerance ``tol``; see :mod:`cltv.mle`), but an analytic gradient instead of autograd.
+    Pass distinct (x, tx, T) tuples with their counts as ``weights``: the objective is the same
+    as on one row per customer. Returns scipy's result with ``params`` = (r, alpha [unit of T], a, b).
+    """
+    x, tx, T = (np.asarray(v, dtype=float) for v in (x, tx, T))
+    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
+    scale = 1.0 / T.max()
+    xs, inverse = np.unique(x, return_inverse=True)
+    by_x = (xs, np.bincount(inverse, weights=w, minlength=xs.size))
+    result = minimize_bfgs(_objective, np.full(4, 0.1), (x, tx * scale, T * scale, w, penalizer, by_x), tol)
+    r, alpha, a, b = np.exp(result.x)
+    result.params = (float(r), float(alpha / scale), float(a), float(b))
+    return result

@@ -42,11 +42,12 @@ CHANNEL_DATES = {"last_order_date_online": "order_num_total_ever_online",
 #: The original procedure's model settings (``seed_compatible: true``): penalizers 0.001 / 0.01,
 #: expected purchases at 12 and 24 weeks (4 weeks a month) for 3 and 6 months, 6-month CLV as
 #: ``lifetimes``' ``customer_lifetime_value(time=6, freq="W", discount_rate=0.01)``, four
-#: equal-count segments over the population; fitted one row per customer like the original.
+#: equal-count segments over the population; fitted by ``lifetimes``' own fitters on one row per
+#: customer like the original.
 SEED_COMPATIBLE_MODEL = {
     "bgnbd_penalizer": 0.001, "gg_penalizer": 0.01, "horizons_months": (3, 6), "horizon_weeks_per_month": 4.0,
     "clv_months": 6, "discount_rate": 0.01, "segment_labels": ("A", "B", "C", "D"), "monetary_includes_first": False,
-    "fit_on_distinct": False,
+    "fitter": "lifetimes",
 }
 
 

@@ -5,7 +5,10 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import gammaln
+from scipy.optimize import OptimizeResult
+from scipy.special import digamma, gammaln
+
+from .mle import minimize_bfgs
 
 GGParams = tuple[float, float, float]
 
@@ -26,19 +29,64 @@ def expected_average_value(params: GGParams, x, m) -> np.ndarray:
     p, q, v = params
     x = np.asarray(x, dtype=float)
     m = np.asarray(m, dtype=float)
-    x = np.where(m > 0, x, 0.0)
-    m = np.where(m > 0, m, 0.0)
-    return p * (v + x * m) / (p * x + q - 1.0)
+    usable = m > 0
+    x = np.where(usable, x, 0.0)
+    return p * (v + np.where(usable, x * m, 0.0)) / (p * x + q - 1.0)
 
 
 def log_likelihood(params: GGParams, x, m, weights=None) -> float:
     """Total Gamma-Gamma log-likelihood of the mean spends ``m`` (customers with x > 0, m > 0)."""
-    p, q, v = params
-    x = np.asarray(x, dtype=float)
-    m = np.asarray(m, dtype=float)
+    x, m, w, by_x = _prepare(x, m, weights)
+    return -_objective(np.log(params), w * x, x * m, w, 0.0, by_x)[0] * w.sum()
+
+
+def _prepare(x, m, weights) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple]:
+    """Float arrays, weights (default 1) and the per-distinct-x sums :func:`_objective` needs."""
+    x, m = np.asarray(x, dtype=float), np.asarray(m, dtype=float)
     w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
-    ll = (
-        gammaln(p * x + q) - gammaln(p * x) - gammaln(q) + q * np.log(v)
-        + (p * x - 1.0) * np.log(m) + p * x * np.log(x) - (p * x + q) * np.log(x * m + v)
-    )
-    return float(np.sum(w * ll))
+    xs, inverse = np.unique(x, return_inverse=True)
+    by_x = (xs, np.bincount(inverse, weights=w, minlength=xs.size),
+            np.bincount(inverse, weights=w * np.log(m), minlength=xs.size))
+    return x, m, w, by_x
+
+
+def _objective(log_params: np.ndarray, wx_rows: np.ndarray, z: np.ndarray, w: np.ndarray, penalizer: float,
+               by_x: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[float, np.ndarray]:
+    """``lifetimes``' Gamma-Gamma objective and its gradient in log-parameters: the weighted
+    *mean* negative log-likelihood plus ``penalizer * sum(params ** 2)``. Per row: ``wx_rows``
+    is weight times x, ``z`` is x m (the total spend), ``w`` the weight; ``by_x`` holds the distinct x, their total weights and their weighted sums of
+    ln m, for the terms that do not involve v."""
+    p, q, v = params = np.exp(log_params)
+    xs, wx, log_m = by_x
+    total = wx.sum()
+    px = p * xs
+    zv = z + v
+    lzv = np.log(zv)
+    np.reciprocal(zv, out=zv)
+    s_log, s_xlog = w @ lzv, wx_rows @ lzv
+    s_inv, s_xinv = w @ zv, wx_rows @ zv
+    ll = (wx @ (gammaln(px + q) - gammaln(px) + px * np.log(xs)) - total * gammaln(q) + total * q * np.log(v)
+          + (p * xs) @ log_m - log_m.sum() - p * s_xlog - q * s_log)
+    d_pq = digamma(px + q)
+    grad = np.array([
+        (wx * xs) @ (d_pq - digamma(px) + np.log(xs)) + xs @ log_m - s_xlog,
+        wx @ d_pq - total * digamma(q) + total * np.log(v) - s_log,
+        total * q / v - p * s_xinv - q * s_inv,
+    ])
+    value = -ll / total + penalizer * np.sum(params ** 2)
+    return float(value), (-grad / total + 2.0 * penalizer * params) * params
+
+
+def fit(x, m, weights=None, penalizer: float = 0.0, tol: float = 1e-7) -> OptimizeResult:
+    """Maximum-likelihood Gamma-Gamma parameters by ``lifetimes``' recipe, made fast.
+
+    The same objective as ``lifetimes.GammaGammaFitter.fit`` (mean negative log-likelihood over
+    ``weights`` plus ``penalizer`` times the sum of the squared parameters), the same start
+    (log-parameters 0.1) and method (BFGS, gradient tolerance ``tol``; see :mod:`cltv.mle`), but
+    an analytic gradient, with the terms of x alone summed once per distinct x. Rows need x > 0 and m > 0. Returns
+    scipy's result with ``params`` = (p, q, v).
+    """
+    x, m, w, by_x = _prepare(x, m, weights)
+    result = minimize_bfgs(_objective, np.full(3, 0.1), (w * x, x * m, w, penalizer, by_x), tol)
+    result.params = tuple(float(v) for v in np.exp(result.x))
+    return result

@@ -25,49 +25,87 @@ DAYS_PER_WEEK = 7.0
 RFM_COLUMNS = ["customer_id", "frequency", "recency", "T", "monetary_value"]
 
 
+def _sorted_by_customer_and_day(frame: pd.DataFrame) -> tuple[np.ndarray, pd.Series, np.ndarray, np.ndarray]:
+    """``frame`` (``customer_id``, ``date``, ``amount``) as plain arrays sorted by customer and
+    day: (customer code per row, the customer ids by code in ascending order, day number per
+    row, amount per row). Rows of one customer and day keep their input order."""
+    ids = frame["customer_id"]
+    values = ids.array
+    day = frame["date"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    if len(ids) > 1 and bool(np.all(np.asarray(values[1:] >= values[:-1]))):
+        # already grouped in ascending id order (e.g. our own daily table): no hashing needed
+        new = np.concatenate([[True], np.asarray(values[1:] != values[:-1])])
+        code = np.cumsum(new) - 1
+        uniques = ids[new].reset_index(drop=True)
+    else:
+        code, uniques = pd.factorize(ids, sort=True)
+        uniques = pd.Series(uniques, dtype=ids.dtype)
+    code = code.astype(np.int64)
+    key = code * (int(day.max() - day.min()) + 1 if day.size else 1) + (day - (day.min() if day.size else 0))
+    amount = frame["amount"].to_numpy(dtype=float)
+    if key.size > 1 and not bool(np.all(key[1:] >= key[:-1])):
+        order = np.argsort(key, kind="stable")
+        code, day, amount = code[order], day[order], amount[order]
+    return code, uniques, day, amount
+
+
+def _days(day: np.ndarray) -> np.ndarray:
+    return day.astype("datetime64[D]").astype("datetime64[ns]")
+
+
 def daily_purchases(tx: pd.DataFrame) -> pd.DataFrame:
     """Merge each customer's transactions of one day into one purchase.
 
     In: ``customer_id``, ``date``, ``amount``. Out: the same columns, one row per customer
     and day, sorted by customer and date.
     """
-    out = (
-        tx.groupby(["customer_id", "date"], sort=True, observed=True)["amount"].sum().reset_index()
-    )
-    return out
+    code, ids, day, amount = _sorted_by_customer_and_day(tx)
+    start = np.flatnonzero(np.concatenate([[True], (code[1:] != code[:-1]) | (day[1:] != day[:-1])]))
+    return pd.DataFrame({
+        "customer_id": ids.take(code[start]).reset_index(drop=True),
+        "date": _days(day[start]),
+        "amount": np.add.reduceat(amount, start) if start.size else amount[:0],
+    })
 
 
-def _weeks(delta: pd.Series | pd.TimedeltaIndex) -> np.ndarray:
-    return np.asarray(delta / pd.Timedelta(days=1), dtype=float) / DAYS_PER_WEEK
+def _weeks(days: np.ndarray) -> np.ndarray:
+    return np.asarray(days, dtype=float) / DAYS_PER_WEEK
+
+
+def _day(date: str | pd.Timestamp) -> int:
+    return int(np.datetime64(pd.Timestamp(date), "D").astype(np.int64))
+
+
+def _rfm_arrays(code, ids, day, amount, end: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """RFM of the purchases on or before day ``end``, and each output row's customer code."""
+    keep = day <= end
+    code, day, amount = code[keep], day[keep], amount[keep]
+    start = np.flatnonzero(np.concatenate([[True], code[1:] != code[:-1]])) if code.size else code[:0]
+    days = np.diff(np.append(start, code.size))
+    first, last = day[start], day[start + days - 1]
+    positive = amount > 0
+    positive[start] = False  # the first purchase is not a repeat purchase
+    counts = np.add.reduceat(positive.astype(np.int64), start) if start.size else days
+    spend = np.add.reduceat(np.where(positive, amount, 0.0), start) if start.size else first * 0.0
+    monetary = np.where(counts > 0, spend / np.maximum(counts, 1), 0.0)
+    out = pd.DataFrame({
+        "customer_id": ids.take(code[start]).astype(str).reset_index(drop=True),
+        "frequency": (days - 1).astype("int64"),
+        "recency": _weeks(last - first),
+        "T": _weeks(end - first),
+        "monetary_value": monetary.astype(float),
+    })
+    return out, code[start]
 
 
 def rfm(daily: pd.DataFrame, end: str | pd.Timestamp) -> pd.DataFrame:
     """RFM per customer from the purchases on or before ``end`` (T is measured to ``end``).
 
-    In: the output of :func:`daily_purchases`. Out: :data:`RFM_COLUMNS`, one row per customer
-    whose first purchase is on or before ``end``, sorted by ``customer_id``.
+    In: the output of :func:`daily_purchases` (one row per customer and day). Out:
+    :data:`RFM_COLUMNS`, one row per customer whose first purchase is on or before ``end``,
+    sorted by ``customer_id``.
     """
-    end = pd.Timestamp(end)
-    d = daily[daily["date"] <= end]
-    g = d.groupby("customer_id", sort=True, observed=True)
-    first = g["date"].transform("min")
-    repeat = d["date"] > first
-    positive = repeat & (d["amount"] > 0)
-    per = pd.DataFrame({
-        "first": g["date"].min(),
-        "last": g["date"].max(),
-        "days": g["date"].size(),
-        "spend": d["amount"].where(positive, 0.0).groupby(d["customer_id"], sort=True).sum(),
-        "n_pos": positive.groupby(d["customer_id"], sort=True).sum(),
-    })
-    monetary = np.where(per["n_pos"] > 0, per["spend"] / per["n_pos"].clip(lower=1), 0.0)
-    return pd.DataFrame({
-        "customer_id": per.index.astype(str),
-        "frequency": (per["days"] - 1).astype("int64").to_numpy(),
-        "recency": _weeks(per["last"] - per["first"]),
-        "T": _weeks(end - per["first"]),
-        "monetary_value": monetary.astype(float),
-    }).reset_index(drop=True)
+    return _rfm_arrays(*_sorted_by_customer_and_day(daily), _day(end))[0]
 
 
 def check_period(daily: pd.DataFrame, calibration_end, observation_end, source: str = "data") -> None:
@@ -99,13 +137,12 @@ def calibration_holdout(daily: pd.DataFrame, calibration_end, observation_end) -
     days after ``calibration_end`` up to ``observation_end``), ``holdout_spend`` (their total)
     and ``holdout_weeks`` (length of the holdout period, weeks).
     """
-    cal, obs = pd.Timestamp(calibration_end), pd.Timestamp(observation_end)
-    out = rfm(daily, cal)
-    hold = daily[(daily["date"] > cal) & (daily["date"] <= obs)]
-    g = hold.groupby("customer_id", sort=True, observed=True)["amount"]
-    stats = pd.DataFrame({"holdout_purchases": g.size(), "holdout_spend": g.sum()})
-    out = out.join(stats, on="customer_id")
-    out["holdout_purchases"] = out["holdout_purchases"].fillna(0).astype("int64")
-    out["holdout_spend"] = out["holdout_spend"].fillna(0.0).astype(float)
-    out["holdout_weeks"] = float(_weeks(pd.Series([obs - cal]))[0])
+    code, ids, day, amount = _sorted_by_customer_and_day(daily)
+    cal, obs = _day(calibration_end), _day(observation_end)
+    out, cohort = _rfm_arrays(code, ids, day, amount, cal)
+    hold = (day > cal) & (day <= obs)
+    n = ids.size
+    out["holdout_purchases"] = np.bincount(code[hold], minlength=n)[cohort].astype("int64")
+    out["holdout_spend"] = np.bincount(code[hold], weights=amount[hold], minlength=n)[cohort].astype(float)
+    out["holdout_weeks"] = float(_weeks(obs - cal))
     return out

@@ -11,6 +11,7 @@ a customer scored later alone gets the segment the population rule gives.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -28,13 +29,18 @@ def quantile_cutoffs(values: np.ndarray | pd.Series, n_segments: int) -> list[fl
     return [float(c) for c in np.quantile(values, probs)]
 
 
-def assign(values: np.ndarray | pd.Series, cutoffs: Sequence[float], labels: Sequence[str]) -> np.ndarray:
-    """Segment label per value; ``labels`` are best first and ``len(cutoffs) == len(labels) - 1``."""
+def assign(values: np.ndarray | pd.Series, cutoffs: Sequence[float], labels: Sequence[str]) -> pd.Categorical:
+    """Segment label per value, as a categorical whose categories are ``labels`` (best first);
+    ``len(cutoffs) == len(labels) - 1``."""
     if len(cutoffs) != len(labels) - 1:
         raise ValueError(f"{len(labels)} labels need {len(labels) - 1} cut-offs, got {len(cutoffs)}")
     rank = np.searchsorted(np.asarray(cutoffs, dtype=float), np.asarray(values, dtype=float), side="left")
-    worst_first = np.asarray(list(labels)[::-1], dtype=object)
-    return worst_first[rank]
+    return pd.Categorical.from_codes(len(labels) - 1 - rank, dtype=_dtype(tuple(str(label) for label in labels)))
+
+
+@functools.lru_cache(maxsize=16)
+def _dtype(labels: tuple[str, ...]) -> pd.CategoricalDtype:
+    return pd.CategoricalDtype(list(labels))
 
 
 def profile(scores: pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame:

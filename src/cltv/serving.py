@@ -12,8 +12,10 @@ Request columns (one row per customer):
 ``T``             weeks from the first purchase to the scoring date, >= ``recency``
 ``monetary_value`` mean spend of the repeat purchases, > 0 when ``frequency`` > 0
 
-Response columns: the request's, then ``expected_purchases_<h>m`` per configured horizon,
-``p_alive``, ``expected_value``, ``clv`` and ``segment``. A request that breaks a rule is
+Response columns: ``customer_id`` (when sent), ``expected_purchases_<h>m`` per configured
+horizon, ``p_alive``, ``expected_value``, ``clv`` and ``segment``; rows in request order. The
+RFM columns are not echoed: JSON encoding in MLflow's server is the largest cost of a large
+request, and the echo would add half of it. A request that breaks a rule is
 refused with :class:`~mlflow.exceptions.MlflowException` ``INVALID_PARAMETER_VALUE`` (HTTP 400)
 and a message that names the column, the first offending rows and the rule.
 """
@@ -69,22 +71,25 @@ def check_request(df: pd.DataFrame, monetary_includes_first: bool = False) -> pd
     missing = [c for c in RFM_INPUT if c not in df.columns]
     if missing:
         raise RequestError(f"missing column(s) {missing}; required: {RFM_INPUT} (customer_id optional)")
-    out = pd.DataFrame(index=pd.RangeIndex(len(df)))
+    out: dict[str, np.ndarray] = {}
     if "customer_id" in df.columns:
-        ids = df["customer_id"].reset_index(drop=True)
+        ids = df["customer_id"]
         bad = ids.isna().to_numpy()
         if bad.any():
             raise RequestError(f"customer_id: missing in {_rows(bad)}; send it for every row or for none")
-        out["customer_id"] = ids.astype(str)
+        out["customer_id"] = ids.astype(str).array
     for col in RFM_INPUT:
-        values = df[col].reset_index(drop=True)
+        values = df[col]
         if values.dtype == bool or not (pd.api.types.is_numeric_dtype(values) or values.dtype == object):
             raise RequestError(f"{col}: expected a number, got {values.dtype} values")
-        numeric = pd.to_numeric(values.where(values.map(lambda v: not isinstance(v, bool))), errors="coerce")
-        bad = (numeric.isna() & values.notna()).to_numpy()
-        if bad.any():
-            raise RequestError(f"{col}: expected a number in {_rows(bad)}")
-        x = numeric.to_numpy(dtype=float)
+        if values.dtype == object and not {type(v) for v in values.array} <= {int, float}:
+            # JSON values passed through: refuse booleans, lists, objects and non-numeric text
+            numeric = pd.to_numeric(values.where(values.map(lambda v: not isinstance(v, bool))), errors="coerce")
+            bad = (numeric.isna() & values.notna()).to_numpy()
+            if bad.any():
+                raise RequestError(f"{col}: expected a number in {_rows(bad)}")
+            values = numeric
+        x = values.to_numpy(dtype=float, na_value=np.nan)
         bad = ~np.isfinite(x)
         if bad.any():
             raise RequestError(f"{col}: missing or non-finite value (null, NaN, inf) in {_rows(bad)}")
@@ -92,7 +97,7 @@ def check_request(df: pd.DataFrame, monetary_includes_first: bool = False) -> pd
         if bad.any():
             raise RequestError(f"{col}: must be between 0 and {LIMITS[col]:g} in {_rows(bad)}")
         out[col] = x
-    f, r, t, m = (out[c].to_numpy() for c in RFM_INPUT)
+    f, r, t, m = (out[c] for c in RFM_INPUT)
     checks = [
         (f != np.floor(f), "frequency: must be a whole number of repeat purchases"),
         (r > t, "recency: must not exceed T (both in weeks since the first purchase)"),
@@ -104,26 +109,30 @@ def check_request(df: pd.DataFrame, monetary_includes_first: bool = False) -> pd
     for bad, message in checks:
         if bad.any():
             raise RequestError(f"{message}; broken in {_rows(bad)}")
-    return out
+    return pd.DataFrame(out)
 
 
 def score(model: CLTVModel, request: pd.DataFrame) -> pd.DataFrame:
-    """Validate ``request`` and score it; every number in the result is finite."""
+    """Validate ``request`` and score it: ``customer_id`` (when sent), then :func:`output_columns`
+    and ``segment``. Every number in the result is finite."""
     try:
         scores = model.predict(check_request(request, model.monetary_includes_first))
     except (ValueError, FloatingPointError) as exc:
         if isinstance(exc, RequestError):
             raise
         raise RequestError(f"the model cannot score this request: {exc}") from None
-    numbers = scores.select_dtypes("number").to_numpy(dtype=float)
-    bad = ~np.isfinite(numbers).all(axis=1)
+    numbers = output_columns(model.horizons_months)
+    bad = np.zeros(len(scores), dtype=bool)
+    for column in numbers:
+        bad |= ~np.isfinite(scores[column].to_numpy())
     if bad.any():
         raise RequestError(f"the model cannot score {_rows(bad)}: values outside its numeric range")
-    return scores
+    return scores[(["customer_id"] if "customer_id" in scores.columns else []) + numbers + ["segment"]]
 
 
 def output_columns(horizons_months) -> list[str]:
-    return [*RFM_INPUT, *(horizon_column(h) for h in horizons_months), "p_alive", "expected_value", "clv"]
+    """The numeric response columns."""
+    return [*(horizon_column(h) for h in horizons_months), "p_alive", "expected_value", "clv"]
 
 
 def signature(model: CLTVModel):

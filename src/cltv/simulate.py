@@ -28,6 +28,13 @@ def _customers(n: int, bgnbd: Params, gg: GGParams, T: np.ndarray, rng: np.rando
     return x, events, nu
 
 
+def _lexsort(minor: np.ndarray, major: np.ndarray) -> np.ndarray:
+    """The order of ``np.lexsort((minor, major))`` for integer ``major`` < 2**53, about 8 times
+    faster: numpy sorts complex numbers by real part, then imaginary part. Rows equal in both
+    keys may come in any order; continuous simulated times have none."""
+    return np.argsort(major + 1j * minor)
+
+
 def _purchases(first: np.ndarray, horizon: float, bgnbd: Params, gg: GGParams, rng: np.random.Generator):
     """Every purchase of customers whose first purchase is at ``first`` (weeks after the start),
     observed up to ``horizon`` weeks: (customer index, time in weeks, amount), unsorted."""
@@ -37,7 +44,7 @@ def _purchases(first: np.ndarray, horizon: float, bgnbd: Params, gg: GGParams, r
     # repeat purchases: the first x of `events` sorted uniform times in (first, first + T)
     owner = np.repeat(np.arange(n), events)
     times = rng.uniform(0.0, 1.0, owner.size) * T[owner]
-    order = np.lexsort((times, owner))
+    order = _lexsort(times, owner)
     owner, times = owner[order], times[order]
     rank = np.arange(owner.size) - np.repeat(np.cumsum(events) - events, events)
     keep = rank < x[owner]
@@ -95,9 +102,9 @@ def simulate_transactions(
     start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
     horizon = (end_ts - start_ts) / pd.Timedelta(weeks=1)
     who, when, amount = _purchases(rng.uniform(0.0, acquisition_weeks, n), horizon, bgnbd, gg, rng)
-    order = np.lexsort((when, who))
+    order = _lexsort(when, who)
     return pd.DataFrame({
-        "customer_id": np.char.add("c", np.char.zfill(who[order].astype(str), 8)).astype(object),
+        "customer_id": pd.array([f"c{i:08d}" for i in range(n)], dtype="str")[who[order]],
         "date": (start_ts + pd.to_timedelta(np.floor(when[order] * 7.0), unit="D")).astype("datetime64[ns]"),
         "amount": np.round(amount[order], 2),
     })
