@@ -2,7 +2,7 @@
 N simulated customers, plus the latency of a real `mlflow models serve`.
 
     ./dev.sh bench                                    # N = 100k and 1M, then serving latency
-    ./dev.sh bench --sizes 100000 1000000 10000000    # with 10M (about 15 minutes, 8 GB)
+    ./dev.sh bench --sizes 100000 1000000 10000000 --transactions 10000000   # what docs/benchmarks.md shows
     ./dev.sh bench --sizes 3000 --requests 10 --json out.json   # what the test suite runs
 
 Per N, the backbone simulator (:func:`cltv.simulate.simulate_transactions`, CDNOW-like true
@@ -226,6 +226,23 @@ def run_size(n: int, work: Path, seed: int) -> dict:
     return res
 
 
+def run_transactions(n_tx: int, work: Path, seed: int) -> dict:
+    """The RFM step alone on a log of about ``n_tx`` transactions."""
+    from cltv.simulate import simulate_transactions
+
+    per_customer = len(simulate_transactions(20_000, seed=seed, **SIMULATION)) / 20_000
+    tx = simulate_transactions(round(n_tx / per_customer), seed=seed, **SIMULATION)
+    tx.to_parquet(work / "tx_only.parquet")
+    res = {"customers": int(tx["customer_id"].nunique()), "transactions": len(tx)}
+    print(f"\n{len(tx):,} transactions of {res['customers']:,} customers", flush=True)
+    del tx
+    runs = {p: run_child("rfm", p, work / "tx_only.parquet", work / f"rfm_only_{p}.parquet") for p in ("plain", "ours")}
+    res["rfm"] = {**runs, "agreement": compare_rfm(pd.read_parquet(work / "rfm_only_plain.parquet"),
+                                                  pd.read_parquet(work / "rfm_only_ours.parquet"))}
+    _print_step("transactions -> calibration/holdout RFM", res["rfm"])
+    return res
+
+
 def _print_step(title: str, r: dict) -> None:
     p, o = r["plain"], r["ours"]
     print(f"  {title}: plain {p['total']:.2f} s ({p['peak_rss_gb']:.2f} GB), ours {o['total']:.2f} s "
@@ -313,8 +330,10 @@ def markdown(result: dict) -> str:
              + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + ".", ""]
     lines += ["| customers | transactions | step | plain lifetimes | ours | ratio | peak RSS plain / ours |",
               "|---:|---:|---|---:|---:|---:|---:|"]
-    for r in result["sizes"]:
+    for r in result["sizes"] + result.get("transactions_only", []):
         for key, title in (("rfm", "transactions → calibration/holdout RFM"), ("model", "fit + score from RFM")):
+            if key not in r:
+                continue
             p, o = r[key]["plain"], r[key]["ours"]
             lines.append(f"| {r['customers']:,} | {r['transactions']:,} | {title} | {p['total']:.2f} s | "
                          f"{o['total']:.2f} s | **{p['total'] / o['total']:.1f}×** | "
@@ -350,6 +369,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--requests", type=int, default=300, help="one-customer requests (0: no serving run)")
     parser.add_argument("--big-rows", type=int, default=10_000, help="customers per large request")
+    parser.add_argument("--transactions", type=int, nargs="*", default=[],
+                        help="also time the RFM step alone on logs of about this many transactions")
     parser.add_argument("--json", type=Path, help="write all figures here")
     parser.add_argument("--markdown", type=Path, help="write the results tables here")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
@@ -363,6 +384,7 @@ def main() -> None:
         work = Path(tmp)
         for n in args.sizes:
             result["sizes"].append(run_size(n, work, args.seed))
+        result["transactions_only"] = [run_transactions(n, work, args.seed) for n in args.transactions]
         if args.requests:
             rfm = pd.read_parquet(work / "rfm.parquet")
             result["serving"] = serving_latency(rfm, work, args.requests, max(3, args.requests // 15), args.big_rows)

@@ -22,6 +22,7 @@ import pandas as pd
 from .data import DataError
 
 DAYS_PER_WEEK = 7.0
+NS_PER_DAY = 86_400 * 10**9
 RFM_COLUMNS = ["customer_id", "frequency", "recency", "T", "monetary_value"]
 
 
@@ -31,7 +32,7 @@ def _sorted_by_customer_and_day(frame: pd.DataFrame) -> tuple[np.ndarray, pd.Ser
     row, amount per row). Rows of one customer and day keep their input order."""
     ids = frame["customer_id"]
     values = ids.array
-    day = frame["date"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    day = frame["date"].to_numpy().astype("datetime64[ns]").view(np.int64) // NS_PER_DAY  # days since 1970
     if len(ids) > 1 and bool(np.all(np.asarray(values[1:] >= values[:-1]))):
         # already grouped in ascending id order (e.g. our own daily table): no hashing needed
         new = np.concatenate([[True], np.asarray(values[1:] != values[:-1])])
@@ -50,7 +51,7 @@ def _sorted_by_customer_and_day(frame: pd.DataFrame) -> tuple[np.ndarray, pd.Ser
 
 
 def _days(day: np.ndarray) -> np.ndarray:
-    return day.astype("datetime64[D]").astype("datetime64[ns]")
+    return (day * NS_PER_DAY).view("datetime64[ns]")
 
 
 def daily_purchases(tx: pd.DataFrame) -> pd.DataFrame:
@@ -73,7 +74,7 @@ def _weeks(days: np.ndarray) -> np.ndarray:
 
 
 def _day(date: str | pd.Timestamp) -> int:
-    return int(np.datetime64(pd.Timestamp(date), "D").astype(np.int64))
+    return int(pd.Timestamp(date).as_unit("ns").value // NS_PER_DAY)
 
 
 def _rfm_arrays(code, ids, day, amount, end: int) -> tuple[pd.DataFrame, np.ndarray]:
