@@ -18,7 +18,7 @@ process, once per path, so that its peak resident memory is its own:
   ``CLTVModel().fit(rfm).predict(rfm)``.
 
 Wall time is measured inside the process around the step only (imports and reading the input
-are excluded on both sides); peak RSS is the process's (``ru_maxrss``), input included. The
+are excluded on both sides); peak RSS is the process's (VmHWM), input included. The
 agreement checks: parameters (relative), predictions of both implementations from the *same*
 parameters (relative, on up to 200,000 customers), RFM columns, and segment labels.
 """
@@ -52,7 +52,14 @@ COMPARE_ROWS = 200_000
 
 # ------------------------------------------------------------------------ the steps (children)
 def _peak_rss_gb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2  # KiB on Linux
+    """Peak resident memory of this process. Linux's ``ru_maxrss`` starts a child at its parent's
+    peak (it survives fork + exec), so the kernel's per-process high-water mark VmHWM is read."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024 ** 2  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2  # KiB on Linux, bytes on macOS
 
 
 def rfm_plain(tx: pd.DataFrame) -> pd.DataFrame:
@@ -190,7 +197,12 @@ def compare_models(rfm: pd.DataFrame, plain: pd.DataFrame, plain_params: dict, o
                                                freq="W").to_numpy(),
         }
     ours_sample = ours.iloc[rows].reset_index(drop=True)
+    from cltv import tuples
+
+    (x, _, age), _, _ = tuples.distinct(*(rfm[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T")))
     return {
+        "distinct_histories": int(x.size),
+        "distinct_frequency_T": int(tuples.distinct(x, age)[1].max() + 1),
         "param_rel": param_rel,
         "param_rel_max": max(param_rel.values()),
         "prediction_rel_same_params": {c: _rel(ours_sample[c], lifetimes_same_params[c]) for c in PREDICTIONS},
