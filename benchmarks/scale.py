@@ -3,7 +3,8 @@ N simulated customers, plus the latency of a real `mlflow models serve`.
 
     ./dev.sh bench                                    # N = 100k and 1M, then serving latency
     ./dev.sh bench --sizes 100000 1000000 10000000 --transactions 10000000   # what docs/benchmarks.md shows
-    ./dev.sh bench --sizes 3000 --requests 10 --json out.json   # what the test suite runs
+    ./dev.sh bench --sizes 4000 --requests 10 --big-rows 2000 --json out.json   # what the test runs
+    ./dev.sh bench --render out.json                  # the tables of an earlier run again
 
 Per N, the backbone simulator (:func:`cltv.simulate.simulate_transactions`, CDNOW-like true
 parameters, 78 weeks) writes N customers' transactions; then each step runs in its own
@@ -350,11 +351,21 @@ def markdown(result: dict) -> str:
             lines.append(f"| {r['customers']:,} | {r['transactions']:,} | {title} | {p['total']:.2f} s | "
                          f"{o['total']:.2f} s | **{p['total'] / o['total']:.1f}×** | "
                          f"{p['peak_rss_gb']:.2f} / {o['peak_rss_gb']:.2f} GB |")
-    lines += ["", "Steps inside *fit + score*:", "", "| customers | path | step | seconds |", "|---:|---|---|---:|"]
+    lines += ["", "Inside *fit + score* (plain: the two fits vs the rest; ours: `fit` vs `predict`):", "",
+              "| customers | part | plain lifetimes | ours | ratio |", "|---:|---|---:|---:|---:|"]
     for r in result["sizes"]:
-        for path in ("plain", "ours"):
-            for name, sec in r["model"][path]["steps"].items():
-                lines.append(f"| {r['customers']:,} | {path} | {name} | {sec:.3f} |")
+        plain, ours = r["model"]["plain"]["steps"], r["model"]["ours"]["steps"]
+        fit_plain = plain["BG/NBD fit"] + plain["Gamma-Gamma fit"]
+        parts = (("fit (BG/NBD + Gamma-Gamma; ours with segment cut-offs)", fit_plain,
+                  ours["fit (both models, segment cut-offs)"]),
+                 ("score (expected purchases, P(alive), CLV, segments)", sum(plain.values()) - fit_plain,
+                  ours["score (all predictions, CLV, segments)"]))
+        for name, p_sec, o_sec in parts:
+            lines.append(f"| {r['customers']:,} | {name} | {p_sec:.2f} s | {o_sec:.2f} s | {p_sec / o_sec:.1f}× |")
+    lines += ["", "Plain steps one by one:", "", "| customers | step | seconds |", "|---:|---|---:|"]
+    for r in result["sizes"]:
+        for name, sec in r["model"]["plain"]["steps"].items():
+            lines.append(f"| {r['customers']:,} | {name} | {sec:.3f} |")
     lines += ["", "Agreement (relative differences; predictions from the same parameters on up to "
               f"{COMPARE_ROWS:,} customers):", "",
               "| customers | parameters, max | predictions, same params, max | segments equal | RFM |",
@@ -385,10 +396,14 @@ def main() -> None:
                         help="also time the RFM step alone on logs of about this many transactions")
     parser.add_argument("--json", type=Path, help="write all figures here")
     parser.add_argument("--markdown", type=Path, help="write the results tables here")
+    parser.add_argument("--render", type=Path, help="print the tables of a --json file of an earlier run")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
+        return
+    if args.render:
+        print(markdown(json.loads(args.render.read_text())))
         return
     result = {"command": "./dev.sh bench " + " ".join(sys.argv[1:]), "machine": machine(), "sizes": []}
     print(json.dumps(result["machine"]))
