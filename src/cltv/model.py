@@ -72,7 +72,8 @@ class CLTVModel(BaseEstimator):
     fitter : {"fast", "lifetimes"}
         "fast": ``lifetimes``' objective with analytic gradients, BG/NBD on the distinct
         (x, t_x, T) tuples with their counts as weights (the same likelihood; parameters agree
-        with ``lifetimes`` to about 1e-8 relative, 10-20 times faster). "lifetimes":
+        with ``lifetimes`` to 1e-8 relative or better, fits 15-45 times faster, see
+        docs/benchmarks.md). "lifetimes":
         ``lifetimes``' own fitters on one row per customer in the given order, as a plain
         script does, so even weakly identified parameters agree with it to the last digit
         (used by FLO's seed-compatible mode).
