@@ -12,8 +12,10 @@ contiguous relation from ``2F1(..; c + 1; z)`` and ``2F1(..; c + 2; z)``, which 
 at ``c = 0``. Where ``c`` nears -1 (no repeat purchase and a + b -> 0) the Euler-transformed
 function has a removable singularity that scipy cannot see, and the un-transformed form
 ``2F1(r, b; c; z)`` is used. The a, b -> 0 limit is ``(r + x) t / (alpha + T)`` times P(alive). At exactly a = 1 the
-closed form is 0/0 (removable); within 5e-5 of it the value is interpolated linearly in a
-between a = 1 -+ 1e-4, accurate to about 1e-8 relative.
+closed form is 0/0 (removable); within 5e-5 of it E[X(t) | alive] is interpolated linearly in
+a between a = 1 -+ 1e-4, accurate to about 1e-8 relative.
+
+:func:`fit` minimises ``lifetimes``' objective with an analytic gradient (see :mod:`cltv.mle`).
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from scipy.special import betainc, betaln, digamma, expit, gammaln, hyp2f1
 from .mle import minimize_bfgs
 
 Params = tuple[float, float, float, float]
-A_ONE_GAP = 1e-4  # expected_purchases interpolates between a = 1 -+ this when |a - 1| < this / 2
+A_ONE_GAP = 1e-4  # alive_purchases interpolates between a = 1 -+ this when |a - 1| < this / 2
 
 
 def _c_hyp2f1(a: np.ndarray, b: np.ndarray, c: np.ndarray, z: np.ndarray) -> np.ndarray:
