@@ -145,14 +145,16 @@ def prob_n_purchases(params: Params, t, n: int) -> np.ndarray:
 
 def log_likelihood(params: Params, x, tx, T, weights=None) -> float:
     """Total BG/NBD log-likelihood (in the published convention, time in the data's unit)."""
-    r, alpha, a, b = params
+    x, tx, T, w, by_x = _prepare(x, tx, T, weights)
+    return -_objective(np.log(params), x, tx, T, w, 0.0, by_x)[0] * w.sum()
+
+
+def _prepare(x, tx, T, weights) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple]:
+    """Float arrays, weights (default 1) and the distinct x with their total weights."""
     x, tx, T = (np.asarray(v, dtype=float) for v in (x, tx, T))
     w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
-    common = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-    alive = betaln(a, b + x) - betaln(a, b) - (r + x) * np.log(alpha + T)
-    dead = betaln(a + 1.0, b + np.maximum(x, 1.0) - 1.0) - betaln(a, b) - (r + x) * np.log(alpha + tx)
-    ll = common + np.where(x > 0, np.logaddexp(alive, dead), alive)
-    return float(np.sum(w * ll))
+    xs, inverse = np.unique(x, return_inverse=True)
+    return x, tx, T, w, (xs, np.bincount(inverse, weights=w, minlength=xs.size))
 
 
 def _objective(log_params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray, w: np.ndarray,
@@ -177,14 +179,14 @@ def _objective(log_params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndar
     top = np.maximum(alive, dead)
     e_alive, e_dead = np.exp(alive - top), np.exp(dead - top)
     mix = top + np.log(e_alive + e_dead)
-    pi = e_dead / (e_alive + e_dead)  # posterior weight of "dropped out after the last purchase"
+    pi = e_dead / (e_alive + e_dead)  # posterior weight of "dropped out after the last purchase"; 0 if x = 0
     wpi, wal = w * pi, w * (1.0 - pi)
     ll = wx @ per_x + total * r * np.log(alpha) + w @ mix
     grad = np.array([
         wx @ g_r + total * np.log(alpha) - wal @ l_T - wpi @ l_tx,
         total * r / alpha - wal @ (rx / (alpha + T)) - wpi @ (rx / (alpha + tx)),
-        wx @ g_ab + w[x > 0] @ pi[x > 0] / a,
-        wx @ g_b - wpi @ np.where(x > 0, 1.0 / bx, 0.0),
+        wx @ g_ab + wpi.sum() / a,
+        wx @ g_b - wpi @ (1.0 / bx),
     ])
     value = -ll / total + penalizer * np.sum(params ** 2)
     return float(value), (-grad / total + 2.0 * penalizer * params) * params
@@ -198,13 +200,11 @@ def fit(x, tx, T, weights=None, penalizer: float = 0.0, tol: float = 1e-7) -> Op
     rescaled parameters), the same start (log-parameters 0.1) and method (BFGS, gradient
     tolerance ``tol``; see :mod:`cltv.mle`), but an analytic gradient instead of autograd.
     Pass distinct (x, tx, T) tuples with their counts as ``weights``: the objective is the same
-    as on one row per customer. Returns scipy's result with ``params`` = (r, alpha [unit of T], a, b).
+    as on one row per customer. Returns scipy's result with ``params`` = (r, alpha [unit of T],
+    a, b).
     """
-    x, tx, T = (np.asarray(v, dtype=float) for v in (x, tx, T))
-    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
+    x, tx, T, w, by_x = _prepare(x, tx, T, weights)
     scale = 1.0 / T.max()
-    xs, inverse = np.unique(x, return_inverse=True)
-    by_x = (xs, np.bincount(inverse, weights=w, minlength=xs.size))
     result = minimize_bfgs(_objective, np.full(4, 0.1), (x, tx * scale, T * scale, w, penalizer, by_x), tol)
     r, alpha, a, b = np.exp(result.x)
     result.params = (float(r), float(alpha / scale), float(a), float(b))

@@ -54,8 +54,9 @@ def _objective(log_params: np.ndarray, wx_rows: np.ndarray, z: np.ndarray, w: np
                by_x: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[float, np.ndarray]:
     """``lifetimes``' Gamma-Gamma objective and its gradient in log-parameters: the weighted
     *mean* negative log-likelihood plus ``penalizer * sum(params ** 2)``. Per row: ``wx_rows``
-    is weight times x, ``z`` is x m (the total spend), ``w`` the weight; ``by_x`` holds the distinct x, their total weights and their weighted sums of
-    ln m, for the terms that do not involve v."""
+    is weight times x, ``z`` is x m (the total spend), ``w`` the weight; ``by_x`` holds the
+    distinct x, their total weights and their weighted sums of ln m, for the terms that do not
+    involve v."""
     p, q, v = params = np.exp(log_params)
     xs, wx, log_m = by_x
     total = wx.sum()
@@ -83,8 +84,8 @@ def fit(x, m, weights=None, penalizer: float = 0.0, tol: float = 1e-7) -> Optimi
     The same objective as ``lifetimes.GammaGammaFitter.fit`` (mean negative log-likelihood over
     ``weights`` plus ``penalizer`` times the sum of the squared parameters), the same start
     (log-parameters 0.1) and method (BFGS, gradient tolerance ``tol``; see :mod:`cltv.mle`), but
-    an analytic gradient, with the terms of x alone summed once per distinct x. Rows need x > 0 and m > 0. Returns
-    scipy's result with ``params`` = (p, q, v).
+    an analytic gradient, with the terms of x alone summed once per distinct x. Rows need x > 0
+    and m > 0. Returns scipy's result with ``params`` = (p, q, v).
     """
     x, m, w, by_x = _prepare(x, m, weights)
     result = minimize_bfgs(_objective, np.full(3, 0.1), (w * x, x * m, w, penalizer, by_x), tol)
