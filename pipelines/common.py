@@ -1,36 +1,72 @@
-"""What every stage entry point shares: the composed params, and clean failures."""
+"""What every stage entry point shares: pinned numerics, the checked params it declares, and
+clean failures.
+
+Importing this module pins numpy's CPU features (docs/reproducibility.md): numpy picks AVX-512
+code for ``log``, ``exp``, ``power``... where the CPU has it, and that code rounds differently
+from the code every x86-64 machine runs. When the pin is not yet in the environment, the
+process restarts itself with it before doing anything else.
+"""
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import yaml
 
-from cltv.data import DataError
-from cltv.flo import SEED_COMPATIBLE_MODEL
-from cltv.model import FitError
+#: numpy's dispatch targets switched off in every stage, set before numpy is imported
+PINNED_ENV = {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR"}
+
+_STAGE_RUN = Path(sys.argv[0]).resolve().parent == Path(__file__).resolve().parent  # not when imported by tests
+if _STAGE_RUN and any(os.environ.get(k) != v for k, v in PINNED_ENV.items()):
+    os.environ.update(PINNED_ENV)
+    os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
+
+from config import ConfigError, flatten, validate  # noqa: E402
+
+from cltv.errors import DataError, FitError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def params() -> dict:
-    """The composed configuration (params.yaml, written from conf/ by Hydra)."""
-    return yaml.safe_load((ROOT / "params.yaml").read_text())
+def declared_params(stage: str) -> list[str]:
+    """The params.yaml keys that dvc.yaml lists for ``stage`` (what the stage may read)."""
+    spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage]
+    return [k for item in spec.get("params", []) for k in ([item] if isinstance(item, str) else item)]
 
 
-def model_params(p: dict) -> dict:
-    """``CLTVModel`` keyword arguments: ``model.*``, adapted to the data source. A FLO snapshot's
-    monetary value averages all orders; ``data.seed_compatible`` replaces the model settings
-    by the original procedure's (:data:`cltv.flo.SEED_COMPATIBLE_MODEL`)."""
-    kw = dict(p["model"])
-    if p["data"]["source"] == "flo":
-        if p["data"].get("seed_compatible"):
-            print(f"seed-compatible mode: model settings {SEED_COMPATIBLE_MODEL} (model.* ignored)")
-            kw.update(SEED_COMPATIBLE_MODEL)
-        else:
-            kw["monetary_includes_first"] = True
-    return kw
+def params(stage: str) -> dict:
+    """The composed configuration (params.yaml, written from conf/ by Hydra), checked against the
+    schema, restricted to the keys dvc.yaml declares for ``stage``: reading any other key is a
+    KeyError, so dvc.yaml's list is complete by construction."""
+    everything = yaml.safe_load((ROOT / "params.yaml").read_text())
+    validate(everything)
+    check_data_path(everything["data"]["path"])
+    flat = flatten(everything)
+    view: dict = {}
+    for key in declared_params(stage):
+        chosen = {k: v for k, v in flat.items() if k == key or k.startswith(key + ".")}
+        for k, v in chosen.items():
+            *parents, leaf = k.split(".")
+            node = view
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = v
+    return view
+
+
+def check_data_path(path: str) -> None:
+    """Refuse an input file that `dvc exp run` would commit into git (an experiment commits
+    every untracked file a stage depends on): it must be ignored by git, as `dvc add` and the
+    stages' own outputs are."""
+    if not (ROOT / ".git").exists() or not (ROOT / path).exists():
+        return
+    ignored = subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT, capture_output=True).returncode == 0
+    if not ignored:
+        raise ConfigError(f"data.path = {path!r}: the file is not tracked by DVC, so `dvc exp run` would commit "
+                          f"your data into git; track it first: dvc add {path} (README \"Your own data\")")
 
 
 def fit_warnings(metrics: dict, model) -> list[str]:
@@ -39,10 +75,20 @@ def fit_warnings(metrics: dict, model) -> list[str]:
 
 
 def run(main: Callable[[dict], None]) -> None:
-    """Run a stage; bad data or a failed fit ends it with one clear line and exit code 1
-    (outputs are written atomically, so earlier ones stay intact)."""
+    """Run the stage named like the calling script; a bad config, bad data or a failed fit ends
+    it with one clear line and exit code 1 (outputs are written atomically, so earlier ones stay
+    intact). Arguments are refused: settings come from params.yaml, written from conf/."""
+    script = Path(sys.argv[0])
+    if sys.argv[1:]:
+        overrides = " ".join(f"-S {a}" for a in sys.argv[1:])
+        print(f"error: {script.name} takes no arguments; it reads params.yaml, which Hydra composes from conf/. "
+              f"To run with these settings: dvc exp run {overrides}", file=sys.stderr)
+        sys.exit(2)
     try:
-        main(params())
+        main(params(script.stem))
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        sys.exit(1)
     except (DataError, FitError, ValueError, FloatingPointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)

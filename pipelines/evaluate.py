@@ -9,7 +9,8 @@ plots/*.csv              data of the three DVC plots declared in dvc.yaml (holdo
                          for a snapshot)
 """
 import pandas as pd
-from common import ROOT, model_params, run
+from common import ROOT, run
+from settings import model_params
 
 from cltv.evaluate import evaluate, evaluate_in_sample
 from cltv.io import write_csv, write_json

@@ -30,6 +30,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 from common import ROOT, fit_warnings, run
+from config import CHAMPION_METRICS
 
 from cltv import serving
 from cltv.io import write_json
@@ -198,7 +199,7 @@ def main(p: dict) -> None:
             client.set_registered_model_alias(reg["model_name"], "candidate", version)
             value = numbers.get(reg["champion_metric"])
             promote, why = champion_decision(client, reg["model_name"], version, reg["champion_metric"], value,
-                                             reg["champion_lower_is_better"])
+                                             CHAMPION_METRICS[reg["champion_metric"]])
             if promote:
                 client.set_registered_model_alias(reg["model_name"], "champion", version)
             mlflow.set_tags({"cltv.model_version": f"version {version}", "cltv.champion_decision": why})

@@ -1,6 +1,7 @@
 """Stage `train`: the production model on the whole history -> models/cltv_model.json."""
 import pandas as pd
-from common import ROOT, model_params, run
+from common import ROOT, run
+from settings import model_params
 
 from cltv.model import CLTVModel
 

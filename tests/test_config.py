@@ -1,23 +1,102 @@
-"""params.yaml is what Hydra composes from conf/ (DVC's `dvc exp run` rewrites it that way)."""
-from pathlib import Path
+"""The configuration: params.yaml is what Hydra composes from conf/, every key has a type and a
+range, and a bad value stops a stage before any work with one line naming the key."""
+import copy
+import sys
 
+import pytest
 import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from cltv.model import CLTVModel
+from pipelines.config import SCHEMA, ConfigError, flatten, validate
 
-ROOT = Path(__file__).resolve().parents[1]
+from .repo import ROOT, copy_repo, sh
+
+PYTHON = sys.executable
+DATA_SOURCES = sorted(p.stem for p in (ROOT / "conf/data").glob("*.yaml") if p.stem != "base")
+
+
+def composed(*overrides: str) -> dict:
+    with initialize_config_dir(str(ROOT / "conf"), version_base=None):
+        return OmegaConf.to_container(compose(config_name="config", overrides=list(overrides)), resolve=True)
 
 
 def test_params_yaml_is_the_composed_config():
-    with initialize_config_dir(str(ROOT / "conf"), version_base=None):
-        cfg = OmegaConf.to_container(compose(config_name="config"), resolve=True)
-    assert yaml.safe_load((ROOT / "params.yaml").read_text()) == cfg
+    assert yaml.safe_load((ROOT / "params.yaml").read_text()) == composed()
+
+
+@pytest.mark.parametrize("source", DATA_SOURCES)
+def test_every_key_of_every_data_source_has_a_schema(source):
+    params = composed(f"data={source}")
+    assert set(flatten(params)) == set(SCHEMA)
+    if source != "transactions":  # the own-log template points at a file the user provides
+        validate(params)
 
 
 def test_model_params_are_the_estimator_params():
     model = yaml.safe_load((ROOT / "params.yaml").read_text())["model"]
-    # monetary_includes_first follows the data source (pipelines/common.py: model_params)
+    # monetary_includes_first follows the data source (pipelines/settings.py: model_params)
     assert set(model) == set(CLTVModel().get_params()) - {"monetary_includes_first"}
     assert model["bgnbd_penalizer"] == 0 and model["gg_penalizer"] == 0
+
+
+def _with(params: dict, key: str, value) -> dict:
+    out = copy.deepcopy(params)
+    *parents, leaf = key.split(".")
+    node = out
+    for part in parents:
+        node = node[part]
+    node[leaf] = value
+    return out
+
+
+@pytest.mark.parametrize("key,value", [(k, v) for k, spec in SCHEMA.items() for v in spec.bad])
+def test_a_bad_value_of_each_key_is_refused_naming_the_key(key, value):
+    with pytest.raises(ConfigError) as err:
+        validate(_with(composed(), key, value))
+    assert str(err.value).startswith(key) and "expected" in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("key,value,expected", [
+    ("model.typo", 1, "model.typo: unknown key"),
+    ("data.observation_end", "1997-01-01", "data.calibration_end = '1997-09-30': expected a day before"),
+    ("data.calibration_end", None, "data.calibration_end: a transaction log needs a date"),
+])
+def test_unknown_keys_and_inconsistent_values_are_refused(key, value, expected):
+    with pytest.raises(ConfigError, match=expected.replace("(", r"\(")):
+        validate(_with(composed(), key, value))
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    return copy_repo(tmp_path_factory.mktemp("repo"))
+
+
+@pytest.mark.parametrize("override,expected", [
+    ("model.discount_rate=-2", "model.discount_rate = -2: expected a number >= 0 and < 1"),
+    ("model.horizons_months=3", "model.horizons_months = 3: expected a list of 1 to 12 distinct horizons"),
+    ("model.bgnbd_penalizer=abc", "model.bgnbd_penalizer = 'abc': expected a number >= 0 and <= 100"),
+    ("model.segment_labels=[A,A,B]", "model.segment_labels = ['A', 'A', 'B']: expected a list of 1 to 26 distinct"),
+    ("registry.champion_metric=maee", "registry.champion_metric = 'maee': expected one of ['mae', 'rmse'"),
+])
+def test_stage_stops_before_any_work_with_one_line(repo, override, expected):
+    sh(repo, PYTHON, "pipelines/compose_params.py", override)
+    proc = sh(repo, PYTHON, "pipelines/train.py", check=False)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.startswith(f"config error: {expected}") and proc.stderr.count("\n") == 1
+    assert not (repo / "models/cltv_model.json").exists()
+
+
+def test_stage_run_by_hand_refuses_arguments_and_names_the_command(repo):
+    before = (repo / "metrics/evaluation.json").read_bytes()
+    proc = sh(repo, PYTHON, "pipelines/evaluate.py", "model.bgnbd_penalizer=0.01", check=False)
+    assert proc.returncode == 2 and (repo / "metrics/evaluation.json").read_bytes() == before
+    assert "dvc exp run -S model.bgnbd_penalizer=0.01" in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_exp_run_with_a_bad_override_fails_in_the_first_stage(repo):
+    proc = sh(repo, "dvc", "exp", "run", "-S", "model.discount_rate=-2", check=False)
+    assert proc.returncode != 0
+    assert "config error: model.discount_rate = -2" in proc.stderr + proc.stdout
+    assert "Running stage 'prepare'" not in proc.stdout  # the first stage to run stopped it

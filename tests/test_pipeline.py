@@ -1,30 +1,19 @@
 """A real `dvc repro` / `dvc exp run` in a temporary copy of the repository."""
 import hashlib
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from .repo import commit, copy_repo, sh
+
 OUTPUTS = ["data/rfm.parquet", "data/calibration.parquet", "metrics/evaluation.json", "models/cltv_model.json",
            "outputs/scores.csv", "outputs/segment_profile.csv", "plots/cumulative_repeat.csv", "models/registry.json",
            "reports/segments.md", "reports/clv_by_segment.png", "data/raw/flo_sample.csv"]
 STAGES = ("flo_sample", "cdnow", "prepare", "evaluate", "train", "segment", "report", "register")
-
-
-def sh(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-    proc = subprocess.run(args, cwd=repo, env=env, capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{args} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
-    return proc
 
 
 def client(repo: Path):
@@ -46,19 +35,8 @@ def digests(repo: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
-    """The committed files (and uncommitted edits) copied into a new git repository."""
-    dest = tmp_path_factory.mktemp("repo")
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
-                           text=True, check=True).stdout.split()
-    for f in files:
-        if (ROOT / f).is_file() and not f.startswith(("data/", "metrics/", "models/", "outputs/", "plots/")):
-            (dest / f).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / f, dest / f)
-    (dest / "dvc.lock").unlink(missing_ok=True)
-    sh(dest, "git", "init", "-q")
-    sh(dest, "git", "add", "-A")
-    sh(dest, "git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "copy")
-    return dest
+    """A fresh clone without dvc.lock: every stage runs."""
+    return copy_repo(tmp_path_factory.mktemp("repo"), keep_lock=False)
 
 
 def test_repro_runs_every_stage_then_nothing(repo):
@@ -130,15 +108,16 @@ def test_forced_rerun_is_byte_identical(repo):
 
 def test_exp_run_penalizer_reruns_only_model_stages(repo):
     sh(repo, "dvc", "repro")
-    sh(repo, "git", "add", "-A")
-    sh(repo, "git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "baseline")
+    commit(repo, "baseline")
     run = sh(repo, "dvc", "exp", "run", "-S", "model.bgnbd_penalizer=0.01")
     assert "Running stage 'evaluate'" in run.stdout and "Running stage 'train'" in run.stdout
     assert "Running stage 'prepare'" not in run.stdout and "Running stage 'cdnow'" not in run.stdout
     params = yaml.safe_load((repo / "params.yaml").read_text())
     assert params["model"]["bgnbd_penalizer"] == 0.01
     assert "model.bgnbd_penalizer" in sh(repo, "dvc", "params", "diff").stdout
-    diff = json.loads(sh(repo, "dvc", "metrics", "diff", "--json").stdout)
+    diff_proc = sh(repo, "dvc", "metrics", "diff", "--json")
+    assert "failed to load" not in diff_proc.stderr  # metrics are tracked by git: HEAD has them
+    diff = json.loads(diff_proc.stdout)
     assert diff["metrics/evaluation.json"]["mae"]["diff"] != 0
     name = run.stdout.split("Ran experiment(s): ")[1].split()[0]
     assert name in sh(repo, "dvc", "exp", "show", "--no-pager", "--csv").stdout
@@ -168,13 +147,15 @@ def test_mlflow_project_run_logs_to_the_same_store(repo):
 def test_bad_input_fails_the_stage_and_keeps_outputs(repo):
     sh(repo, "dvc", "repro")
     before = digests(repo)
-    (repo / "broken.csv").write_text("customer_id,date,amount\nx,1997-01-01,1\nx,1997-01-05,abc\n")
+    (repo / "mydata").mkdir(exist_ok=True)
+    (repo / "mydata/broken.csv").write_text("customer_id,date,amount\nx,1997-01-01,1\nx,1997-01-05,abc\n")
+    sh(repo, "dvc", "add", "mydata/broken.csv")
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["data"] = {**params["data"], "source": "transactions", "path": "broken.csv", "date_format": None}
+    params["data"] = {**params["data"], "source": "transactions", "path": "mydata/broken.csv", "date_format": None}
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     proc = sh(repo, "dvc", "repro", check=False)
     assert proc.returncode != 0
-    assert "broken.csv: column 'amount': non-numeric amount at line 3" in proc.stderr + proc.stdout
+    assert "mydata/broken.csv: column 'amount': non-numeric amount at line 3" in proc.stderr + proc.stdout
     assert digests(repo) == before
     assert "changed" in sh(repo, "dvc", "status").stdout
 
@@ -196,3 +177,29 @@ def test_flo_snapshot_runs_end_to_end(repo):
     assert last.data.params["data.source"] == "flo" and last.data.metrics["selection_bias_suspected"] == 1.0
     assert "no 'mae'" in last.data.tags["cltv.champion_decision"]
     assert "report/segments.md" in {a.path for a in client(repo).list_artifacts(last.info.run_id, "report")}
+
+
+def test_own_data_is_tracked_by_dvc_and_never_committed(repo):
+    sh(repo, "dvc", "repro")
+    commit(repo, "baseline")
+    (repo / "mydata").mkdir(exist_ok=True)
+    shutil.copy(repo / "data/raw/transactions.csv", repo / "mydata/orders.csv")
+    own = ["-S", "data=transactions", "-S", "data.path=mydata/orders.csv", "-S", "data.calibration_end=1997-09-30",
+           "-S", "data.observation_end=1998-06-30"]
+    refused = sh(repo, "dvc", "exp", "run", *own, check=False)
+    assert refused.returncode != 0 and "track it first: dvc add mydata/orders.csv" in refused.stderr
+    sh(repo, "git", "checkout", "params.yaml")
+    sh(repo, "dvc", "add", "mydata/orders.csv")
+    commit(repo, "orders tracked by DVC")
+    sh(repo, "dvc", "exp", "run", *own)
+    refs = sh(repo, "git", "for-each-ref", "--format=%(refname)", "refs/exps").stdout.split()
+    assert refs
+    for ref in refs:
+        files = sh(repo, "git", "ls-tree", "-r", "--name-only", ref).stdout.split()
+        assert "mydata/orders.csv" not in files, ref
+    assert "mydata/orders.csv.dvc" in files  # the last experiment: DVC's pointer only
+
+    (repo.parent / "outside.csv").write_text("customer_id,date,amount\n")
+    outside = sh(repo, "dvc", "exp", "run", "-S", "data.path=../outside.csv", check=False)
+    assert outside.returncode != 0
+    assert "data.path = '../outside.csv': expected a path inside the repository" in outside.stderr

@@ -1,0 +1,1 @@
+"""cltv: customer lifetime value from repeat-purchase histories (see the README)."""

@@ -24,6 +24,7 @@ from scipy.optimize import OptimizeResult
 from scipy.special import betainc, betaln, digamma, expit, gammaln, hyp2f1
 
 from .mle import minimize_bfgs
+from .numeric import dot, matvec
 
 Params = tuple[float, float, float, float]
 A_ONE_GAP = 1e-4  # alive_purchases interpolates between a = 1 -+ this when |a - 1| < this / 2
@@ -59,7 +60,7 @@ def _alive_purchases_by_quadrature(r, alpha, a: float, b, t, nodes: int = 512) -
     limit = (r * t / alpha)[:, None]  # the p -> 0 value
     with np.errstate(divide="ignore", invalid="ignore"):
         f = np.where(p > 0, -np.expm1(-r[:, None] * np.log1p(x)) / p, limit)
-    return np.minimum(f, limit) @ w
+    return matvec(np.minimum(f, limit), w)
 
 
 def prob_alive(params: Params, x, tx, T) -> np.ndarray:
@@ -181,12 +182,12 @@ def _objective(log_params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndar
     mix = top + np.log(e_alive + e_dead)
     pi = e_dead / (e_alive + e_dead)  # posterior weight of "dropped out after the last purchase"; 0 if x = 0
     wpi, wal = w * pi, w * (1.0 - pi)
-    ll = wx @ per_x + total * r * np.log(alpha) + w @ mix
+    ll = dot(wx, per_x) + total * r * np.log(alpha) + dot(w, mix)
     grad = np.array([
-        wx @ g_r + total * np.log(alpha) - wal @ l_T - wpi @ l_tx,
-        total * r / alpha - wal @ (rx / (alpha + T)) - wpi @ (rx / (alpha + tx)),
-        wx @ g_ab + wpi.sum() / a,
-        wx @ g_b - wpi @ (1.0 / bx),
+        dot(wx, g_r) + total * np.log(alpha) - dot(wal, l_T) - dot(wpi, l_tx),
+        total * r / alpha - dot(wal, rx / (alpha + T)) - dot(wpi, rx / (alpha + tx)),
+        dot(wx, g_ab) + wpi.sum() / a,
+        dot(wx, g_b) - dot(wpi, 1.0 / bx),
     ])
     value = -ll / total + penalizer * np.sum(params ** 2)
     return float(value), (-grad / total + 2.0 * penalizer * params) * params

@@ -15,11 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .errors import DataError
+
 CDNOW_FILES = {"master": "CDNOW_master.txt", "sample": "CDNOW_sample.txt"}
-
-
-class DataError(ValueError):
-    """Bad input data; the message names the file, the column, the rows and what was expected."""
 
 
 def _rows(mask: np.ndarray | pd.Series, offset: int = 2, limit: int = 5, unit: str = "line") -> str:

@@ -11,7 +11,7 @@ import pandas as pd
 from scipy import stats
 from sklearn.metrics import mean_absolute_error, root_mean_squared_error
 
-from . import bgnbd
+from . import bgnbd, numeric
 from .model import CLTVModel
 
 HISTOGRAM_CELLS = 8  # 0, 1, ..., 6 and 7+ repeat purchases
@@ -26,8 +26,8 @@ def _errors(prefix: str, actual: np.ndarray, predicted: np.ndarray) -> dict[str,
         f"{prefix}holdout_purchases_rel_error": (total_p - total_a) / total_a if total_a else float("nan"),
         f"{prefix}mae": float(mean_absolute_error(actual, predicted)),
         f"{prefix}rmse": float(root_mean_squared_error(actual, predicted)),
-        f"{prefix}pearson": float(stats.pearsonr(actual, predicted)[0]) if varied else 0.0,
-        f"{prefix}spearman": float(stats.spearmanr(actual, predicted)[0]) if varied else 0.0,
+        f"{prefix}pearson": numeric.pearson(actual, predicted) if varied else 0.0,
+        f"{prefix}spearman": numeric.spearman(actual, predicted) if varied else 0.0,
     }
 
 
@@ -98,7 +98,7 @@ def cumulative_repeat(daily: pd.DataFrame, model: CLTVModel, calibration_end, ob
     s, counts = np.unique(((cohort - start) / pd.Timedelta(days=1)).to_numpy() / 7.0, return_counts=True)
     age = np.clip(weeks[:, None] - s[None, :], 0.0, None)
     zeros = np.zeros_like(age)
-    expected = bgnbd.expected_purchases(model._bg(), age, zeros, zeros, zeros) @ counts
+    expected = numeric.matvec(bgnbd.expected_purchases(model._bg(), age, zeros, zeros, zeros), counts)
     return pd.DataFrame({
         "week": weeks.astype("int64"),
         "actual": actual,

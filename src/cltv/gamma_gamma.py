@@ -9,6 +9,7 @@ from scipy.optimize import OptimizeResult
 from scipy.special import digamma, gammaln
 
 from .mle import minimize_bfgs
+from .numeric import dot
 
 GGParams = tuple[float, float, float]
 
@@ -64,14 +65,14 @@ def _objective(log_params: np.ndarray, wx_rows: np.ndarray, z: np.ndarray, w: np
     zv = z + v
     lzv = np.log(zv)
     np.reciprocal(zv, out=zv)
-    s_log, s_xlog = w @ lzv, wx_rows @ lzv
-    s_inv, s_xinv = w @ zv, wx_rows @ zv
-    ll = (wx @ (gammaln(px + q) - gammaln(px) + px * np.log(xs)) - total * gammaln(q) + total * q * np.log(v)
-          + (p * xs) @ log_m - log_m.sum() - p * s_xlog - q * s_log)
+    s_log, s_xlog = dot(w, lzv), dot(wx_rows, lzv)
+    s_inv, s_xinv = dot(w, zv), dot(wx_rows, zv)
+    ll = (dot(wx, gammaln(px + q) - gammaln(px) + px * np.log(xs)) - total * gammaln(q) + total * q * np.log(v)
+          + dot(p * xs, log_m) - log_m.sum() - p * s_xlog - q * s_log)
     d_pq = digamma(px + q)
     grad = np.array([
-        (wx * xs) @ (d_pq - digamma(px) + np.log(xs)) + xs @ log_m - s_xlog,
-        wx @ d_pq - total * digamma(q) + total * np.log(v) - s_log,
+        dot(wx * xs, d_pq - digamma(px) + np.log(xs)) + dot(xs, log_m) - s_xlog,
+        dot(wx, d_pq) - total * digamma(q) + total * np.log(v) - s_log,
         total * q / v - p * s_xinv - q * s_inv,
     ])
     value = -ll / total + penalizer * np.sum(params ** 2)

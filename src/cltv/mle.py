@@ -1,52 +1,154 @@
-"""Minimising a smooth objective whose analytic gradient is known, the way ``lifetimes`` does.
+"""Minimising a smooth objective whose analytic gradient is known, the way ``lifetimes`` does,
+with a result that is the same on every machine.
 
-``lifetimes`` runs scipy's BFGS from log-parameters 0.1 with gradient tolerance ``tol`` and
-gives up when BFGS stops on "precision loss": next to the optimum of a mean log-likelihood
-the objective changes by less than its rounding error, so the line search fails although the
-gradient is almost zero. Here such a stop is followed by a few Newton steps on a
-finite-difference Hessian of the analytic gradient, which need no objective values; the fit
-succeeds when the gradient then meets the tolerance.
+``lifetimes`` runs scipy's BFGS from log-parameters 0.1 with gradient tolerance ``tol``
+(max-norm). scipy's BFGS multiplies its small matrices with BLAS, whose kernel and rounding
+depend on the CPU, so its path (and where it stops on a flat likelihood) differs in the last
+digits between machines. :func:`minimize_bfgs` is the same method (BFGS with the inverse-Hessian
+update, a line search for the strong Wolfe conditions with scipy's constants) written with
+elementwise numpy and fixed-order sums (:mod:`cltv.numeric`) and Python floats: for the same
+objective values the same steps, on any CPU and thread count.
+
+Next to the optimum of a mean log-likelihood the objective changes by less than its rounding
+error, so the line search can fail although the gradient is almost zero ("precision loss").
+Such a stop is followed by a few Newton steps on a central-difference Hessian of the analytic
+gradient, which need no objective values; the fit succeeds when the gradient then meets the
+tolerance.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import numpy as np
-from scipy.optimize import OptimizeResult, minimize
+from scipy.optimize import OptimizeResult
+
+from .numeric import dot, matvec
 
 Objective = Callable[..., tuple[float, np.ndarray]]
+C1, C2 = 1e-4, 0.9  # sufficient decrease and curvature constants of the Wolfe conditions (scipy's)
 
 
-def minimize_bfgs(objective: Objective, x0: np.ndarray, args: tuple, tol: float) -> OptimizeResult:
+def minimize_bfgs(objective: Objective, x0: np.ndarray, args: tuple, tol: float,
+                  max_iter: int | None = None) -> OptimizeResult:
     """BFGS on ``objective(x, *args) -> (value, gradient)`` with gradient tolerance ``tol``
     (max-norm), then Newton polishing after a precision-loss stop. ``success`` says whether the
-    gradient met ``tol``."""
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        result = minimize(objective, x0, args=args, jac=True, method="BFGS", tol=tol)
-        if not result.success and np.all(np.isfinite(result.x)):
-            x = _newton(objective, result.x, args, tol)
-            if x is not None:
-                result.x, (result.fun, result.jac) = x, objective(x, *args)
-                result.success = True
-                result.message += "; Newton steps then met the gradient tolerance"
-    return result
+    gradient met ``tol``; ``x``, ``fun``, ``jac``, ``nit``, ``nfev`` and ``message`` as scipy's."""
+    calls = [0]
+
+    def f(x):
+        calls[0] += 1
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            value, grad = objective(x, *args)
+        return float(value), np.asarray(grad, dtype=float)
+
+    x = np.array(x0, dtype=float)
+    n = x.size
+    max_iter = max_iter or 200 * n
+    value, grad = f(x)
+    inverse = np.eye(n)
+    message, it = "Maximum number of iterations has been exceeded.", 0
+    for it in range(1, max_iter + 1):
+        if _norm(grad) <= tol:
+            message = "Optimization terminated successfully."
+            break
+        direction = -matvec(inverse, grad)
+        slope = dot(grad, direction)
+        if not slope < 0:  # the update lost positive definiteness: restart from steepest descent
+            inverse, direction = np.eye(n), -grad
+            slope = dot(grad, direction)
+        step = _line_search(f, x, value, grad, direction, slope)
+        if step is None:
+            message = "Desired error not necessarily achieved due to precision loss."
+            break
+        x_new, value, grad_new = step
+        s, y = x_new - x, grad_new - grad
+        x, grad = x_new, grad_new
+        sy = dot(s, y)
+        if sy > 0:
+            rho = 1.0 / sy
+            hy = matvec(inverse, y)
+            inverse = (inverse - rho * (np.multiply.outer(hy, s) + np.multiply.outer(s, hy))
+                       + (rho * rho * dot(y, hy) + rho) * np.multiply.outer(s, s))
+    success = _norm(grad) <= tol
+    if not success and np.all(np.isfinite(x)):
+        polished = _newton(f, x, tol)
+        if polished is not None:
+            x, (value, grad) = polished, f(polished)
+            success = True
+            message += "; Newton steps then met the gradient tolerance"
+    return OptimizeResult(x=x, fun=value, jac=grad, success=success, message=message, nit=it, nfev=calls[0])
 
 
-def _newton(objective: Objective, x: np.ndarray, args: tuple, tol: float, steps: int = 8) -> np.ndarray | None:
+def _norm(grad: np.ndarray) -> float:
+    return float(np.max(np.abs(grad))) if np.all(np.isfinite(grad)) else float("inf")
+
+
+def _line_search(f, x, value, grad, direction, slope, max_steps: int = 40):
+    """A step length meeting the strong Wolfe conditions along ``direction`` (Nocedal & Wright,
+    algorithms 3.5 and 3.6, bisection in the zoom); ``(x, value, gradient)`` there, or None."""
+    def at(t):
+        xt = x + t * direction
+        vt, gt = f(xt)
+        return xt, vt, gt, dot(gt, direction)
+
+    lo, lo_value, hi = 0.0, value, None
+    t = 1.0
+    for _ in range(max_steps):
+        xt, vt, gt, st = at(t)
+        if not np.isfinite(vt) or vt > value + C1 * t * slope or (lo > 0 and vt >= lo_value):
+            hi = t
+        elif abs(st) <= -C2 * slope:
+            return xt, vt, gt
+        else:
+            if st * ((t * 2.0 if hi is None else hi) - t) >= 0:  # past the minimum along the line
+                hi = lo
+            lo, lo_value = t, vt
+        t = t * 2.0 if hi is None else (lo + hi) / 2.0
+        if hi is not None and abs(hi - lo) <= 1e-12 * max(1.0, lo):
+            return None
+    return None
+
+
+def _newton(f, x: np.ndarray, tol: float, steps: int = 8) -> np.ndarray | None:
     """Newton iterations from ``x`` with a central-difference Hessian of the gradient; the point
     where the gradient max-norm is <= ``tol``, or None if that is not reached."""
     for _ in range(steps):
-        grad = objective(x, *args)[1]
-        if np.max(np.abs(grad)) <= tol:
+        grad = f(x)[1]
+        if _norm(grad) <= tol:
             return x
         h = 1e-5 * np.maximum(1.0, np.abs(x))
-        cols = [(objective(x + hi * e, *args)[1] - objective(x - hi * e, *args)[1]) / (2 * hi)
-                for hi, e in zip(h, np.eye(x.size))]
+        cols = [(f(x + hi * e)[1] - f(x - hi * e)[1]) / (2 * hi) for hi, e in zip(h, np.eye(x.size))]
         hess = np.array(cols)
         hess = (hess + hess.T) / 2
-        if not np.all(np.isfinite(hess)) or np.min(np.linalg.eigvalsh(hess)) <= 0:
+        step = solve_positive_definite(hess, grad)
+        if step is None:
             return None
-        x = x - np.linalg.solve(hess, grad)
+        x = x - step
         if not np.all(np.isfinite(x)):
             return None
-    return x if np.max(np.abs(objective(x, *args)[1])) <= tol else None
+    return x if _norm(f(x)[1]) <= tol else None
+
+
+def solve_positive_definite(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray | None:
+    """``matrix^-1 rhs`` by Cholesky in Python floats (the matrices here are 3x3 or 4x4, and
+    LAPACK's result would depend on the CPU); None unless ``matrix`` is finite and positive
+    definite."""
+    a = [[float(v) for v in row] for row in matrix]
+    n = len(a)
+    low = [[0.0] * n for _ in range(n)]
+    for i in range(n):
+        for j in range(i + 1):
+            s = a[i][j] - sum(low[i][k] * low[j][k] for k in range(j))
+            if i == j:
+                if not (s > 0 and np.isfinite(s)):
+                    return None
+                low[i][i] = s ** 0.5
+            else:
+                low[i][j] = s / low[j][j]
+    y = [0.0] * n
+    for i in range(n):
+        y[i] = (float(rhs[i]) - sum(low[i][k] * y[k] for k in range(i))) / low[i][i]
+    out = [0.0] * n
+    for i in reversed(range(n)):
+        out[i] = (y[i] - sum(low[k][i] * out[k] for k in range(i + 1, n))) / low[i][i]
+    return np.array(out)

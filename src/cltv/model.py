@@ -28,17 +28,14 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from . import bgnbd, gamma_gamma, segment, tuples
+from . import bgnbd, gamma_gamma, numeric, segment, tuples
+from .errors import FitError
 
 WEEKS_PER_MONTH = 4.345
 FORMAT = "cltv-model/1"
 MIN_CUSTOMERS = 10
 RFM_INPUT = ["frequency", "recency", "T", "monetary_value"]
 FITTERS = ("fast", "lifetimes")
-
-
-class FitError(RuntimeError):
-    """A model could not be fitted; the message says why and what to try."""
 
 
 def horizon_column(months: float) -> str:
@@ -164,7 +161,7 @@ class CLTVModel(BaseEstimator):
                 "so a customer without repeat spend cannot be valued (every training customer here can); "
                 "lower the penalizer"
             )
-        corr = float(np.corrcoef(gx, gm)[0, 1]) if gx.size > 2 and gx.std() > 0 else None
+        corr = numeric.pearson(gx, gm) if gx.size > 2 and gx.std() > 0 and gm.std() > 0 else None
         for note in notes:
             warnings.warn(note, stacklevel=2)
 
@@ -221,7 +218,7 @@ class CLTVModel(BaseEstimator):
         bgnbd.check_finite(params, cum, weeks[None, :], x[:, None], tx[:, None], age[:, None])
         horizons = {h: cum[:, column[i]][inverse] for i, h in enumerate(self.horizons_months)}
         per_month = np.clip(np.diff(cum[:, column[len(horizon_weeks):]], axis=1), 0.0, None)  # no negative noise
-        discounted = per_month @ (1.0 + self.discount_rate) ** -months[1:]
+        discounted = numeric.matvec(per_month, (1.0 + self.discount_rate) ** -months[1:])
         return horizons, alive[inverse], discounted[inverse]
 
     def expected_purchases(self, rfm: pd.DataFrame, months: float) -> np.ndarray:

@@ -1,0 +1,181 @@
+"""The configuration's schema: every key of conf/ (and so of params.yaml) with its type and valid
+range, checked by every stage before it does any work.
+
+DVC composes conf/ with Hydra inside its own process, where a structured-config schema of ours
+would not be registered, so the schema is checked here instead, on the composed params.yaml.
+A broken rule ends the stage with one line that names the key, the value and what is expected.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+#: registry.champion_metric choices: metrics/evaluation.json keys, and whether lower is better
+CHAMPION_METRICS = {"mae": True, "rmse": True, "pearson": False, "spearman": False}
+
+
+class ConfigError(ValueError):
+    """A configuration value breaks the schema; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key: ``check(value)`` returns None when the value is valid, else what is expected."""
+    check: Callable[[object], str | None]
+    bad: tuple  # values the schema must refuse (the bad-config test tries each)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def number(lo: float, hi: float, lo_open: bool = False, hi_open: bool = False, integer: bool = False) -> Key:
+    lo_txt = f"{'>' if lo_open else '>='} {lo:g}"
+    hi_txt = f"{'<' if hi_open else '<='} {hi:g}"
+    kind = "a whole number" if integer else "a number"
+
+    def check(v):
+        ok = (isinstance(v, int) and not isinstance(v, bool)) if integer else _is_number(v)
+        ok = ok and (v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi)
+        return None if ok else f"{kind} {lo_txt} and {hi_txt}"
+
+    below = lo - 1 if not lo_open else lo
+    return Key(check, (below, "abc", True, None, [lo]) + ((lo + 0.5,) if integer else ()))
+
+
+def choice(*options) -> Key:
+    return Key(lambda v: None if v in options and not isinstance(v, bool) else f"one of {list(options)}",
+               ("no-such-choice", 1, None))
+
+
+def flag() -> Key:
+    return Key(lambda v: None if isinstance(v, bool) else "true or false", ("yes", 1, None))
+
+
+def text(pattern: str = r".+", what: str = "a non-empty text") -> Key:
+    return Key(lambda v: None if isinstance(v, str) and re.fullmatch(pattern, v) else what, ("", 1, None, ["a"]))
+
+
+def day(optional: bool = False) -> Key:
+    def check(v):
+        if v is None and optional:
+            return None
+        if isinstance(v, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
+            try:
+                dt.date.fromisoformat(v)
+                return None
+            except ValueError:
+                pass
+        return "a date YYYY-MM-DD" + (" or null" if optional else "")
+    return Key(check, ("1997-02-30", "30/09/1997", 19970930) + (() if optional else (None,)))
+
+
+def repo_path() -> Key:
+    """A file inside the repository: relative, no '..' (DVC records the path in dvc.lock)."""
+    def check(v):
+        if not isinstance(v, str) or not v or "\\" in v:
+            return "a relative path inside the repository, with '/' separators"
+        p = PurePosixPath(v)
+        if p.is_absolute() or ".." in p.parts:
+            return ("a path inside the repository (this one is outside it): copy or `dvc import` the "
+                    "file into the repository, `dvc add` it, and point data.path at it")
+        return None
+    return Key(check, ("../x.csv", "/tmp/x.csv", "", None))
+
+
+def labels() -> Key:
+    def check(v):
+        if (isinstance(v, list) and 1 <= len(v) <= 26 and all(isinstance(s, str) and s.strip() for s in v)
+                and len(set(v)) == len(v)):
+            return None
+        return "a list of 1 to 26 distinct non-empty labels, best first"
+    return Key(check, (["A", "A", "B"], [], "A", ["A", ""], [1, 2]))
+
+
+def horizons() -> Key:
+    def check(v):
+        if (isinstance(v, list) and 1 <= len(v) <= 12 and all(_is_number(h) and 0 < h <= 120 for h in v)
+                and len(set(v)) == len(v)):
+            return None
+        return "a list of 1 to 12 distinct horizons in months, each > 0 and <= 120"
+    return Key(check, ([-3, 6], 3, [], [3, 3], ["abc"], [0]))
+
+
+def optional_text() -> Key:
+    return Key(lambda v: None if v is None or (isinstance(v, str) and v) else "a non-empty text or null", ("", 1))
+
+
+SCHEMA: dict[str, Key] = {
+    "data.source": choice("cdnow", "transactions", "flo"),
+    "data.cdnow_file": choice("master", "sample"),
+    "data.path": repo_path(),
+    "data.customer_col": text(),
+    "data.date_col": text(),
+    "data.amount_col": text(),
+    "data.date_format": optional_text(),
+    "data.calibration_end": day(optional=True),
+    "data.observation_end": day(optional=True),
+    "data.seed_compatible": flag(),
+    "data.capping.enabled": flag(),
+    "data.capping.low_quantile": number(0, 0.5, hi_open=True),
+    "data.capping.high_quantile": number(0.5, 1, lo_open=True),
+    "data.capping.multiplier": number(0, 100),
+    "data.analysis_date": day(optional=True),
+    "data.analysis_offset_days": number(0, 3650, integer=True),
+    "model.bgnbd_penalizer": number(0, 100),
+    "model.gg_penalizer": number(0, 100),
+    "model.horizons_months": horizons(),
+    "model.horizon_weeks_per_month": number(4, 4.5),
+    "model.clv_months": number(1, 120, integer=True),
+    "model.discount_rate": number(0, 1, hi_open=True),
+    "model.segment_labels": labels(),
+    "model.fitter": choice("fast", "lifetimes"),
+    "registry.experiment": text(),
+    "registry.model_name": text(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}",
+                                "a model name of letters, digits, '_', '.', '-' (at most 100 characters)"),
+    "registry.champion_metric": choice(*CHAMPION_METRICS),
+    "flo_sample.customers": number(10, 10_000_000, integer=True),
+    "flo_sample.seed": number(0, 2**32 - 1, integer=True),
+    "flo_sample.selection": flag(),
+}
+
+
+def flatten(d: dict, prefix: str = "") -> dict[str, object]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def validate(params: dict) -> None:
+    """Raise :class:`ConfigError` on the first key that is unknown, missing or out of range,
+    then on the first broken rule between keys."""
+    flat = flatten(params)
+    for key in flat:
+        if key not in SCHEMA:
+            raise ConfigError(f"{key}: unknown key (a typo? the keys are listed in conf/ and the README)")
+    for key, spec in SCHEMA.items():
+        if key not in flat:
+            raise ConfigError(f"{key}: missing from params.yaml; recompose it: python pipelines/compose_params.py")
+        expected = spec.check(flat[key])
+        if expected:
+            raise ConfigError(f"{key} = {flat[key]!r}: expected {expected}")
+    _cross_checks(flat)
+
+
+def _cross_checks(p: dict) -> None:
+    if p["data.source"] != "flo":
+        for key in ("data.calibration_end", "data.observation_end"):
+            if p[key] is None:
+                raise ConfigError(f"{key}: a transaction log needs a date YYYY-MM-DD (null is only for data=flo)")
+        if p["data.calibration_end"] >= p["data.observation_end"]:
+            raise ConfigError(f"data.calibration_end = {p['data.calibration_end']!r}: expected a day before "
+                              f"data.observation_end ({p['data.observation_end']})")

@@ -1,0 +1,38 @@
+"""Sums and products in a fixed order, so results do not depend on the CPU or the thread count.
+
+``a @ b``, ``np.dot``, ``np.corrcoef`` and ``scipy.stats.pearsonr`` go through BLAS, which picks
+its kernel by CPU (``OPENBLAS_CORETYPE``) and splits long products over threads: the last bits
+of the result change from machine to machine. The functions here use numpy's elementwise
+products and its pairwise summation instead, whose order is fixed by the array's length alone.
+They cost a temporary array each, which is nothing beside the special functions around them.
+See docs/reproducibility.md.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import rankdata
+
+
+def dot(a, b) -> float:
+    """Sum of the elementwise product of two 1-D arrays (or an array and a scalar)."""
+    return float(np.sum(np.multiply(a, b)))
+
+
+def matvec(m: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``m @ v`` for a 2-D ``m``: each row's products summed along the row."""
+    return np.sum(np.multiply(m, v), axis=-1)
+
+
+def pearson(x, y) -> float:
+    """Pearson correlation of two equal-length arrays; 0.0 when either is constant."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    dx, dy = x - np.mean(x), y - np.mean(y)
+    sxx, syy = dot(dx, dx), dot(dy, dy)
+    if sxx == 0.0 or syy == 0.0:
+        return 0.0
+    return float(np.clip(dot(dx, dy) / np.sqrt(sxx * syy), -1.0, 1.0))
+
+
+def spearman(x, y) -> float:
+    """Spearman rank correlation (Pearson of the average ranks, as ``scipy.stats.spearmanr``)."""
+    return pearson(rankdata(x), rankdata(y))

@@ -1,0 +1,101 @@
+"""dvc.yaml is complete and exact: every stage depends on the files it imports and lists the
+parameter keys it reads; plots are declared once and drawn as intended."""
+import ast
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipelines.config import SCHEMA
+
+from .repo import ROOT, sh
+
+STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+
+
+def _module_file(name: str) -> Path | None:
+    """The project file of module ``name`` (a ``cltv`` module or a stage helper in pipelines/)."""
+    parts = name.split(".")
+    if parts[0] == "cltv":
+        base = ROOT / "src" / Path(*parts)
+        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+            if candidate.exists():
+                return candidate
+    elif len(parts) == 1 and (ROOT / "pipelines" / f"{name}.py").exists():
+        return ROOT / "pipelines" / f"{name}.py"
+    return None
+
+
+def imported_files(script: Path) -> set[str]:
+    """Every project file that running ``script`` imports, transitively (imports inside functions
+    included), as repository-relative paths."""
+    seen: set[Path] = set()
+    todo = [script]
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        package = path.relative_to(ROOT / "src").parts[:-1] if path.is_relative_to(ROOT / "src") else ()
+        names = []
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = ".".join(package[: len(package) - node.level + 1]) if node.level else ""
+                module = ".".join(p for p in (base, node.module or "") if p)
+                names += [module, *(f"{module}.{alias.name}" for alias in node.names)]
+        for name in names:
+            parts = name.split(".")
+            todo += [f for i in range(1, len(parts) + 1) if (f := _module_file(".".join(parts[:i])))]
+    return {str(p.relative_to(ROOT)) for p in seen}
+
+
+def _script(stage: str) -> Path:
+    cmd = STAGES[stage]["cmd"].split()
+    assert cmd[:2] == ["python", f"pipelines/{stage}.py"], cmd
+    return ROOT / cmd[1]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stage_depends_on_exactly_the_files_it_imports(stage):
+    deps = [d for d in STAGES[stage]["deps"] if not d.startswith("${")]
+    code_deps = {d for d in deps if d.endswith(".py")}
+    folders = [d for d in deps if (ROOT / d).is_dir()]
+    imported = imported_files(_script(stage))
+    missing = {f for f in imported if f not in code_deps and not any(f.startswith(d + "/") for d in folders)}
+    assert not missing, f"stage {stage} imports but does not depend on {sorted(missing)}"
+    assert code_deps <= imported, f"stage {stage} depends on files it never imports: {sorted(code_deps - imported)}"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stage_lists_leaf_keys_of_the_schema(stage):
+    keys = STAGES[stage].get("params", [])
+    assert all(k in SCHEMA for k in keys), [k for k in keys if k not in SCHEMA]  # keys, never whole groups
+    assert len(keys) == len(set(keys))
+
+
+def test_plots_are_the_three_intended_ones():
+    out = json.loads(sh(ROOT, "dvc", "plots", "show", "--json").stdout)["data"]
+    assert sorted(out) == ["plots/calibration_histogram.csv", "plots/cumulative_repeat.csv",
+                           "plots/holdout_by_frequency.csv"]
+    specs = {}
+    for name, entries in out.items():
+        assert len(entries) == 1 and entries[0]["type"] == "vega", name  # drawn once
+        specs[name] = entries[0]["content"]
+        assert specs[name]["title"] and "<DVC_" not in json.dumps(specs[name]), name
+    hist = specs["plots/calibration_histogram.csv"]
+    rows = hist["data"]["values"]
+    assert [r["repeat_purchases"] for r in rows] == ["0", "1", "2", "3", "4", "5", "6", "7+"]
+    # categories on x (in file order, so 7+ stays), counts on y, observed and expected side by side
+    assert hist["encoding"]["x"] == {**hist["encoding"]["x"], "field": "repeat_purchases", "type": "ordinal",
+                                     "sort": None}
+    assert hist["encoding"]["y"]["type"] == "quantitative" and hist["encoding"]["xOffset"]["field"] == "series"
+    assert {"observed", "expected"} <= set(hist["transform"][0]["fold"])
+    by_frequency = specs["plots/holdout_by_frequency.csv"]
+    assert [r["frequency"] for r in by_frequency["data"]["values"]][-1] == "7+"
+    tracking = specs["plots/cumulative_repeat.csv"]
+    assert {r["period"] for r in tracking["data"]["values"]} == {"calibration", "holdout"}
+    marks = json.dumps(tracking["layer"][1])
+    assert '"rule"' in marks and "calibration" in marks
