@@ -69,6 +69,21 @@ def check_data_path(path: str) -> None:
                           f"your data into git; track it first: dvc add {path} (README \"Your own data\")")
 
 
+def pipeline_outputs() -> list[str]:
+    """What the pipeline itself writes into the repository: every stage output, dvc.lock, and
+    params.yaml (which `dvc exp run` rewrites)."""
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].values()
+    outs = [next(iter(o)) if isinstance(o, dict) else o for s in stages for o in s.get("outs", []) + s.get("metrics", [])]
+    return [*outs, "dvc.lock", "params.yaml"]
+
+
+def data_label(d: dict) -> str:
+    """What the data is, in a few words: ``cdnow master``, ``transactions mydata/orders.csv``."""
+    if d["source"] == "cdnow":
+        return f"cdnow {d['cdnow_file']}"
+    return f"{d['source']} {d['path']}" + (" (seed-compatible)" if d["source"] == "flo" and d["seed_compatible"] else "")
+
+
 def fit_warnings(metrics: dict, model) -> list[str]:
     """The evaluation's and the trained model's warnings, each once, in order."""
     return list(dict.fromkeys(metrics.get("warnings", []) + model.training_.get("warnings", [])))

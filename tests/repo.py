@@ -12,11 +12,15 @@ ROOT = Path(__file__).resolve().parents[1]
 GENERATED = ("data/", "models/", "outputs/", "reports/")
 
 
-def sh(repo: Path, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run a command in ``repo`` with this interpreter's tools first on PATH and no MLFLOW_* variables."""
+def tool_env() -> dict:
+    """This process's environment with this interpreter's tools first on PATH and no MLFLOW_* variables."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    base["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-    proc = subprocess.run(args, cwd=repo, env={**base, **(env or {})}, capture_output=True, text=True)
+    return {**base, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+
+def sh(repo: Path, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run a command in ``repo`` (see :func:`tool_env`); fail with its output unless it exits 0."""
+    proc = subprocess.run(args, cwd=repo, env={**tool_env(), **(env or {})}, capture_output=True, text=True)
     if check and proc.returncode != 0:
         raise AssertionError(f"{args} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc

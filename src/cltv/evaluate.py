@@ -147,6 +147,11 @@ def diagnostics(model: CLTVModel, hist: pd.DataFrame) -> tuple[dict[str, float],
     return flags, notes
 
 
+def fitted(model: CLTVModel) -> dict:
+    """The evaluated model's parameters: ``{"bgnbd": {r, alpha, a, b}, "gamma_gamma": {p, q, v}}``."""
+    return {"bgnbd": dict(model.bgnbd_params_), "gamma_gamma": dict(model.gg_params_)}
+
+
 def evaluate_in_sample(rfm: pd.DataFrame, model: CLTVModel):
     """Goodness of fit where no holdout exists (a snapshot): ``(metrics, plots)``.
 
@@ -162,6 +167,7 @@ def evaluate_in_sample(rfm: pd.DataFrame, model: CLTVModel):
         **flags,
         "bgnbd_log_likelihood": model.training_["bgnbd_log_likelihood"],
         "gg_log_likelihood": model.training_["gg_log_likelihood"],
+        "calibration_fit": fitted(model),
         "warnings": notes,
     }
     plots = {
@@ -196,6 +202,7 @@ def evaluate(ch: pd.DataFrame, daily: pd.DataFrame, model: CLTVModel, calibratio
         "bgnbd_log_likelihood": model.training_["bgnbd_log_likelihood"],
         "gg_log_likelihood": model.training_["gg_log_likelihood"],
         **flags,
+        "calibration_fit": fitted(model),
         "warnings": notes,
     }
     plots = {"holdout_by_frequency": holdout_by_frequency(pred), "cumulative_repeat": cum, "calibration_histogram": hist}

@@ -36,3 +36,15 @@ def save_png(name: str, table: pd.DataFrame, path: str | Path) -> None:
         fig.savefig(path, format="png", metadata={"Software": None})
     finally:
         plt.close(fig)
+
+
+def save_pngs(tables: Path, out: Path) -> list[Path]:
+    """Draw every plot of :data:`SPECS` whose table ``tables/<name>.csv`` has rows into
+    ``out/<name>.png`` (a snapshot has no holdout tables); the PNGs written."""
+    written = []
+    for name in SPECS:
+        table = pd.read_csv(Path(tables) / f"{name}.csv")
+        if not table.empty:
+            written.append(Path(out) / f"{name}.png")
+            save_png(name, table, written[-1])
+    return written

@@ -1,0 +1,275 @@
+"""One MLflow run per new result, registered all or nothing, and a champion gate that compares
+like with like.
+
+A *result* is what the pipeline produced: the model JSON, the evaluation metrics, plots, report,
+and the input data they came from (:class:`Result`). :func:`register` logs it as one run with the
+packaged model as a new version of the registered model (alias ``candidate``), and moves alias
+``champion`` only when the champion metric beats the current champion's *on the same evaluation
+data* (:func:`champion_decision`).
+
+All or nothing: the run's fingerprint tag (a hash of everything the result consists of, from
+canonical values, so ``0`` and ``0.0`` are the same setting) is set last, after the model
+version exists. A run that raises is ended FAILED by MLflow; a run whose process was killed stays
+RUNNING until the next registration marks it FAILED. A result counts as already logged only when a
+FINISHED run carries its fingerprint, so a failed registration is simply done again next time.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import subprocess
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+OWNER_TAG = "cltv.registered_by"  # marks runs this module opened (orphans are marked FAILED)
+
+
+@dataclass
+class Result:
+    """One pipeline result to log. Paths are files; ``artifacts`` maps an artifact folder to files."""
+    model_json: Path
+    metrics: dict                 # metrics/evaluation.json
+    data_file: Path               # the input file the result was computed from
+    data_label: str               # e.g. "cdnow master", for names and descriptions
+    evaluation: dict              # what the metrics were measured on: data digest, split dates
+    config: dict                  # the settings the stage read (flat keys), for params and fingerprint
+    artifacts: dict[str, list[Path]]
+    input_example: pd.DataFrame   # a few RFM rows, the packaged model's example
+    datasets: dict[str, pd.DataFrame] = field(default_factory=dict)  # context -> table, for log_input
+    code: list[Path] = field(default_factory=list)  # the packaged code (fingerprinted, not logged)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Registry:
+    """Where and how to register: store, experiment, registered model, champion metric."""
+    tracking_uri: str
+    experiment: str
+    model_name: str
+    champion_metric: str
+    lower_is_better: bool
+    artifact_root: Path | None = None  # for a local store: where the experiment keeps artifacts
+    lock_file: Path | None = None      # serialises registrations (parallel queue workers)
+    project_run_id: str | None = None  # a run opened by `mlflow run`: log into it
+
+
+def canonical(value):
+    """Numbers as floats (so 0 == 0.0), recursively through lists and dicts; other values as they are."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, dict):
+        return {str(k): canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    return value
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fingerprint(config: dict, files: dict[str, Path]) -> str:
+    """Hash of the canonical settings and the contents of ``files`` (name -> path)."""
+    digests = {name: sha256(path) for name, path in sorted(files.items())}
+    text = json.dumps({"config": canonical(config), "files": digests}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def evaluation_key(evaluation: dict) -> str:
+    """A short, stable id of the evaluation data (``Result.evaluation``)."""
+    return hashlib.sha256(json.dumps(canonical(evaluation), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        out.update(flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
+def git_state(root: Path, ignore: list[str]) -> tuple[str, bool]:
+    """The commit checked out in ``root`` and whether files other than ``ignore`` (what the
+    pipeline itself writes) differ from it; ("", False) outside git."""
+    def git(*args):
+        proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+        return proc.stdout if proc.returncode == 0 else ""
+    changed = [line[3:].strip('"') for line in git("status", "--porcelain", "--untracked-files=all").splitlines()]
+    dirty = any(not any(p == i or p.startswith(i.rstrip("/") + "/") for i in ignore) for p in changed)
+    return git("rev-parse", "HEAD").strip(), dirty
+
+
+@contextmanager
+def _lock(path: Path | None) -> Iterator[None]:
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
+def _experiment_id(client, name: str, artifact_root: Path | None) -> str:
+    exp = client.get_experiment_by_name(name)
+    if exp is None:
+        return client.create_experiment(name, artifact_location=artifact_root.as_uri() if artifact_root else None)
+    if exp.lifecycle_stage == "deleted":
+        client.restore_experiment(exp.experiment_id)
+    return exp.experiment_id
+
+
+def logged_run(client, experiment_id: str, fp: str):
+    """The FINISHED run that registered the result with fingerprint ``fp``, or None."""
+    runs = client.search_runs([experiment_id], f"tags.`cltv.fingerprint` = '{fp}' and attributes.status = 'FINISHED'",
+                              max_results=1)
+    return runs[0] if runs else None
+
+
+def fail_orphans(client, experiment_id: str, keep: str | None = None) -> list[str]:
+    """Mark FAILED the runs this module opened that are still RUNNING: registrations hold the
+    lock from start to end, so under the lock such a run belongs to a process that died."""
+    runs = client.search_runs([experiment_id], f"tags.`{OWNER_TAG}` = 'register' and attributes.status = 'RUNNING'")
+    orphans = [r.info.run_id for r in runs if r.info.run_id != keep]
+    for run_id in orphans:
+        client.set_terminated(run_id, "FAILED")
+    return orphans
+
+
+def champion_decision(client, name: str, version: str, metric: str, value: float | None, lower_is_better: bool,
+                      evaluation: str) -> tuple[bool, str]:
+    """Whether ``version`` becomes the champion, and why. Only a champion evaluated on the same
+    data (``evaluation``, see :func:`evaluation_key`) is compared; otherwise it stays."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        current = client.get_model_version_by_alias(name, "champion")
+    except MlflowException:
+        current = None
+    if current is None:
+        return True, f"promoted: first champion of '{name}'"
+    theirs = current.tags.get("cltv.evaluation_data")
+    if theirs != evaluation:
+        return False, (f"kept version {current.version}: not comparable, it was evaluated on other data "
+                       f"({current.tags.get('cltv.data_label', 'unknown data')}, evaluation {theirs or 'unknown'}; "
+                       f"this result: evaluation {evaluation}); to serve a model of this data, register it under its "
+                       f"own name (registry.model_name) or move the alias by hand")
+    if value is None:
+        return False, f"kept version {current.version}: this result has no '{metric}'"
+    old = client.get_run(current.run_id).data.metrics.get(metric) if current.run_id else None
+    if old is None:
+        return True, f"promoted: champion version {current.version} has no '{metric}'"
+    better = value < old if lower_is_better else value > old
+    cmp = ("<" if lower_is_better else ">") if better else (">=" if lower_is_better else "<=")
+    verb = "promoted" if better else f"kept version {current.version}"
+    digits = 6 if f"{value:.6g}" != f"{old:.6g}" else 17  # show the difference when it is tiny
+    return better, f"{verb}: {metric} {value:.{digits}g} {cmp} {old:.{digits}g} of version {current.version}"
+
+
+def register(result: Result, registry: Registry, log_model, name: str, description: str) -> dict:
+    """Log ``result`` as one run named ``name`` and register its model (``log_model(model_json,
+    example, registered_model_name=...)``, see :func:`cltv.serving.log_model`), unless a finished
+    run already holds it. Returns the record {fingerprint, run_id, version, decision, logged}."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    files = {"model": result.model_json, "data": result.data_file, **{f"code/{p.name}": p for p in result.code},
+             **{f"{folder}/{p.name}": p for folder, paths in result.artifacts.items() for p in paths}}
+    fp = fingerprint({"config": result.config, "evaluation": result.evaluation, "metrics": result.metrics}, files)
+    evaluation = evaluation_key(result.evaluation)
+    mlflow.set_tracking_uri(registry.tracking_uri)
+    with _lock(registry.lock_file):
+        client = MlflowClient()
+        exp_id = _experiment_id(client, registry.experiment, registry.artifact_root)
+        fail_orphans(client, exp_id, keep=registry.project_run_id)
+        if not registry.project_run_id and (done := logged_run(client, exp_id, fp)):
+            return {"fingerprint": fp, "run_id": done.info.run_id, "logged": False,
+                    "version": done.data.tags.get("cltv.model_version", "")}
+        with mlflow.start_run(run_id=registry.project_run_id, experiment_id=None if registry.project_run_id else exp_id,
+                              run_name=None if registry.project_run_id else name) as run:
+            mlflow.set_tags({OWNER_TAG: "register", "mlflow.note.content": description,
+                             "cltv.data_label": result.data_label, "cltv.evaluation_data": evaluation,
+                             "cltv.data_fingerprint": f"sha256:{sha256(result.data_file)}",
+                             **result.tags})
+            _log_contents(result)
+            info = log_model(result.model_json, result.input_example, registered_model_name=registry.model_name)
+            version = str(info.registered_model_version)
+            client.set_registered_model_alias(registry.model_name, "candidate", version)
+            for key, value in (("cltv.evaluation_data", evaluation), ("cltv.data_label", result.data_label),
+                               ("run_name", name)):
+                client.set_model_version_tag(registry.model_name, version, key, value)
+            value = result.metrics.get(registry.champion_metric)
+            promote, why = champion_decision(client, registry.model_name, version, registry.champion_metric,
+                                             value if isinstance(value, (int, float)) else None,
+                                             registry.lower_is_better, evaluation)
+            if promote:
+                client.set_registered_model_alias(registry.model_name, "champion", version)
+            client.set_model_version_tag(registry.model_name, version, "champion_decision", why)
+            mlflow.set_tags({"cltv.champion_decision": why, "cltv.model_version": version,
+                             "cltv.fingerprint": fp})  # last: the result is now registered
+    return {"fingerprint": fp, "run_id": run.info.run_id, "version": version, "decision": why, "logged": True}
+
+
+def _log_contents(result: Result) -> None:
+    """Params (the fitted model's own settings and the stage's config), metrics (evaluation,
+    calibration and training fits), datasets and artifacts of ``result``."""
+    import mlflow
+
+    model = json.loads(result.model_json.read_text())
+    params = {f"model.{k}": v for k, v in model["hyperparameters"].items()}
+    params.update({k: v for k, v in result.config.items() if not k.startswith("model.")})
+    mlflow.log_params({k: json.dumps(v) if isinstance(v, (list, dict)) else str(v) for k, v in params.items()})
+    numbers = {k: v for k, v in flat({k: v for k, v in result.metrics.items() if k != "warnings"}).items()
+               if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    numbers.update({f"bgnbd.{k}": v for k, v in model["bgnbd"].items()})
+    numbers.update({f"gamma_gamma.{k}": v for k, v in model["gamma_gamma"].items()})
+    numbers.update({f"segment.cutoff_{i + 1}": c for i, c in enumerate(model["segment_cutoffs"])})
+    numbers.update({f"training.{k}": v for k, v in model.get("training", {}).items()
+                    if isinstance(v, (int, float)) and not isinstance(v, bool)})
+    mlflow.log_metrics({k: float(v) for k, v in numbers.items()})
+    digest = result.evaluation.get("data_sha256", "")[:16] or None
+    for context, table in result.datasets.items():
+        with warnings.catch_warnings():  # MLflow's hints: integer columns hold no missing values; a local path
+            warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer column", UserWarning)
+            warnings.filterwarnings("ignore", "The specified dataset source can be interpreted", UserWarning)
+            dataset = mlflow.data.from_pandas(table, source=str(result.data_file), name=result.data_label,
+                                              digest=digest)
+            mlflow.log_input(dataset, context=context)
+    mlflow.log_dict(result.config, "config/settings.yaml")  # the stage's settings, as the fingerprint saw them
+    for folder, paths in result.artifacts.items():
+        for path in paths:
+            mlflow.log_artifact(str(path), folder)
+
+
+def run_name(data_label: str, hyperparameters: dict) -> str:
+    """A readable run name saying what was fitted on what, e.g. ``cdnow master, penalizers 0/0,
+    6-month CLV at 1%``; the same kind for `dvc repro` and `dvc exp run` runs."""
+    h = hyperparameters
+    return (f"{data_label}, penalizers {h['bgnbd_penalizer']:g}/{h['gg_penalizer']:g}, "
+            f"{h['clv_months']:g}-month CLV at {h['discount_rate']:.2%}".replace(".00%", "%"))
+
+
+def description(data_label: str, metrics: dict, warnings: list[str]) -> str:
+    """One paragraph for the run's description: data, customers, holdout error vs baseline, warnings."""
+    text = f"Data: {data_label}, {metrics.get('customers', 0):,} customers. "
+    if "mae" in metrics:
+        change = metrics["mae"] / metrics["baseline_mae"] - 1 if metrics.get("baseline_mae") else 0.0
+        text += (f"Holdout ({metrics.get('holdout_weeks', 0):g} weeks): MAE {metrics['mae']:.4f} per customer, "
+                 f"{abs(change):.1%} {'lower' if change <= 0 else 'higher'} than the naive baseline's "
+                 f"{metrics['baseline_mae']:.4f}; "
+                 f"{metrics['holdout_purchases_predicted']:,.0f} purchases predicted for "
+                 f"{metrics['holdout_purchases_actual']:,.0f} made. ")
+    else:
+        text += "No holdout (a snapshot): in-sample fit only. "
+    return text + ("Warnings: " + "; ".join(warnings) + "." if warnings else "No warnings.")

@@ -1,0 +1,132 @@
+"""cltv.tracking.registry against a real sqlite store and Model Registry: canonical fingerprints,
+all-or-nothing registration, the champion gate on the same evaluation data."""
+import json
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from cltv import serving
+from cltv.tracking import registry
+
+
+@pytest.fixture()
+def store(tmp_path, sample_model, sample_ch):
+    """A fresh store, the CDNOW-sample model and a result around it (evaluation data 'A')."""
+    sample_model.save(tmp_path / "model.json")
+    (tmp_path / "data.csv").write_text("customer_id,date,amount\n1,1997-01-01,10\n")
+    metrics = {"customers": 2357, "mae": 0.8, "baseline_mae": 0.9, "holdout_weeks": 39.0,
+               "holdout_purchases_actual": 1882.0, "holdout_purchases_predicted": 1800.0, "warnings": []}
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    result = registry.Result(
+        model_json=tmp_path / "model.json", metrics=metrics, data_file=tmp_path / "data.csv", data_label="data A",
+        evaluation={"data_sha256": "a" * 64, "calibration_end": "1997-09-30"},
+        config={"model.bgnbd_penalizer": 0.0, "data.path": "data.csv"},
+        artifacts={"metrics": [tmp_path / "metrics.json"]},
+        input_example=sample_ch[["frequency", "recency", "T", "monetary_value"]].head(3),
+        datasets={"evaluation": sample_ch.head(20)})
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    where = registry.Registry(uri, "cltv", "cltv", "mae", True, tmp_path / "mlruns", tmp_path / "lock")
+    previous = mlflow.get_tracking_uri()
+    yield result, where, MlflowClient(tracking_uri=uri, registry_uri=uri)
+    mlflow.set_tracking_uri(previous)
+
+
+def _register(result, where, log_model=serving.log_model):
+    return registry.register(result, where, log_model, "a run", "a description")
+
+
+def test_fingerprint_is_built_from_canonical_values(tmp_path):
+    f = tmp_path / "f"
+    f.write_text("x")
+    assert registry.fingerprint({"p": 0, "h": [3, 6]}, {"f": f}) == registry.fingerprint({"p": 0.0, "h": [3.0, 6.0]},
+                                                                                       {"f": f})
+    assert registry.fingerprint({"p": 0}, {"f": f}) != registry.fingerprint({"p": 0.001}, {"f": f})
+    assert registry.fingerprint({"flag": True}, {"f": f}) != registry.fingerprint({"flag": 1}, {"f": f})
+
+
+def test_a_result_is_logged_once_with_what_was_fitted(store):
+    result, where, client = store
+    first = _register(result, where)
+    assert first["logged"] and first["version"] == "1" and first["decision"] == "promoted: first champion of 'cltv'"
+    again = _register(result, where)
+    assert not again["logged"] and again["run_id"] == first["run_id"]
+    run = client.get_run(first["run_id"])
+    assert run.info.status == "FINISHED" and run.info.run_name == "a run"
+    assert run.data.tags["mlflow.note.content"] == "a description"
+    assert run.data.params["model.fitter"] == "fast" and run.data.params["data.path"] == "data.csv"
+    assert run.data.metrics["mae"] == 0.8 and "bgnbd.r" in run.data.metrics
+    [dataset] = run.inputs.dataset_inputs
+    assert dataset.dataset.name == "data A" and dataset.tags[0].value == "evaluation"
+
+
+def test_a_failed_registration_is_marked_failed_and_done_again(store):
+    result, where, client = store
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        _register(result, where, broken)
+    [failed] = client.search_runs([client.get_experiment_by_name("cltv").experiment_id])
+    assert failed.info.status == "FAILED" and "cltv.fingerprint" not in failed.data.tags
+    retry = _register(result, where)
+    assert retry["logged"] and retry["version"] == "1"
+    assert client.get_run(retry["run_id"]).info.status == "FINISHED"
+
+
+def test_a_killed_registration_is_marked_failed_by_the_next(store):
+    result, where, client = store
+    mlflow.set_tracking_uri(where.tracking_uri)
+    exp = client.create_experiment("cltv", artifact_location=where.artifact_root.as_uri())
+    killed = client.create_run(exp, tags={registry.OWNER_TAG: "register"})  # what kill -9 leaves behind
+    record = _register(result, where)
+    assert record["logged"]
+    assert client.get_run(killed.info.run_id).info.status == "FAILED"
+
+
+def test_champion_is_compared_only_on_the_same_evaluation_data(store):
+    result, where, client = store
+    _register(result, where)
+    other = registry.Result(**{**result.__dict__, "evaluation": {"data_sha256": "b" * 64},
+                               "data_label": "data B", "metrics": {**result.metrics, "mae": 0.1}})
+    b = _register(other, where)
+    assert b["decision"].startswith("kept version 1: not comparable, it was evaluated on other data (data A")
+    assert "registry.model_name" in b["decision"]
+    better = registry.Result(**{**result.__dict__, "metrics": {**result.metrics, "mae": 0.7}})
+    assert _register(better, where)["decision"] == "promoted: mae 0.7 < 0.8 of version 1"
+    assert str(client.get_model_version_by_alias("cltv", "champion").version) == "3"
+    worse = registry.Result(**{**result.__dict__, "metrics": {**result.metrics, "mae": 0.75}})
+    assert _register(worse, where)["decision"] == "kept version 3: mae 0.75 >= 0.7 of version 3"
+
+
+def test_git_state_ignores_what_the_pipeline_writes(tmp_path):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "dvc.lock").write_text("a")
+    (tmp_path / "code.py").write_text("a")
+    git("add", "-A")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "x")
+    (tmp_path / "dvc.lock").write_text("b")
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics/evaluation.json").write_text("{}")
+    commit, dirty = registry.git_state(tmp_path, ["dvc.lock", "metrics/evaluation.json"])
+    assert len(commit) == 40 and not dirty
+    (tmp_path / "code.py").write_text("b")
+    assert registry.git_state(tmp_path, ["dvc.lock", "metrics/evaluation.json"])[1]
+
+
+def test_description_says_data_error_and_warnings():
+    text = registry.description("cdnow master", {"customers": 23570, "mae": 0.8, "baseline_mae": 1.0,
+                                                 "holdout_weeks": 39.0, "holdout_purchases_actual": 100.0,
+                                                 "holdout_purchases_predicted": 90.0}, ["q <= 1"])
+    assert text == ("Data: cdnow master, 23,570 customers. Holdout (39 weeks): MAE 0.8000 per customer, 20.0% lower "
+                    "than the naive baseline's 1.0000; 90 purchases predicted for 100 made. Warnings: q <= 1.")
+    assert registry.run_name("cdnow master", {"bgnbd_penalizer": 0.0, "gg_penalizer": 0.01, "clv_months": 6,
+                                              "discount_rate": 0.01}) == \
+        "cdnow master, penalizers 0/0.01, 6-month CLV at 1%"
