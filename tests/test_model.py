@@ -87,7 +87,7 @@ def test_segment_rule_ties_and_single_customer(sample_ch, sample_model):
 
 def test_gamma_gamma_needs_repeat_spend():
     rfm = pd.DataFrame({"frequency": [0, 0, 1] * 4, "recency": [0, 0, 3.0] * 4, "T": [10.0, 8, 9] * 4,
-                        "monetary_value": [0.0, 0, -5] * 4})
+                        "monetary_value": [0.0, 0, 0] * 4})
     with pytest.raises(FitError, match="Gamma-Gamma cannot be fitted"):
         CLTVModel().fit(rfm)
 

@@ -30,11 +30,12 @@ from sklearn.base import BaseEstimator
 
 from . import bgnbd, gamma_gamma, numeric, segment, tuples
 from .errors import FitError
+from .schema import RFM_COLUMNS, validate_rfm
 
 WEEKS_PER_MONTH = 4.345
 FORMAT = "cltv-model/1"
 MIN_CUSTOMERS = 10
-RFM_INPUT = ["frequency", "recency", "T", "monetary_value"]
+RFM_INPUT = RFM_COLUMNS  # the model's input columns (cltv.schema)
 FITTERS = ("fast", "lifetimes")
 
 
@@ -106,7 +107,7 @@ class CLTVModel(BaseEstimator):
     def fit(self, rfm: pd.DataFrame, y=None) -> CLTVModel:
         """Fit BG/NBD on all customers, Gamma-Gamma on those with usable repeat spend, then
         take the segment cut-offs from the training population's CLV."""
-        _check_rfm(rfm)
+        rfm = validate_rfm(rfm)
         if len(rfm) < MIN_CUSTOMERS:
             raise FitError(f"cannot fit BG/NBD + Gamma-Gamma on {len(rfm)} customer(s): at least {MIN_CUSTOMERS} "
                            "are needed (the model has 7 parameters); check the input file and the split dates")
@@ -245,9 +246,9 @@ class CLTVModel(BaseEstimator):
         """Scores per customer: the input RFM columns (and ``customer_id`` if given), expected
         purchases per horizon, ``p_alive``, ``expected_value`` (mean spend per purchase),
         ``clv`` and ``segment`` (categorical, labels best first)."""
-        _check_rfm(rfm)
-        keep = (["customer_id"] if "customer_id" in rfm.columns else []) + RFM_INPUT
-        columns = {c: rfm[c].array for c in keep}
+        checked = validate_rfm(rfm)
+        columns = {c: (checked if c == "customer_id" else rfm)[c].array for c in checked.columns}  # echo as given
+        rfm = checked
         horizons, alive, discounted = self._purchases(_histories(rfm))
         columns.update({horizon_column(h): horizons[h] for h in self.horizons_months})
         columns["p_alive"] = alive
@@ -353,11 +354,3 @@ def _fit_once(model: str, fitter: str, columns: tuple, weights, penalizer: float
 def _histories(rfm: pd.DataFrame) -> tuple:
     """The distinct (frequency, recency, T) of ``rfm``, see :func:`cltv.tuples.distinct`."""
     return tuples.distinct(*(rfm[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T")))
-
-
-def _check_rfm(rfm: pd.DataFrame) -> None:
-    missing = [c for c in RFM_INPUT if c not in rfm.columns]
-    if missing:
-        raise ValueError(f"RFM table lacks column(s) {missing}; expected {RFM_INPUT}")
-    if rfm.empty:
-        raise ValueError("RFM table has no customers")

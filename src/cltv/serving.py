@@ -4,129 +4,71 @@ The packaged model is "models from code": :mod:`cltv.serving_model` (a two-line 
 model JSON of :meth:`cltv.model.CLTVModel.save` as an artifact and this package's ``.py`` files as
 code. Nothing is pickled; loading rebuilds the model from the JSON.
 
-Request columns (one row per customer):
-
-``customer_id``   optional string, echoed back
-``frequency``     repeat purchases, a whole number >= 0
-``recency``       weeks from the first to the last purchase, 0 when ``frequency`` is 0
-``T``             weeks from the first purchase to the scoring date, >= ``recency``
-``monetary_value`` mean spend of the repeat purchases, > 0 when ``frequency`` > 0
+Request columns (one row per customer) are those of the RFM table (:mod:`cltv.schema`):
+optional ``customer_id`` (text; a whole number is read as its digits), ``frequency``, ``recency``,
+``T`` (weeks) and ``monetary_value``, declared as doubles in the signature, so JSON, CSV and
+Parquet bodies all work (MLflow parses CSV and converts JSON values to the signature's types
+before the model sees them: a JSON ``true`` arrives as 1.0). The values are checked by the same
+:func:`cltv.schema.validate_rfm` as in the pipeline, so every row the pipeline scores is accepted
+and gets the same numbers.
 
 Response columns: ``customer_id`` (when sent), ``expected_purchases_<h>m`` per configured
 horizon, ``p_alive``, ``expected_value``, ``clv`` and ``segment``; rows in request order. The
 RFM columns are not echoed: JSON encoding in MLflow's server is the largest cost of a large
-request, and the echo would add half of it. A request that breaks a rule is
-refused with :class:`~mlflow.exceptions.MlflowException` ``INVALID_PARAMETER_VALUE`` (HTTP 400)
-and a message that names the column, the first offending rows and the rule.
+request, and the echo would add half of it. A request that breaks a rule is refused with
+:class:`~mlflow.exceptions.MlflowException` ``INVALID_PARAMETER_VALUE`` (HTTP 400) and a
+message that names the column, the first offending rows and the rule; a request to the scoring
+server may hold at most :data:`MAX_ROWS` rows (Python calls and batch scoring have no limit).
 """
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+from mlflow.environment_variables import _MLFLOW_IS_IN_SERVING_ENVIRONMENT
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
-from mlflow.types.schema import AnyType, ColSpec, Schema
+from mlflow.types.schema import ColSpec, Schema
 
-from .data import _rows as data_rows
-from .model import RFM_INPUT, CLTVModel, horizon_column
+from . import http_guard
+from .model import CLTVModel, horizon_column
+from .schema import RFM_COLUMNS, RFMError, rows
 
 MODEL_CODE = Path(__file__).with_name("serving_model.py")
 PACKAGE_DIR = Path(__file__).parent
-
-#: Upper bounds of what a request may hold: far beyond any real customer, well inside what the
-#: closed forms compute exactly.
-LIMITS = {"frequency": 100_000, "recency": 5_218, "T": 5_218, "monetary_value": 1e12}
-MAX_ROWS_SHOWN = 5
-MAX_ROWS = 50_000  # rows per request (a 10,000-row request is scored in well under a second)
+MAX_ROWS = 50_000  # rows per HTTP request (a 10,000-row request is scored in well under a second)
+MAX_BODY = 16 << 20  # bytes per HTTP request body: 50,000 rows of JSON records fit
+SERVER_APP = "mlflow.pyfunc.scoring_server.app"  # the module `mlflow models serve` runs
 
 
 class RequestError(ValueError):
     """A scoring request breaks a rule; the message names the column, the rows and the rule."""
 
 
-def _rows(mask: np.ndarray) -> str:
-    return data_rows(mask, offset=0, limit=MAX_ROWS_SHOWN, unit="row") + " (0-based)"
-
-
-def check_request(df: pd.DataFrame, monetary_includes_first: bool = False) -> pd.DataFrame:
-    """Validate a scoring request and return it with float RFM columns and string ids.
-
-    ``monetary_includes_first``: the model's convention (``monetary_value`` averages all
-    ``frequency + 1`` orders, so it must be > 0 on every row).
-
-    Raises :class:`RequestError` on the first broken rule.
-    """
-    if not isinstance(df, pd.DataFrame):
-        raise RequestError(f"expected a table with columns {['customer_id', *RFM_INPUT]}, got {type(df).__name__}")
-    if len(df) == 0:
-        raise RequestError("the request has no rows; send at least one customer")
-    if len(df) > MAX_ROWS:
-        raise RequestError(f"the request has {len(df)} rows; send at most {MAX_ROWS:,} rows per request")
-    missing = [c for c in RFM_INPUT if c not in df.columns]
-    if missing:
-        raise RequestError(f"missing column(s) {missing}; required: {RFM_INPUT} (customer_id optional)")
-    out: dict[str, np.ndarray] = {}
-    if "customer_id" in df.columns:
-        ids = df["customer_id"]
-        bad = ids.isna().to_numpy()
-        if bad.any():
-            raise RequestError(f"customer_id: missing in {_rows(bad)}; send it for every row or for none")
-        out["customer_id"] = ids.astype(str).array
-    for col in RFM_INPUT:
-        values = df[col]
-        if values.dtype == bool or not (pd.api.types.is_numeric_dtype(values) or values.dtype == object):
-            raise RequestError(f"{col}: expected a number, got {values.dtype} values")
-        if values.dtype == object and not {type(v) for v in values.array} <= {int, float}:
-            # JSON values passed through: refuse booleans, lists, objects and non-numeric text
-            numeric = pd.to_numeric(values.where(values.map(lambda v: not isinstance(v, bool))), errors="coerce")
-            bad = (numeric.isna() & values.notna()).to_numpy()
-            if bad.any():
-                raise RequestError(f"{col}: expected a number in {_rows(bad)}")
-            values = numeric
-        x = values.to_numpy(dtype=float, na_value=np.nan)
-        bad = ~np.isfinite(x)
-        if bad.any():
-            raise RequestError(f"{col}: missing or non-finite value (null, NaN, inf) in {_rows(bad)}")
-        bad = (x < 0) | (x > LIMITS[col])
-        if bad.any():
-            raise RequestError(f"{col}: must be between 0 and {LIMITS[col]:g} in {_rows(bad)}")
-        out[col] = x
-    f, r, t, m = (out[c] for c in RFM_INPUT)
-    checks = [
-        (f != np.floor(f), "frequency: must be a whole number of repeat purchases"),
-        (r > t, "recency: must not exceed T (both in weeks since the first purchase)"),
-        ((f == 0) & (r != 0), "recency: must be 0 when frequency is 0 (no repeat purchase)"),
-        ((f > 0) & (r <= 0), "recency: must be > 0 when frequency > 0 (repeat purchases come after the first)"),
-        ((m <= 0), "monetary_value: must be > 0 (mean spend of all orders)") if monetary_includes_first else
-        ((f > 0) & (m <= 0), "monetary_value: must be > 0 when frequency > 0 (mean repeat spend)"),
-    ]
-    for bad, message in checks:
-        if bad.any():
-            raise RequestError(f"{message}; broken in {_rows(bad)}")
-    return pd.DataFrame(out)
-
-
-def score(model: CLTVModel, request: pd.DataFrame) -> pd.DataFrame:
-    """Validate ``request`` and score it: ``customer_id`` (when sent), then :func:`output_columns`
-    and ``segment``. Every number in the result is finite."""
+def score(model: CLTVModel, request: pd.DataFrame, max_rows: int | None = None) -> pd.DataFrame:
+    """Validate ``request`` (:func:`cltv.schema.validate_rfm`, at most ``max_rows`` rows) and
+    score it: ``customer_id`` (when sent), then :func:`output_columns` and ``segment``. Every
+    number in the result is finite."""
+    if max_rows is not None and isinstance(request, pd.DataFrame) and len(request) > max_rows:
+        raise RequestError(f"the request has {len(request):,} rows; send at most {max_rows:,} rows per request "
+                           "(batch scoring, `cltv score`, has no limit)")
     try:
-        scores = model.predict(check_request(request, model.monetary_includes_first))
+        scores = model.predict(request)
     except (ValueError, FloatingPointError) as exc:
-        if isinstance(exc, RequestError):
-            raise
-        raise RequestError(f"the model cannot score this request: {exc}") from None
+        raise RequestError(str(exc) if isinstance(exc, RFMError) else f"the model cannot score this request: {exc}") \
+            from None
     numbers = output_columns(model.horizons_months)
     bad = np.zeros(len(scores), dtype=bool)
     for column in numbers:
         bad |= ~np.isfinite(scores[column].to_numpy())
     if bad.any():
-        raise RequestError(f"the model cannot score {_rows(bad)}: values outside its numeric range")
+        raise RequestError(f"the model cannot score {rows(bad)}: values outside its numeric range")
     return scores[(["customer_id"] if "customer_id" in scores.columns else []) + numbers + ["segment"]]
 
 
@@ -136,12 +78,9 @@ def output_columns(horizons_months) -> list[str]:
 
 
 def signature(model: CLTVModel):
-    """Input: optional ``customer_id`` and the four RFM columns; output: the scores."""
-    # The RFM columns are declared "any" so that MLflow passes the JSON values through unchanged
-    # and check_request can refuse booleans, nested values and text with its own messages
-    # (with "double", MLflow would silently turn true into 1.0); the README states their types.
-    inputs = Schema([ColSpec("string", "customer_id", required=False),
-                     *(ColSpec(AnyType(), c) for c in RFM_INPUT)])
+    """Input: optional ``customer_id`` (text) and the four RFM columns (doubles, so that MLflow can
+    parse CSV bodies too); output: the scores."""
+    inputs = Schema([ColSpec("string", "customer_id", required=False), *(ColSpec("double", c) for c in RFM_COLUMNS)])
     outputs = Schema([ColSpec("string", "customer_id", required=False),
                       *(ColSpec("double", c) for c in output_columns(model.horizons_months)),
                       ColSpec("string", "segment")])
@@ -165,7 +104,7 @@ def log_model(model_json: str | Path, input_example: pd.DataFrame, registered_mo
     warning. Returns MLflow's ``ModelInfo``.
     """
     model = CLTVModel.load(model_json)
-    input_example = input_example.astype({c: float for c in RFM_INPUT})
+    input_example = input_example.astype({c: float for c in RFM_COLUMNS})
     score(model, input_example)
     with tempfile.TemporaryDirectory() as tmp:
         code = Path(tmp) / "cltv"
@@ -184,9 +123,13 @@ class CLTVPyfunc(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context):
         self.model = CLTVModel.load(context.artifacts["model_json"])
+        if SERVER_APP in sys.modules:  # loaded by `mlflow models serve`: guard its HTTP endpoint
+            http_guard.install(MAX_BODY)
+        if _MLFLOW_IS_IN_SERVING_ENVIRONMENT.get():  # `mlflow models serve` or `mlflow models predict`
+            http_guard.install_csv_schema(signature(self.model).inputs)
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         try:
-            return score(self.model, model_input)
+            return score(self.model, model_input, MAX_ROWS if SERVER_APP in sys.modules else None)
         except RequestError as exc:
             raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from None
