@@ -45,16 +45,27 @@ def params(stage: str) -> dict:
     validate(everything)
     check_data_path(everything["data"]["path"])
     flat = flatten(everything)
-    view: dict = {}
+    view = Declared(stage, "")
     for key in declared_params(stage):
         chosen = {k: v for k, v in flat.items() if k == key or k.startswith(key + ".")}
         for k, v in chosen.items():
             *parents, leaf = k.split(".")
             node = view
             for part in parents:
-                node = node.setdefault(part, {})
+                node = node.setdefault(part, Declared(stage, f"{node.prefix}{part}."))
             node[leaf] = v
     return view
+
+
+class Declared(dict):
+    """Part of a stage's params; reading a key the stage does not declare says so."""
+
+    def __init__(self, stage: str, prefix: str):
+        super().__init__()
+        self.stage, self.prefix = stage, prefix
+
+    def __missing__(self, key):
+        raise KeyError(f"stage {self.stage} reads {self.prefix}{key}, which dvc.yaml does not list in its params")
 
 
 def check_data_path(path: str) -> None:

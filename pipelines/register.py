@@ -34,7 +34,7 @@ def main(p: dict) -> None:
             artifacts={"model_json": [model_json], "metrics": [metrics_json],
                        "segments": [ROOT / "outputs/segment_profile.csv"],
                        "plots": [ROOT / f"plots/{n}.csv" for n in SPECS] + pngs,
-                       "report": [ROOT / "reports/segments.md", ROOT / "reports/clv_by_segment.png"]},
+                       "report": [ROOT / f"reports/{f}" for f in ("segments.md", "segments.html", "clv_by_segment.png")]},
             datasets={"evaluation": pd.read_parquet(ROOT / "data/calibration.parquet"),
                       "training": pd.read_parquet(ROOT / "data/rfm.parquet")},
             code=sorted(serving.PACKAGE_DIR.rglob("*.py")),
@@ -47,7 +47,7 @@ def main(p: dict) -> None:
         name, text = registry.run_name(label, model.to_dict()["hyperparameters"]), registry.description(
             label, metrics, fit_warnings(metrics, model))
         record = registry.register(result, where, serving.log_model, name, text)
-    print(f"register: run {record['run_id']} '{name}' in experiment '{reg['experiment']}' ({uri}); '{reg['model_name']}' "
+    print(f"register: run {record['run_id']} '{name}' in experiment '{record.get('experiment')}' ({uri}); '{reg['model_name']}' "
           f"version {record['version']} is candidate; champion {record['decision']}" if record["logged"] else
           f"register: result unchanged since run {record['run_id']} (version {record['version']}); nothing logged")
     write_json(ROOT / "models/registry.json", {"fingerprint": record["fingerprint"], "experiment": reg["experiment"],

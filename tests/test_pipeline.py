@@ -144,6 +144,15 @@ def test_exp_run_penalizer_reruns_only_model_stages(repo):
     assert str(c.get_model_version_by_alias("cltv", "candidate").version) == "2"
 
 
+def test_mlflow_project_run_without_experiment_name_says_where_it_logged(repo):
+    sh(repo, sys.executable, "pipelines/compose_params.py", "model.discount_rate=0.015")
+    proc = sh(repo, "mlflow", "run", ".", "--env-manager", "local", "-e", "main")
+    default = client(repo).get_experiment_by_name("Default")
+    [run] = client(repo).search_runs([default.experiment_id])
+    assert f"register: run {run.info.run_id}" in proc.stdout + proc.stderr
+    assert "in experiment 'Default'" in proc.stdout + proc.stderr and run.data.tags["cltv.model_version"]
+
+
 def test_mlflow_project_run_logs_to_the_same_store(repo):
     proc = sh(repo, "mlflow", "run", ".", "--env-manager", "local", "--experiment-name", "cltv",
               "-e", "train", "-P", "gg_penalizer=0.001")
@@ -151,7 +160,8 @@ def test_mlflow_project_run_logs_to_the_same_store(repo):
     last = runs(repo)[-1]
     assert last.data.params["gg_penalizer"] == "0.001"  # the project's parameter
     assert last.data.params["model.gg_penalizer"] == "0.001"  # the composed config the pipeline ran
-    assert "mae" in last.data.metrics and last.data.tags["cltv.model_version"] == "3"
+    assert "mae" in last.data.metrics and last.data.tags["cltv.model_version"] == str(
+        client(repo).get_model_version_by_alias("cltv", "candidate").version)
 
 
 def test_bad_input_fails_the_stage_and_keeps_outputs(repo):
@@ -183,10 +193,16 @@ def test_flo_snapshot_runs_end_to_end(repo):
                  "## Suggested actions", "selected population", "clv_by_segment.png"):
         assert text in report, text
     assert (repo / "reports/clv_by_segment.png").read_bytes()[:4] == b"\x89PNG"
+    # dropout is not identified on this export: no advice rests on P(alive)
+    assert "P(alive) is not informative here" in report and "Stay present" not in report
+    assert "repeat orders" not in report and "0.0 " not in report
+    page = (repo / "reports/segments.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and 'src="data:image/png;base64,' in page and "P(alive) is not" in page
     last = runs(repo)[-1]
     assert last.data.params["data.source"] == "flo" and last.data.metrics["selection_bias_suspected"] == 1.0
     assert "not comparable, it was evaluated on other data (cdnow master" in last.data.tags["cltv.champion_decision"]
-    assert "report/segments.md" in {a.path for a in client(repo).list_artifacts(last.info.run_id, "report")}
+    assert {"report/segments.md", "report/segments.html"} <= {
+        a.path for a in client(repo).list_artifacts(last.info.run_id, "report")}
 
 
 def test_own_data_is_tracked_by_dvc_and_never_committed(repo):

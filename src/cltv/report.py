@@ -1,4 +1,5 @@
-"""The segment report: per-segment figures, action suggestions and a Markdown page for managers.
+"""The segment report: per-segment figures, action suggestions, as Markdown and as one
+self-contained HTML page for managers.
 
 Inputs: the scores of :meth:`cltv.model.CLTVModel.predict` (one row per customer, with
 ``segment``) and optional customer attributes (``customer_id`` plus, for FLO,
@@ -6,7 +7,9 @@ Inputs: the scores of :meth:`cltv.model.CLTVModel.predict` (one row per customer
 """
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
+from html import escape
 from pathlib import Path
 
 import numpy as np
@@ -61,30 +64,41 @@ def segment_summary(scores: pd.DataFrame, customers: pd.DataFrame | None, labels
     return out.reset_index()
 
 
-def actions(summary: pd.DataFrame) -> dict[str, list[str]]:
-    """Two or three concrete suggestions per segment, derived from its figures."""
+def actions(summary: pd.DataFrame, p_alive_informative: bool = True) -> dict[str, list[str]]:
+    """Two or three concrete suggestions per segment, derived from its figures. When the fit could
+    not identify dropout (``p_alive_informative`` False), no advice rests on P(alive)."""
     out: dict[str, list[str]] = {}
     n = len(summary)
     for i, row in summary.iterrows():
         seg, tips = row["segment"], []
         share = f"{row['customer_share']:.0%} of customers, {row['clv_share']:.0%} of expected value"
-        at_risk = row["mean_p_alive"] < 0.5
+        since = row["mean_tenure_weeks"] - row["mean_recency_weeks"]
         if i == 0:
             tips.append(f"Retain: {share}. Protect them with loyalty benefits, early access and service "
                         "rather than discounts.")
         elif i == n - 1:
             tips.append(f"Keep costs low: {share}. Reach them only through cheap automated channels.")
+        elif row["mean_frequency"] < 0.5:
+            tips.append(f"Grow: {share}. Most of them have bought only once; a second order is the goal "
+                        f"(expected spend about {row['mean_expected_value']:.0f} per order).")
         else:
-            tips.append(f"Grow: {share}. Cross-sell and nudge the next order: they buy "
-                        f"{row['mean_frequency']:.1f} repeat orders on average at {row['mean_expected_value']:.0f} per order.")
-        if at_risk:
+            tips.append(f"Grow: {share}. Cross-sell and nudge the next order: they have come back "
+                        f"{row['mean_frequency']:.1f} times on average, spending about {row['mean_expected_value']:.0f} "
+                        "per order.")
+        if not p_alive_informative:
+            tips.append(f"P(alive) is not informative here: the fit could not tell when customers stop buying, so "
+                        f"it rates everyone as active. Judge by recency instead: their last purchase was {since:.0f} "
+                        "weeks ago on average.")
+        elif row["mean_p_alive"] < 0.5:
             tips.append(f"Reactivate: mean P(alive) is only {row['mean_p_alive']:.2f} and the last purchase was "
-                        f"{row['mean_tenure_weeks'] - row['mean_recency_weeks']:.0f} weeks ago on average; "
-                        "send a win-back offer before they are lost.")
+                        f"{since:.0f} weeks ago on average; send a win-back offer before they are lost.")
+        elif row["mean_frequency"] >= 0.5:
+            tips.append(f"Stay present: mean P(alive) {row['mean_p_alive']:.2f}; time reminders to their rhythm of "
+                        f"about {row['mean_tenure_weeks'] / (row['mean_frequency'] + 1):.0f} weeks between orders.")
         else:
-            tips.append(f"Stay present: mean P(alive) {row['mean_p_alive']:.2f}; time reminders to their "
-                        f"rhythm of about {row['mean_tenure_weeks'] / max(row['mean_frequency'] + 1, 1):.0f} weeks "
-                        "between orders.")
+            tips.append(f"Stay present: mean P(alive) {row['mean_p_alive']:.2f}, which says little for customers "
+                        "who bought once (the model cannot see them drop out yet); their first purchase was "
+                        f"{row['mean_tenure_weeks']:.0f} weeks ago on average.")
         offline = row.get("last_order_channel: Offline")
         if offline is not None and not pd.isna(offline):
             where = "in stores" if offline >= 0.5 else "online"
@@ -94,37 +108,78 @@ def actions(summary: pd.DataFrame) -> dict[str, list[str]]:
     return out
 
 
-def _table(df: pd.DataFrame) -> str:
-    head = "| " + " | ".join(df.columns) + " |"
-    rule = "|" + "|".join("---" for _ in df.columns) + "|"
-    rows = ["| " + " | ".join(str(v) for v in r) + " |" for r in df.itertuples(index=False)]
-    return "\n".join([head, rule, *rows])
-
-
-def markdown(summary: pd.DataFrame, suggestions: dict[str, list[str]], title: str, facts: Sequence[str],
-             warnings: Sequence[str], plot_file: str) -> str:
-    """The report page: facts about the run, warnings, per-segment table, channel mix, actions."""
+def _formatted(summary: pd.DataFrame) -> pd.DataFrame:
     fmt = summary.copy()
-    pct = [c for c in fmt.columns if c.endswith("_share") or ": " in c]
     for c in fmt.columns:
-        if c in pct:
+        if c.endswith("_share") or ": " in c:
             fmt[c] = fmt[c].map(lambda v: f"{v:.1%}")
         elif c not in ("segment", "customers", "top_categories") and pd.api.types.is_numeric_dtype(fmt[c]):
             fmt[c] = fmt[c].map(lambda v: f"{v:,.2f}")
-    main_cols = [c for c in fmt.columns if ": " not in c and c != "top_categories"]
-    lines = [f"# {title}", "", *(f"- {f}" for f in facts), ""]
-    lines += ["## Warnings", ""] + ([f"- {w}" for w in warnings] or ["- none"]) + [""]
-    lines += ["## Segments", "", "Recency and tenure in weeks; values in the data's currency.", "",
-              _table(fmt[main_cols]), "", f"![CLV by segment]({plot_file})", ""]
-    mix_cols = [c for c in fmt.columns if ": " in c]
-    if mix_cols:
-        lines += ["## Channels and interests", "", _table(fmt[["segment", *mix_cols]]), ""]
+    return fmt
+
+
+def blocks(summary: pd.DataFrame, suggestions: dict[str, list[str]], title: str, facts: Sequence[str],
+           warnings: Sequence[str]) -> list[tuple[str, object]]:
+    """The report as a list of (kind, content) blocks: ``h1``/``h2``/``p``/``bold`` text, ``list``
+    of texts, ``table`` (a DataFrame of strings), ``image`` (the CLV plot). Rendered by
+    :func:`markdown` and :func:`html`."""
+    fmt = _formatted(summary)
+    main = [c for c in fmt.columns if ": " not in c and c != "top_categories"]
+    out: list[tuple[str, object]] = [("h1", title), ("list", list(facts)), ("h2", "Warnings"),
+                                     ("list", list(warnings) or ["none"]), ("h2", "Segments"),
+                                     ("p", "Recency and tenure in weeks; values in the data's currency."),
+                                     ("table", fmt[main]), ("image", "CLV by segment")]
+    mix = [c for c in fmt.columns if ": " in c]
+    if mix:
+        out += [("h2", "Channels and interests"), ("table", fmt[["segment", *mix]])]
     if "top_categories" in fmt.columns:
-        lines += [_table(fmt[["segment", "top_categories"]]), ""]
-    lines += ["## Suggested actions", ""]
+        out += [("table", fmt[["segment", "top_categories"]])]
+    out += [("h2", "Suggested actions")]
     for seg, tips in suggestions.items():
-        lines += [f"**{seg}**", "", *(f"- {t}" for t in tips), ""]
+        out += [("bold", seg), ("list", tips)]
+    return out
+
+
+def markdown(parts: list[tuple[str, object]], plot_file: str) -> str:
+    """The report as Markdown, the plot linked as ``plot_file``."""
+    lines: list[str] = []
+    for kind, content in parts:
+        if kind == "table":
+            head = "| " + " | ".join(content.columns) + " |"
+            rule = "|" + "|".join("---" for _ in content.columns) + "|"
+            lines += [head, rule, *("| " + " | ".join(map(str, r)) + " |" for r in content.itertuples(index=False))]
+        else:
+            lines += {"h1": [f"# {content}"], "h2": [f"## {content}"], "p": [str(content)], "bold": [f"**{content}**"],
+                      "list": [f"- {t}" for t in content], "image": [f"![{content}]({plot_file})"]}[kind]
+        lines.append("")
     return "\n".join(lines)
+
+
+def html(parts: list[tuple[str, object]], png: bytes) -> str:
+    """The report as one self-contained HTML page (the plot inline as a data URI), for MLflow's
+    artifact viewer and a browser."""
+    body: list[str] = []
+    for kind, content in parts:
+        if kind == "table":
+            head = "".join(f"<th>{escape(str(c))}</th>" for c in content.columns)
+            rows = "".join("<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in r) + "</tr>"
+                           for r in content.itertuples(index=False))
+            body.append(f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>')
+        elif kind == "list":
+            body.append("<ul>" + "".join(f"<li>{escape(str(t))}</li>" for t in content) + "</ul>")
+        elif kind == "image":
+            data = base64.b64encode(png).decode()
+            body.append(f'<img alt="{escape(str(content))}" src="data:image/png;base64,{data}">')
+        else:
+            tag = {"h1": "h1", "h2": "h2", "p": "p", "bold": "h3"}[kind]
+            body.append(f"<{tag}>{escape(str(content))}</{tag}>")
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
+             ".wide{overflow-x:auto}table{border-collapse:collapse;margin:1em 0;font-size:13px}"
+             "td,th{border:1px solid #ccc;padding:4px 8px;"
+             "text-align:right}th{background:#f3f3f3}img{max-width:100%}")
+    title = escape(str(next((c for k, c in parts if k == "h1"), "Report")))
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+            f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
 
 
 def plot_clv_by_segment(scores: pd.DataFrame, labels: Sequence[str], path: str | Path) -> None:

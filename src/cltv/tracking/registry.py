@@ -180,7 +180,8 @@ def champion_decision(client, name: str, version: str, metric: str, value: float
 def register(result: Result, registry: Registry, log_model, name: str, description: str) -> dict:
     """Log ``result`` as one run named ``name`` and register its model (``log_model(model_json,
     example, registered_model_name=...)``, see :func:`cltv.serving.log_model`), unless a finished
-    run already holds it. Returns the record {fingerprint, run_id, version, decision, logged}."""
+    run already holds it. Returns the record {fingerprint, run_id, version, decision, logged,
+    experiment (the one the run is in)}."""
     import mlflow
     from mlflow.tracking import MlflowClient
 
@@ -218,7 +219,9 @@ def register(result: Result, registry: Registry, log_model, name: str, descripti
             client.set_model_version_tag(registry.model_name, version, "champion_decision", why)
             mlflow.set_tags({"cltv.champion_decision": why, "cltv.model_version": version,
                              "cltv.fingerprint": fp})  # last: the result is now registered
-    return {"fingerprint": fp, "run_id": run.info.run_id, "version": version, "decision": why, "logged": True}
+    experiment = client.get_experiment(run.info.experiment_id).name  # under `mlflow run`: the project's
+    return {"fingerprint": fp, "run_id": run.info.run_id, "version": version, "decision": why, "logged": True,
+            "experiment": experiment}
 
 
 def _log_contents(result: Result) -> None:
