@@ -105,6 +105,30 @@ def horizons() -> Key:
     return Key(check, ([-3, 6], 3, [], [3, 3], ["abc"], [0]))
 
 
+def texts(optional: bool = False) -> Key:
+    def check(v):
+        if v is None and optional:
+            return None
+        if isinstance(v, list) and all(isinstance(t, (str, int)) and not isinstance(t, bool) and str(t) for t in v):
+            return None
+        return "a list of texts" + (" or null" if optional else "")
+    return Key(check, ("abc", [None], 1) + (() if optional else (None,)))
+
+
+def timezone() -> Key:
+    def check(v):
+        if v is None:
+            return None
+        try:
+            from zoneinfo import ZoneInfo
+
+            ZoneInfo(v)
+            return None
+        except (ValueError, KeyError, TypeError, OSError):
+            return "an IANA time zone such as Europe/London, or null"
+    return Key(check, ("Mars/Olympus", "", 3))
+
+
 def optional_text() -> Key:
     return Key(lambda v: None if v is None or (isinstance(v, str) and v) else "a non-empty text or null", ("", 1))
 
@@ -115,7 +139,19 @@ SCHEMA: dict[str, Key] = {
     "data.path": repo_path(),
     "data.customer_col": text(),
     "data.date_col": text(),
-    "data.amount_col": text(),
+    "data.amount_col": optional_text(),
+    "data.quantity_col": optional_text(),
+    "data.price_col": optional_text(),
+    "data.invoice_col": optional_text(),
+    "data.cancellations.invoice_prefix": optional_text(),
+    "data.cancellations.negative": flag(),
+    "data.cancellations.treatment": choice("drop", "net"),
+    "data.missing_customer": choice("error", "drop"),
+    "data.nonpositive_amounts": choice("keep", "drop"),
+    "data.filter.column": optional_text(),
+    "data.filter.values": texts(),
+    "data.timezone": timezone(),
+    "data.sheets": texts(optional=True),
     "data.date_format": optional_text(),
     "data.calibration_end": day(optional=True),
     "data.observation_end": day(optional=True),
@@ -176,6 +212,14 @@ def _cross_checks(p: dict) -> None:
         for key in ("data.calibration_end", "data.observation_end"):
             if p[key] is None:
                 raise ConfigError(f"{key}: a transaction log needs a date YYYY-MM-DD (null is only for data=flo)")
+        if p["data.amount_col"] is None and not (p["data.quantity_col"] and p["data.price_col"]):
+            raise ConfigError("data.amount_col = None: expected a column, or data.quantity_col and data.price_col "
+                              "(amount = quantity x unit price)")
+        if p["data.cancellations.invoice_prefix"] and not p["data.invoice_col"]:
+            raise ConfigError(f"data.cancellations.invoice_prefix = {p['data.cancellations.invoice_prefix']!r}: "
+                              "expected data.invoice_col to name the invoice column")
+        if p["data.filter.column"] and not p["data.filter.values"]:
+            raise ConfigError(f"data.filter.values = []: expected the values of {p['data.filter.column']!r} to keep")
         if p["data.calibration_end"] >= p["data.observation_end"]:
             raise ConfigError(f"data.calibration_end = {p['data.calibration_end']!r}: expected a day before "
                               f"data.observation_end ({p['data.observation_end']})")

@@ -5,6 +5,8 @@ Transaction logs (data=cdnow, data=transactions):
   data/calibration.parquet  calibration RFM (weeks) + holdout_purchases, holdout_spend, holdout_weeks
   data/rfm.parquet          RFM over the whole history up to observation_end (training data)
   data/customers.parquet    customer_id (a log has no other customer attributes)
+  metrics/data_quality.json rows read, dropped by reason (filtered, missing customer, cancellation,
+                            non-positive amount, outside the window), kept; customers, purchase days, dates
 FLO snapshot (data=flo): no time split is possible, so calibration.parquet is the RFM table
 itself (in-sample evaluation) and daily.parquet is empty; customers.parquet adds the channels
 and interest categories for the segment report.
@@ -12,11 +14,12 @@ and interest categories for the segment report.
 import pandas as pd
 from common import ROOT, run
 
-from cltv import data, flo, rfm
-from cltv.io import write_parquet
+from cltv import flo, rfm
+from cltv.io import write_json, write_parquet
+from cltv.transactions import LogSpec, Quality, account, load_log
 
 
-def snapshot(p: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def snapshot(p: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
     d = p["data"]
     raw = flo.load_flo(ROOT / d["path"])
     capped = raw
@@ -31,28 +34,41 @@ def snapshot(p: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.Data
           f"{'seed-compatible (frequency = total orders)' if d['seed_compatible'] else 'frequency = total orders - 1'}")
     empty_daily = pd.DataFrame({"customer_id": pd.Series(dtype=str), "date": pd.Series(dtype="datetime64[ns]"),
                                 "amount": pd.Series(dtype=float)})
-    return empty_daily, table, table, flo.customer_attributes(raw)
+    quality = Quality(rows_read=len(raw), rows_kept=len(raw))
+    return empty_daily, table, table, flo.customer_attributes(raw), {**quality.as_dict(), "customers": len(table)}
 
 
-def transactions(p: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def log_spec(d: dict) -> LogSpec:
+    """How to read the log, from the ``data.*`` keys (README "Your own transaction log")."""
+    c, f = d["cancellations"], d["filter"]
+    return LogSpec(customer_col=d["customer_col"], date_col=d["date_col"], amount_col=d["amount_col"],
+                   quantity_col=d["quantity_col"], price_col=d["price_col"], invoice_col=d["invoice_col"],
+                   cancel_prefix=c["invoice_prefix"], cancel_negative=c["negative"], cancellations=c["treatment"],
+                   missing_customer=d["missing_customer"], nonpositive=d["nonpositive_amounts"],
+                   filter_column=f["column"], filter_values=tuple(f["values"]), date_format=d["date_format"],
+                   timezone=d["timezone"], sheets=tuple(d["sheets"]) if d["sheets"] else None)
+
+
+def transactions(p: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
     d = p["data"]
-    tx = data.load_transactions(ROOT / d["path"], d["customer_col"], d["date_col"], d["amount_col"], d["date_format"],
-                                end=d["observation_end"])
+    tx, quality = load_log(ROOT / d["path"], log_spec(d), end=d["observation_end"])
     daily = rfm.daily_purchases(tx)
     rfm.check_period(daily, d["calibration_end"], d["observation_end"], source=str(d["path"]))
     calibration = rfm.calibration_holdout(daily, d["calibration_end"], d["observation_end"])
     full = rfm.rfm(daily, d["observation_end"])
-    print(f"prepare: {len(tx)} transactions, {len(daily)} purchase days, {len(full)} customers "
-          f"({len(calibration)} in the calibration cohort)")
-    return daily, calibration, full, full[["customer_id"]]
+    dropped = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in quality.dropped.items() if v) or "none"
+    print(f"prepare: {quality.rows_read:,} rows read, dropped: {dropped}; {len(daily):,} purchase days, "
+          f"{len(full):,} customers ({len(calibration):,} in the calibration cohort)")
+    return daily, calibration, full, full[["customer_id"]], account(quality, daily)
 
 
 def main(p: dict) -> None:
-    daily, calibration, full, customers = (snapshot if p["data"]["source"] == "flo" else transactions)(p)
+    daily, calibration, full, customers, quality = (snapshot if p["data"]["source"] == "flo" else transactions)(p)
     write_parquet(ROOT / "data/daily.parquet", daily)
     write_parquet(ROOT / "data/calibration.parquet", calibration)
     write_parquet(ROOT / "data/rfm.parquet", full)
     write_parquet(ROOT / "data/customers.parquet", customers)
+    write_json(ROOT / "metrics/data_quality.json", quality)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ def main(p: dict) -> None:
     uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root / 'mlflow.db'}"
     model_json, metrics_json = ROOT / "models/cltv_model.json", ROOT / "metrics/evaluation.json"
     model, metrics = CLTVModel.load(model_json), json.loads(metrics_json.read_text())
+    metrics["data_quality"] = json.loads((ROOT / "metrics/data_quality.json").read_text())
     label, data = data_label(d), ROOT / d["path"]
     commit, dirty = registry.git_state(ROOT, pipeline_outputs())
     with tempfile.TemporaryDirectory() as tmp:
@@ -31,7 +32,7 @@ def main(p: dict) -> None:
             evaluation={"data_sha256": registry.sha256(data), **{k: d[k] for k in (
                 "source", "calibration_end", "observation_end", "seed_compatible")}},
             config=registry.flat(p), input_example=pd.read_parquet(ROOT / "data/rfm.parquet").head(3),
-            artifacts={"model_json": [model_json], "metrics": [metrics_json],
+            artifacts={"model_json": [model_json], "metrics": [metrics_json, ROOT / "metrics/data_quality.json"],
                        "segments": [ROOT / "outputs/segment_profile.csv"],
                        "plots": [ROOT / f"plots/{n}.csv" for n in SPECS] + pngs,
                        "report": [ROOT / f"reports/{f}" for f in ("segments.md", "segments.html", "clv_by_segment.png")]},

@@ -41,6 +41,11 @@ def main(p: dict) -> None:
         f"CLV: next {model.clv_months} months, discount {model.discount_rate:.1%} a month; total "
         f"{scores['clv'].sum():,.0f}. Segments: CLV quantiles, {', '.join(labels)} best first.",
     ]
+    q = json.loads((ROOT / "metrics/data_quality.json").read_text())
+    dropped = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in q["dropped"].items() if v) or "none"
+    facts.insert(1, f"Data quality: {q['rows_read']:,} rows read, {q['rows_kept']:,} kept (dropped: {dropped})"
+                 + (f"; {q['purchase_days']:,} purchase days from {q['first_date']} to {q['last_date']}."
+                    if "purchase_days" in q else "."))
     warnings = fit_warnings(metrics, model)
     informative = min(model.bgnbd_params_["a"], model.bgnbd_params_["b"]) >= 1e-4  # dropout identified
     parts = report.blocks(summary, report.actions(summary, informative), "Customer value segments", facts, warnings)

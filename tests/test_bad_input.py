@@ -58,7 +58,6 @@ REFUSED = {
     "non-numeric amount": (edit(3, "amount", "12,5x"), "column 'amount': non-numeric amount at line 5"),
     "missing customer id": (edit(7, "customer_id", ""), "column 'customer_id': missing customer id at line 9"),
     "unparseable date": (edit(2, "date", "1997-02-30"), "column 'date': unparseable date at line 4"),
-    "date after observation end": (edit(4, "date", "1999-01-01"), "column 'date': date after observation_end 1998-06-30 at line 6"),
 }
 
 

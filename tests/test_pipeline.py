@@ -263,3 +263,29 @@ def test_a_killed_registration_is_done_again_by_the_next_run(repo):
     assert "Running stage 'register'" in again.stdout and "is candidate" in again.stdout
     assert client(repo).get_run(killed.info.run_id).info.status == "FAILED"
     assert runs(repo)[-1].info.status == "FINISHED" and runs(repo)[-1].data.tags["cltv.model_version"]
+
+
+RETAIL_OVERRIDES = ["data=transactions", "data.path=mydata/retail.csv", "data.customer_col='Customer ID'",
+                    "data.date_col=InvoiceDate", "data.amount_col=null", "data.quantity_col=Quantity",
+                    "data.price_col=Price", "data.invoice_col=Invoice", "data.cancellations.invoice_prefix=C",
+                    "data.missing_customer=drop", "data.timezone=Europe/Istanbul", "data.filter.column=Country",
+                    "data.filter.values=['United Kingdom']", "data.calibration_end=2020-09-29",
+                    "data.observation_end=2021-06-30"]
+
+
+def test_an_invoice_line_export_runs_by_configuration_alone(repo):
+    (repo / "mydata").mkdir(exist_ok=True)
+    sh(repo, sys.executable, "-m", "cltv.simulate", "invoices", "--customers", "20000", "--seed", "1",
+       "--out", "mydata/retail.csv")
+    sh(repo, "dvc", "add", "mydata/retail.csv")
+    commit(repo, "retail export tracked by DVC")
+    args = [a for o in RETAIL_OVERRIDES for a in ("-S", o)]
+    run = sh(repo, "dvc", "exp", "run", *args)
+    assert "prepare: " in run.stdout and "missing customer" in run.stdout
+    quality = json.loads((repo / "metrics/data_quality.json").read_text())
+    assert quality["rows_read"] == quality["rows_kept"] + sum(quality["dropped"].values())
+    assert min(quality["dropped"][k] for k in ("filtered", "missing_customer", "cancellation")) > 0
+    metrics = json.loads((repo / "metrics/evaluation.json").read_text())
+    assert metrics["customers"] > 10_000 and metrics["mae"] < metrics["baseline_mae"]
+    assert "Data quality:" in (repo / "reports/segments.md").read_text()
+    assert runs(repo)[-1].data.metrics["data_quality.dropped.cancellation"] == quality["dropped"]["cancellation"]

@@ -67,51 +67,13 @@ def load_transactions(
     date_format: str | None = None,
     end: str | pd.Timestamp | None = None,
 ) -> pd.DataFrame:
-    """Read a transaction log from CSV (optionally gzip-compressed) or Parquet and validate it.
+    """A tidy transaction log (CSV, ``.csv.gz``, Parquet or Excel) with these columns, rows after
+    ``end`` left out: :func:`cltv.transactions.load_log` with a plain :class:`~cltv.transactions.LogSpec`
+    (use that for invoice lines, cancellations, guests, time zones and the data-quality account)."""
+    from .transactions import LogSpec, load_log
 
-    Extra columns are ignored. Raises :class:`DataError` naming the file, the column and up
-    to five offending lines for a missing column, an empty file, a missing id, an
-    unparseable date, a date after ``end`` (the observation end, if given) or a
-    non-numeric amount. Amounts may be 0 or negative (returns, see :mod:`cltv.rfm`).
-    """
-    path = Path(path)
-    raw = read_table(path, "a header row and transactions")
-
-    missing = [c for c in (customer_col, date_col, amount_col) if c not in raw.columns]
-    if missing:
-        raise DataError(
-            f"{path}: missing column(s) {missing}; found {list(raw.columns)[:10]} "
-            f"(set data.customer_col / data.date_col / data.amount_col, and check the delimiter is a comma)"
-        )
-    if raw.empty:
-        raise DataError(f"{path}: no transactions (header only); expected at least one row")
-
-    ids = raw[customer_col].astype(str).str.strip()
-    bad = raw[customer_col].isna() | (ids == "") | ids.str.lower().isin(["nan", "none", "null"])
-    if bad.any():
-        raise DataError(f"{path}: column {customer_col!r}: missing customer id at {_rows(bad)}; "
-                        "expected a non-empty id on every row")
-
-    dates = pd.to_datetime(raw[date_col], format=date_format, errors="coerce")
-    bad = dates.isna()
-    if bad.any():
-        fmt = f"format {date_format!r}" if date_format else "a date such as 2021-05-30"
-        raise DataError(f"{path}: column {date_col!r}: unparseable date at {_rows(bad)}; expected {fmt}")
-
-    if end is not None:
-        bad = dates > pd.Timestamp(end)
-        if bad.any():
-            raise DataError(f"{path}: column {date_col!r}: date after observation_end {pd.Timestamp(end).date()} at "
-                            f"{_rows(bad)}; expected dates up to observation_end (set data.observation_end "
-                            "to cover the data)")
-
-    amounts = pd.to_numeric(raw[amount_col], errors="coerce")
-    bad = amounts.isna() | ~np.isfinite(amounts.to_numpy(dtype=float, na_value=np.nan))
-    if bad.any():
-        raise DataError(f"{path}: column {amount_col!r}: non-numeric amount at {_rows(bad)}; expected a number")
-
-    tx = pd.DataFrame({"customer_id": ids, "date": dates.dt.normalize(), "amount": amounts.astype(float)})
-    return _finish(tx)
+    spec = LogSpec(customer_col=customer_col, date_col=date_col, amount_col=amount_col, date_format=date_format)
+    return load_log(path, spec, end=end)[0]
 
 
 def read_table(path: Path, expected: str) -> pd.DataFrame:

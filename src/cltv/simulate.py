@@ -216,7 +216,8 @@ def write_flo_csv(df: pd.DataFrame, path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m cltv.simulate flo --customers N --seed S [--no-selection] --out FILE``"""
+    """``python -m cltv.simulate flo --customers N --seed S [--no-selection] --out FILE`` or
+    ``python -m cltv.simulate invoices --customers N --seed S [--timezone TZ] --out FILE``"""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m cltv.simulate", description=main.__doc__)
@@ -227,7 +228,19 @@ def main(argv: list[str] | None = None) -> None:
     flo.add_argument("--no-selection", action="store_true",
                      help="keep every simulated customer (no FLO-style selection)")
     flo.add_argument("--out", required=True, help="CSV path (.csv or .csv.gz)")
+    inv = sub.add_parser("invoices", help="a retail export of invoice lines (cltv.simulate_invoices)")
+    inv.add_argument("--customers", type=int, default=20_000)
+    inv.add_argument("--seed", type=int, default=0)
+    inv.add_argument("--timezone", default="Europe/Istanbul")
+    inv.add_argument("--out", required=True, help=".csv, .csv.gz, .parquet or .xlsx (a sheet per year)")
     args = parser.parse_args(argv)
+    if args.what == "invoices":
+        from .simulate_invoices import simulate_invoices, write_invoices
+
+        lines, _ = simulate_invoices(args.customers, timezone=args.timezone, seed=args.seed)
+        write_invoices(lines, args.out)
+        print(f"wrote {len(lines):,} invoice lines of {args.customers:,} customers (and guests) to {args.out}")
+        return
     df = simulate_flo(args.customers, selection=not args.no_selection, seed=args.seed)
     write_flo_csv(df, args.out)
     print(f"wrote {len(df)} FLO-schema customers to {args.out}")
