@@ -10,8 +10,6 @@ scores is accepted by the packaged model.
 """
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 
@@ -21,7 +19,6 @@ RFM_COLUMNS = ["frequency", "recency", "T", "monetary_value"]
 #: Upper bounds: far beyond any real customer, well inside what the closed forms compute exactly.
 LIMITS = {"frequency": 100_000, "recency": 5_218, "T": 5_218, "monetary_value": 1e12}
 ROWS_SHOWN = 5
-CONTAINER = re.compile(r"\[.*\]|\{.*\}", re.DOTALL)  # a JSON list or object, or its Python text
 
 
 class RFMError(DataError):
@@ -37,20 +34,18 @@ def rows(mask: np.ndarray, limit: int = ROWS_SHOWN) -> str:
 
 
 def _ids(values: pd.Series) -> pd.array:
-    """Customer ids as text: strings as they are, whole numbers without a decimal point. A list or
-    an object is refused, also when MLflow's JSON parsing has already turned it into its text
-    (``"['a', 'b']"``)."""
+    """Customer ids as text: strings as they are, whole numbers without a decimal point; a list,
+    an object or a missing id is refused."""
     def text(v):
         if isinstance(v, str):
-            return None if CONTAINER.fullmatch(v) else v
+            return v
         if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
             return str(int(v))
         if isinstance(v, (float, np.floating)) and np.isfinite(v) and float(v).is_integer():
             return str(int(v))
         return None
-    if (isinstance(values.dtype, pd.StringDtype) and not values.isna().any()
-            and not values.str.fullmatch(CONTAINER.pattern).any()):
-        return values.astype(str).array
+    if isinstance(values.dtype, pd.StringDtype) and not values.isna().any():
+        return values.array
     out = values.map(text)
     bad = out.isna().to_numpy()
     if bad.any():

@@ -22,6 +22,7 @@ server may hold at most :data:`MAX_ROWS` rows (Python calls and batch scoring ha
 """
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import tempfile
@@ -45,6 +46,7 @@ PACKAGE_DIR = Path(__file__).parent
 MAX_ROWS = 50_000  # rows per HTTP request (a 10,000-row request is scored in well under a second)
 MAX_BODY = 16 << 20  # bytes per HTTP request body: 50,000 rows of JSON records fit
 SERVER_APP = "mlflow.pyfunc.scoring_server.app"  # the module `mlflow models serve` runs
+CONTAINER = re.compile(r"\[.*\]|\{.*\}", re.DOTALL)  # a JSON list or object, or its Python text
 
 
 class RequestError(ValueError):
@@ -58,6 +60,13 @@ def score(model: CLTVModel, request: pd.DataFrame, max_rows: int | None = None) 
     if max_rows is not None and isinstance(request, pd.DataFrame) and len(request) > max_rows:
         raise RequestError(f"the request has {len(request):,} rows; send at most {max_rows:,} rows per request "
                            "(batch scoring, `cltv score`, has no limit)")
+    if isinstance(request, pd.DataFrame) and "customer_id" in request.columns:
+        # MLflow's JSON parsing turns an id sent as a list or object into its text: refuse that
+        sent = request["customer_id"].astype(str)
+        bad = sent.str.fullmatch(CONTAINER.pattern).fillna(False).to_numpy(dtype=bool)
+        if bad.any():
+            raise RequestError(f"customer_id: expected a text or a whole number, not a list or an object, in "
+                               f"{rows(bad)}")
     try:
         scores = model.predict(request)
     except (ValueError, FloatingPointError) as exc:
