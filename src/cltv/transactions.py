@@ -124,17 +124,15 @@ def read_rows(path: Path, sheets: tuple | None = None) -> pd.DataFrame:
 
 
 def ids_as_text(values: pd.Series) -> pd.Series:
-    """Customer ids as text; missing ones as NA. Whole numbers lose any ``.0``."""
-    if pd.api.types.is_float_dtype(values.dtype):
-        whole = values.notna() & (values == np.floor(values))
-        text = values.astype(object).where(~whole, values.where(whole).astype("Int64").astype(object))
-        return text.map(lambda v: None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
-                        else str(v)).astype("str")
+    """Customer ids as text; missing or empty ones as NA. Whole numbers lose any ``.0``."""
     if pd.api.types.is_integer_dtype(values.dtype):
         return values.astype("Int64").astype("str").where(values.notna())
-    text = values.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else
-                      (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v).strip()))
-    return text.astype("str").where(text.notna() & (text.astype("str") != ""))
+    if isinstance(values.dtype, pd.StringDtype):  # CSV: already text
+        text = values.str.strip()
+    else:
+        text = values.map(lambda v: None if pd.isna(v) else
+                          str(int(v)) if isinstance(v, float) and v.is_integer() else str(v).strip()).astype("str")
+    return text.where(text.notna() & (text != ""))
 
 
 def local_days(values: pd.Series, spec: LogSpec, where: str, lines: np.ndarray) -> pd.Series:
