@@ -219,11 +219,9 @@ def test_own_data_is_tracked_by_dvc_and_never_committed(repo):
     commit(repo, "orders tracked by DVC")
     sh(repo, "dvc", "exp", "run", *own)
     refs = sh(repo, "git", "for-each-ref", "--format=%(refname)", "refs/exps").stdout.split()
-    assert refs
-    for ref in refs:
-        files = sh(repo, "git", "ls-tree", "-r", "--name-only", ref).stdout.split()
-        assert "mydata/orders.csv" not in files, ref
-    assert "mydata/orders.csv.dvc" in files  # the last experiment: DVC's pointer only
+    trees = {ref: sh(repo, "git", "ls-tree", "-r", "--name-only", ref).stdout.split() for ref in refs}
+    assert not [ref for ref, files in trees.items() if "mydata/orders.csv" in files]
+    assert [ref for ref, files in trees.items() if "mydata/orders.csv.dvc" in files]  # DVC's pointer only
 
     (repo.parent / "outside.csv").write_text("customer_id,date,amount\n")
     outside = sh(repo, "dvc", "exp", "run", "-S", "data.path=../outside.csv", check=False)
@@ -275,7 +273,7 @@ RETAIL_OVERRIDES = ["data=transactions", "data.path=mydata/retail.csv", "data.cu
 
 def test_an_invoice_line_export_runs_by_configuration_alone(repo):
     (repo / "mydata").mkdir(exist_ok=True)
-    sh(repo, sys.executable, "-m", "cltv.simulate", "invoices", "--customers", "20000", "--seed", "1",
+    sh(repo, sys.executable, "-m", "cltv.simulate", "invoices", "--customers", "5000", "--seed", "1",
        "--out", "mydata/retail.csv")
     sh(repo, "dvc", "add", "mydata/retail.csv")
     commit(repo, "retail export tracked by DVC")
@@ -286,6 +284,6 @@ def test_an_invoice_line_export_runs_by_configuration_alone(repo):
     assert quality["rows_read"] == quality["rows_kept"] + sum(quality["dropped"].values())
     assert min(quality["dropped"][k] for k in ("filtered", "missing_customer", "cancellation")) > 0
     metrics = json.loads((repo / "metrics/evaluation.json").read_text())
-    assert metrics["customers"] > 10_000 and metrics["mae"] < metrics["baseline_mae"]
+    assert metrics["customers"] > 2_500 and metrics["mae"] < metrics["baseline_mae"]
     assert "Data quality:" in (repo / "reports/segments.md").read_text()
     assert runs(repo)[-1].data.metrics["data_quality.dropped.cancellation"] == quality["dropped"]["cancellation"]

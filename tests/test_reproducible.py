@@ -13,10 +13,11 @@ from .repo import copy_repo, sh
 
 NUMERIC_STAGES = ("prepare", "evaluate", "train", "segment")
 THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-ENVIRONMENTS = {
-    "numpy without AVX-512": {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR"},
+ENVIRONMENTS = {  # and the default one, in which the fixture's `dvc repro` ran
+    "numpy without AVX-512, OpenBLAS kernel unset, 2 threads": {
+        "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR", "OPENBLAS_CORETYPE": None,
+        **dict.fromkeys(THREADS, "2")},
     "OpenBLAS kernel unset, 1 thread": {"OPENBLAS_CORETYPE": None, **dict.fromkeys(THREADS, "1")},
-    "OpenBLAS kernel unset, 2 threads": {"OPENBLAS_CORETYPE": None, **dict.fromkeys(THREADS, "2")},
     "OpenBLAS Sandybridge kernel, 2 threads": {"OPENBLAS_CORETYPE": "Sandybridge", **dict.fromkeys(THREADS, "2")},
     "OpenBLAS Prescott kernel, 1 thread": {"OPENBLAS_CORETYPE": "Prescott", **dict.fromkeys(THREADS, "1")},
 }
