@@ -182,7 +182,7 @@ def compare_models(rfm: pd.DataFrame, plain: pd.DataFrame, plain_params: dict, o
     from cltv.model import CLTVModel
 
     model = CLTVModel.from_dict(model_json)
-    ours_params = {**model.bgnbd_params_, **model.gg_params_}
+    ours_params = {**model.purchases_.params, **model.spend_.params}
     param_rel = {k: abs(ours_params[k] - v) / abs(v) for k, v in plain_params.items()}
     rows = np.unique(np.linspace(0, len(rfm) - 1, min(len(rfm), COMPARE_ROWS)).astype(int))
     sample = rfm.iloc[rows].reset_index(drop=True)
@@ -198,7 +198,7 @@ def compare_models(rfm: pd.DataFrame, plain: pd.DataFrame, plain_params: dict, o
                                                freq="W").to_numpy(),
         }
     ours_sample = ours.iloc[rows].reset_index(drop=True)
-    from cltv import tuples
+    from cltv.models import tuples
 
     (x, _, age), _, _ = tuples.distinct(*(rfm[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T")))
     return {

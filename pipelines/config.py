@@ -12,8 +12,15 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
+import yaml
+
+#: model/purchases and model/spend choices: the keys of cltv.models.PURCHASE_MODELS / SPEND_MODELS
+PURCHASE_MODELS = ("bgnbd", "mbgnbd", "paretonbd")
+SPEND_MODELS = ("gamma_gamma",)
+#: The preset the original FLO procedure (data.seed_compatible) needs
+FLO_PRESET = Path(__file__).resolve().parents[1] / "conf/model/flo_original.yaml"
 #: registry.champion_metric choices: metrics/evaluation.json keys, and whether lower is better
 CHAMPION_METRICS = {"mae": True, "rmse": True, "pearson": False, "spearman": False}
 
@@ -162,8 +169,10 @@ SCHEMA: dict[str, Key] = {
     "data.capping.multiplier": number(0, 100),
     "data.analysis_date": day(optional=True),
     "data.analysis_offset_days": number(0, 3650, integer=True),
-    "model.bgnbd_penalizer": number(0, 100),
-    "model.gg_penalizer": number(0, 100),
+    "model.purchases.kind": choice(*PURCHASE_MODELS),
+    "model.purchases.penalizer": number(0, 100),
+    "model.spend.kind": choice(*SPEND_MODELS),
+    "model.spend.penalizer": number(0, 100),
     "model.horizons_months": horizons(),
     "model.horizon_weeks_per_month": number(4, 4.5),
     "model.clv_months": number(1, 120, integer=True),
@@ -208,6 +217,15 @@ def validate(params: dict) -> None:
 
 
 def _cross_checks(p: dict) -> None:
+    if p["data.source"] == "flo" and p["data.seed_compatible"]:
+        preset = {f"model.{k}": v for k, v in flatten(yaml.safe_load(FLO_PRESET.read_text())).items()
+                  if not k.startswith("defaults")}
+        preset.update({"model.purchases.kind": "bgnbd", "model.spend.kind": "gamma_gamma"})
+        differ = [k for k, v in preset.items() if p[k] != v and not (isinstance(v, list) and list(p[k]) == v)]
+        if differ:
+            raise ConfigError(f"data.seed_compatible = True: the original procedure needs the model preset, but "
+                              f"{', '.join(f'{k} = {p[k]!r}' for k in differ)} differ from it; add -S model=flo_original "
+                              "(conf/model/flo_original.yaml)")
     if p["data.source"] != "flo":
         for key in ("data.calibration_end", "data.observation_end"):
             if p[key] is None:

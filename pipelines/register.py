@@ -38,7 +38,7 @@ def main(p: dict) -> None:
                        "report": [ROOT / f"reports/{f}" for f in ("segments.md", "segments.html", "clv_by_segment.png")]},
             datasets={"evaluation": pd.read_parquet(ROOT / "data/calibration.parquet"),
                       "training": pd.read_parquet(ROOT / "data/rfm.parquet")},
-            code=sorted(serving.PACKAGE_DIR.rglob("*.py")),
+            code={str(f.relative_to(serving.PACKAGE_DIR)): f for f in sorted(serving.PACKAGE_DIR.rglob("*.py"))},
             tags={"mlflow.source.git.commit": commit, "cltv.git_commit": commit, "cltv.git_dirty": str(dirty).lower(),
                   "cltv.data_path": d["path"], "cltv.warnings": "; ".join(fit_warnings(metrics, model)) or "none",
                   **({"dvc.exp_name": os.environ["DVC_EXP_NAME"]} if os.environ.get("DVC_EXP_NAME") else {})})

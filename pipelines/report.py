@@ -14,10 +14,10 @@ from cltv.io import atomic, write_text
 from cltv.model import CLTVModel
 
 
-def fit_text(fit: dict) -> str:
-    bg, gg = fit["bgnbd"], fit["gamma_gamma"]
-    return (f"BG/NBD r = {bg['r']:.4g}, alpha = {bg['alpha']:.4g}, a = {bg['a']:.4g}, b = {bg['b']:.4g}; "
-            f"Gamma-Gamma p = {gg['p']:.4g}, q = {gg['q']:.4g}, v = {gg['v']:.4g}")
+def fit_text(model: CLTVModel, fit: dict) -> str:
+    """``fit`` ({"purchases": params, "spend": params}) in words, with the models' names."""
+    return "; ".join(f"{m.title} " + ", ".join(f"{k} = {v:.4g}" for k, v in fit[part].items())
+                     for part, m in (("purchases", model.purchases_), ("spend", model.spend_)))
 
 
 def main(p: dict) -> None:
@@ -30,13 +30,13 @@ def main(p: dict) -> None:
     d = p["data"]
     mode = ("seed-compatible (the original procedure: frequency = total orders)" if d["seed_compatible"]
             else "correct (frequency = repeat purchases)")
-    full = {"bgnbd": model.bgnbd_params_, "gamma_gamma": model.gg_params_}
+    full = {"purchases": model.purchases_.params, "spend": model.spend_.params}
     checked = "holdout metrics and warnings" if "mae" in metrics else "in-sample checks and warnings"
     facts = [
         f"Data: {data_label(d)}, {len(scores):,} customers; mode: {mode}.",
-        f"Scores and segments come from the fit on the whole history: {fit_text(full)}; penalizers "
-        f"{model.bgnbd_penalizer:g} / {model.gg_penalizer:g}.",
-        f"The {checked} come from the fit on the calibration period: {fit_text(metrics['calibration_fit'])}."
+        f"Scores and segments come from the fit on the whole history: {fit_text(model, full)}; penalizers "
+        f"{model.purchases_penalizer:g} / {model.spend_penalizer:g}.",
+        f"The {checked} come from the fit on the calibration period: {fit_text(model, metrics['calibration_fit'])}."
         if metrics["calibration_fit"] != full else f"The {checked} come from the same fit.",
         f"CLV: next {model.clv_months} months, discount {model.discount_rate:.1%} a month; total "
         f"{scores['clv'].sum():,.0f}. Segments: CLV quantiles, {', '.join(labels)} best first.",
@@ -47,7 +47,7 @@ def main(p: dict) -> None:
                  + (f"; {q['purchase_days']:,} purchase days from {q['first_date']} to {q['last_date']}."
                     if "purchase_days" in q else "."))
     warnings = fit_warnings(metrics, model)
-    informative = min(model.bgnbd_params_["a"], model.bgnbd_params_["b"]) >= 1e-4  # dropout identified
+    informative = model.purchases_.dropout_note() is None  # P(alive) says something
     parts = report.blocks(summary, report.actions(summary, informative), "Customer value segments", facts, warnings)
     atomic(ROOT / "reports/clv_by_segment.png", lambda f: report.plot_clv_by_segment(scores, labels, f))
     write_text(ROOT / "reports/segments.md", report.markdown(parts, "clv_by_segment.png"))

@@ -1,18 +1,14 @@
 """``CLTVModel`` settings from the composed config (stages `evaluate` and `train`)."""
 from __future__ import annotations
 
-from cltv.flo import SEED_COMPATIBLE_MODEL
-
 
 def model_params(p: dict) -> dict:
-    """``CLTVModel`` keyword arguments: ``model.*``, adapted to the data source. A FLO snapshot's
-    monetary value averages all orders; ``data.seed_compatible`` replaces the model settings
-    by the original procedure's (:data:`cltv.flo.SEED_COMPATIBLE_MODEL`)."""
-    kw = dict(p["model"])
-    if p["data"]["source"] == "flo":
-        if p["data"]["seed_compatible"]:
-            print(f"seed-compatible mode: model settings {SEED_COMPATIBLE_MODEL} (model.* ignored)")
-            kw.update(SEED_COMPATIBLE_MODEL)
-        else:
-            kw["monetary_includes_first"] = True
-    return kw
+    """``CLTVModel`` keyword arguments: ``model.*`` as composed (the purchase and spend models
+    by kind and penalizer). A FLO snapshot's monetary value averages all orders, so there the
+    spend model counts ``frequency + 1`` values behind it, except in the original procedure
+    (``data.seed_compatible``), whose frequency already counts every order."""
+    m = dict(p["model"])
+    purchases, spend = m.pop("purchases"), m.pop("spend")
+    return {**m, "purchases": purchases["kind"], "purchases_penalizer": purchases["penalizer"],
+            "spend": spend["kind"], "spend_penalizer": spend["penalizer"],
+            "monetary_includes_first": p["data"]["source"] == "flo" and not p["data"]["seed_compatible"]}

@@ -9,7 +9,7 @@ from cltv.model import CLTVModel
 def main(p: dict) -> None:
     model = CLTVModel(**model_params(p)).fit(pd.read_parquet(ROOT / "data/rfm.parquet"))
     model.save(ROOT / "models/cltv_model.json")
-    print(f"train: BG/NBD {model.bgnbd_params_}, Gamma-Gamma {model.gg_params_}, "
+    print(f"train: {model.purchases_.title} {model.purchases_.params}, {model.spend_.title} {model.spend_.params}, "
           f"segment cut-offs {model.segment_cutoffs_}")
 
 

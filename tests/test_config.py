@@ -36,9 +36,36 @@ def test_every_key_of_every_data_source_has_a_schema(source):
 
 def test_model_params_are_the_estimator_params():
     model = yaml.safe_load((ROOT / "params.yaml").read_text())["model"]
-    # monetary_includes_first follows the data source (pipelines/settings.py: model_params)
-    assert set(model) == set(CLTVModel().get_params()) - {"monetary_includes_first"}
-    assert model["bgnbd_penalizer"] == 0 and model["gg_penalizer"] == 0
+    # monetary_includes_first follows the data source (pipelines/settings.py: model_params);
+    # the purchase and spend models are groups with a kind and a penalizer each
+    flat = set(model) - {"purchases", "spend"} | {"purchases_penalizer", "spend_penalizer", "purchases", "spend"}
+    assert flat == set(CLTVModel().get_params()) - {"monetary_includes_first"}
+    assert model["purchases"] == {"kind": "bgnbd", "penalizer": 0} and model["spend"] == {"kind": "gamma_gamma",
+                                                                                          "penalizer": 0}
+
+
+def test_model_groups_offer_every_registered_model():
+    from cltv.models import PURCHASE_MODELS, SPEND_MODELS
+    from pipelines.config import PURCHASE_MODELS as CONFIG_PURCHASES
+    from pipelines.config import SPEND_MODELS as CONFIG_SPEND
+
+    assert sorted(p.stem for p in (ROOT / "conf/model/purchases").glob("*.yaml")) == sorted(PURCHASE_MODELS) \
+        == sorted(CONFIG_PURCHASES)
+    assert sorted(p.stem for p in (ROOT / "conf/model/spend").glob("*.yaml")) == sorted(SPEND_MODELS) == \
+        sorted(CONFIG_SPEND)
+    for kind in PURCHASE_MODELS:
+        params = composed(f"model/purchases={kind}")
+        validate(params)
+        assert params["model"]["purchases"] == {"kind": kind, "penalizer": 0.0}
+
+
+def test_seed_compatible_mode_needs_the_flo_preset():
+    validate(composed("data=flo", "data.seed_compatible=true", "model=flo_original"))
+    with pytest.raises(ConfigError, match=r"data.seed_compatible = True: .*model.purchases.penalizer = 0.0, "
+                                          r"model.spend.penalizer = 0.0.*-S model=flo_original"):
+        validate(composed("data=flo", "data.seed_compatible=true"))
+    with pytest.raises(ConfigError, match=r"model.purchases.kind = 'paretonbd'"):
+        validate(composed("data=flo", "data.seed_compatible=true", "model=flo_original", "model/purchases=paretonbd"))
 
 
 def _with(params: dict, key: str, value) -> dict:
@@ -76,7 +103,7 @@ def repo(tmp_path_factory):
 @pytest.mark.parametrize("override,expected", [
     ("model.discount_rate=-2", "model.discount_rate = -2: expected a number >= 0 and < 1"),
     ("model.horizons_months=3", "model.horizons_months = 3: expected a list of 1 to 12 distinct horizons"),
-    ("model.bgnbd_penalizer=abc", "model.bgnbd_penalizer = 'abc': expected a number >= 0 and <= 100"),
+    ("model.purchases.penalizer=abc", "model.purchases.penalizer = 'abc': expected a number >= 0 and <= 100"),
     ("model.segment_labels=[A,A,B]", "model.segment_labels = ['A', 'A', 'B']: expected a list of 1 to 26 distinct"),
     ("registry.champion_metric=maee", "registry.champion_metric = 'maee': expected one of ['mae', 'rmse'"),
 ])
@@ -90,9 +117,9 @@ def test_stage_stops_before_any_work_with_one_line(repo, override, expected):
 
 def test_stage_run_by_hand_refuses_arguments_and_names_the_command(repo):
     before = (repo / "metrics/evaluation.json").read_bytes()
-    proc = sh(repo, PYTHON, "pipelines/evaluate.py", "model.bgnbd_penalizer=0.01", check=False)
+    proc = sh(repo, PYTHON, "pipelines/evaluate.py", "model.purchases.penalizer=0.01", check=False)
     assert proc.returncode == 2 and (repo / "metrics/evaluation.json").read_bytes() == before
-    assert "dvc exp run -S model.bgnbd_penalizer=0.01" in proc.stderr and proc.stderr.count("\n") == 1
+    assert "dvc exp run -S model.purchases.penalizer=0.01" in proc.stderr and proc.stderr.count("\n") == 1
 
 
 def test_exp_run_with_a_bad_override_fails_in_the_first_stage(repo):

@@ -76,10 +76,10 @@ def test_stage_lists_leaf_keys_of_the_schema(stage):
     assert len(keys) == len(set(keys))
 
 
-def test_plots_are_the_three_intended_ones():
+def test_plots_are_the_five_intended_ones():
     out = json.loads(sh(ROOT, "dvc", "plots", "show", "--json").stdout)["data"]
-    assert sorted(out) == ["plots/calibration_histogram.csv", "plots/cumulative_repeat.csv",
-                           "plots/holdout_by_frequency.csv"]
+    assert sorted(out) == ["expected_purchases_grid", "p_alive_grid", "plots/calibration_histogram.csv",
+                           "plots/cumulative_repeat.csv", "plots/holdout_by_frequency.csv"]
     specs = {}
     for name, entries in out.items():
         assert len(entries) == 1 and entries[0]["type"] == "vega", name  # drawn once
@@ -99,3 +99,9 @@ def test_plots_are_the_three_intended_ones():
     assert {r["period"] for r in tracking["data"]["values"]} == {"calibration", "holdout"}
     marks = json.dumps(tracking["layer"][1])
     assert '"rule"' in marks and "calibration" in marks
+    # the purchase model over frequency x recency: one heat map per value, frequency on y
+    for name, column in (("p_alive_grid", "p_alive"), ("expected_purchases_grid", "expected_purchases")):
+        grid = specs[name]
+        assert grid["mark"]["type"] == "rect" and grid["encoding"]["y"]["field"] == "frequency_n"
+        values = [float(r[column]) for r in grid["data"]["values"]]
+        assert len(values) > 100 and min(values) >= 0 and (column != "p_alive" or max(values) <= 1)

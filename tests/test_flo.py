@@ -1,17 +1,37 @@
 """FLO snapshot: generator, validation, RFM in both modes, an independent oracle of the original
 procedure, parameter recovery and selection-bias detection."""
 import re
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from cltv import flo
 from cltv.data import DataError
 from cltv.evaluate import evaluate_in_sample
 from cltv.model import CLTVModel
 from cltv.simulate import FLO_BGNBD, FLO_GG, simulate_flo, write_flo_csv
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def composed_model_params(tmp_path: Path, *overrides: str) -> dict:
+    """``CLTVModel`` keyword arguments as the pipeline builds them from conf/ with ``overrides``
+    (composed by DVC's own Hydra composer, then pipelines/settings.py)."""
+    from dvc.utils.hydra import compose_and_dump
+
+    compose_and_dump(tmp_path / "params.yaml", str(ROOT / "conf"), None, "config", str(ROOT), list(overrides))
+    sys.path.insert(0, str(ROOT / "pipelines"))
+    try:
+        from settings import model_params
+    finally:
+        sys.path.remove(str(ROOT / "pipelines"))
+    return model_params(yaml.safe_load((tmp_path / "params.yaml").read_text()))
 
 
 @pytest.fixture(scope="module")
@@ -167,26 +187,27 @@ def original_procedure(path) -> tuple[pd.DataFrame, dict, dict]:
     return c, dict(bgf.params_), dict(ggf.params_)
 
 
-def test_seed_compatible_mode_matches_the_original_procedure(flo_file):
+def test_seed_compatible_mode_matches_the_original_procedure(flo_file, tmp_path):
     oracle, bg, gg = original_procedure(flo_file)
     raw = flo.load_flo(flo_file)
     rfm = flo.snapshot_rfm(flo.cap_outliers(raw), flo.analysis_date(raw), seed_compatible=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the original's fit is degenerate: flagged, not hidden
-        model = CLTVModel(**flo.SEED_COMPATIBLE_MODEL).fit(rfm)
+        model = CLTVModel(**composed_model_params(tmp_path, "data=flo", "data.seed_compatible=true",
+                                                  "model=flo_original")).fit(rfm)
     ours = model.predict(rfm)
     assert len(ours) == len(oracle)
     for k in bg:
-        assert model.bgnbd_params_[k] == pytest.approx(bg[k], rel=1e-6), k
+        assert model.purchases_.params[k] == pytest.approx(bg[k], rel=1e-6), k
     for k in gg:
-        assert model.gg_params_[k] == pytest.approx(gg[k], rel=1e-6), k
+        assert model.spend_.params[k] == pytest.approx(gg[k], rel=1e-6), k
     assert np.abs(ours["clv"].to_numpy() - oracle["cltv"].to_numpy()).max() < 0.005
     np.testing.assert_allclose(ours["expected_purchases_3m"], oracle["exp_sales_3_month"], rtol=1e-9)
     np.testing.assert_allclose(ours["expected_purchases_6m"], oracle["exp_sales_6_month"], rtol=1e-9)
     np.testing.assert_allclose(ours["expected_value"], oracle["exp_average_value"], rtol=1e-9)
     assert (ours["segment"].to_numpy() == oracle["segment"].astype(str).to_numpy()).all()
     # the penalizers drive q below 1 here, which the model records instead of hiding
-    assert any("q =" in w for w in model.training_["warnings"]) == (model.gg_params_["q"] <= 1)
+    assert any("q =" in w for w in model.training_["warnings"]) == (model.spend_.params["q"] <= 1)
 
 
 # ------------------------------------------------------- recovery and selection bias
@@ -196,7 +217,7 @@ def test_correct_mode_recovers_the_truth_without_selection(tmp_path):
     rfm = flo.snapshot_rfm(flo.cap_outliers(raw), flo.analysis_date(raw))
     model = CLTVModel(monetary_includes_first=True).fit(rfm)
     truth = dict(zip(["r", "alpha", "a", "b"], FLO_BGNBD)) | dict(zip(["p", "q", "v"], FLO_GG))
-    got = model.bgnbd_params_ | model.gg_params_
+    got = model.purchases_.params | model.spend_.params
     for k, v in truth.items():
         assert got[k] == pytest.approx(v, rel=0.15), (k, got[k], v)
     metrics, _ = evaluate_in_sample(rfm, model)

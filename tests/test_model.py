@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cltv import bgnbd, segment
+from cltv import segment
+from cltv.models import BGNBD, GammaGamma, bgnbd
 from cltv.model import CLTVModel, FitError
 from cltv.simulate import simulate_rfm
 
@@ -24,14 +25,14 @@ def test_json_round_trip_predicts_identically(tmp_path, sample_ch, sample_model)
 
 
 def test_fit_returns_self_and_sklearn_params(sample_ch):
-    model = CLTVModel(bgnbd_penalizer=0.001)
+    model = CLTVModel(purchases_penalizer=0.001)
     assert model.fit(sample_ch) is model
-    assert model.get_params()["bgnbd_penalizer"] == 0.001
+    assert model.get_params()["purchases_penalizer"] == 0.001
 
 
 def test_degenerate_fit_stays_finite_and_takes_the_limit():
     model = CLTVModel().fit(simulate_rfm(2000, seed=3))
-    model.bgnbd_params_ = dict(DEGENERATE)
+    model.purchases_ = BGNBD(dict(DEGENERATE))
     rfm = pd.DataFrame({"frequency": [0, 1, 1, 2, 40], "recency": [0, 10, 50, 20, 51],
                         "T": [52.0, 52, 52, 52, 52], "monetary_value": [0, 20, 30, 25, 10]})
     scores = model.predict(rfm)
@@ -52,8 +53,8 @@ def test_degenerate_fit_stays_finite_and_takes_the_limit():
 def test_closed_form_matches_small_c_and_regular_region():
     """Around c = a + b + x - 1 = 1 the two code paths (direct, contiguous relation) agree."""
     params_lo, params_hi = (0.5, 10.0, 0.5, 0.5 - 1e-9), (0.5, 10.0, 0.5, 0.5 + 1e-9)
-    lo = bgnbd.expected_purchases(params_lo, 20.0, 1, 5.0, 30.0)
-    hi = bgnbd.expected_purchases(params_hi, 20.0, 1, 5.0, 30.0)
+    lo = BGNBD.of(*params_lo).expected_purchases(20.0, 1, 5.0, 30.0)
+    hi = BGNBD.of(*params_hi).expected_purchases(20.0, 1, 5.0, 30.0)
     assert lo == pytest.approx(hi, rel=1e-7)
 
 
@@ -62,8 +63,8 @@ def test_simulated_parameters_are_recovered():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         model = CLTVModel().fit(simulate_rfm(100_000, truth_bg, truth_gg, seed=11))
-    got_bg = [model.bgnbd_params_[k] for k in ("r", "alpha", "a", "b")]
-    got_gg = [model.gg_params_[k] for k in ("p", "q", "v")]
+    got_bg = [model.purchases_.params[k] for k in ("r", "alpha", "a", "b")]
+    got_gg = [model.spend_.params[k] for k in ("p", "q", "v")]
     np.testing.assert_allclose(got_bg, truth_bg, rtol=0.10)
     np.testing.assert_allclose(got_gg, truth_gg, rtol=0.10)
 
@@ -95,12 +96,12 @@ def test_gamma_gamma_needs_repeat_spend():
 def test_large_gamma_gamma_penalizer_is_flagged_or_refused(sample_ch):
     # q <= 1: customers without repeat spend would get an infinite or negative value -> refused
     with pytest.raises(FitError, match=r"q = .* <= 1 .* not finite for \d+ customers"):
-        CLTVModel(gg_penalizer=1.0).fit(sample_ch)
+        CLTVModel(spend_penalizer=1.0).fit(sample_ch)
     # when every customer has enough repeat spend (p n + q > 1) values stay finite and positive: flagged only
     buyers = sample_ch[(sample_ch["frequency"] > 0) & (sample_ch["monetary_value"] > 0)]
     with pytest.warns(UserWarning, match="q = .* <= 1"):
-        model = CLTVModel(gg_penalizer=0.01).fit(buyers)
-    assert model.gg_params_["q"] <= 1 and any("q =" in w for w in model.training_["warnings"])
+        model = CLTVModel(spend_penalizer=0.01).fit(buyers)
+    assert model.spend_.params["q"] <= 1 and any("q =" in w for w in model.training_["warnings"])
     assert (model.predict(buyers)["clv"] > 0).all()
     with pytest.raises(ValueError, match="cannot value customers without repeat spend"):
         model.predict(sample_ch)

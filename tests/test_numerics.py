@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cltv import bgnbd
 from cltv.model import CLTVModel
+from cltv.models import BGNBD, PURCHASE_MODELS, GammaGamma
 
 
 def log_uniform(lo: float, hi: float):
@@ -18,10 +18,12 @@ def log_uniform(lo: float, hi: float):
 def params(draw):
     """Valid parameters, extreme ones included: r and alpha up to 1e3 / 1e4 (with a mean purchase
     rate r / alpha between 1e-4 and 10 a week), a and b down to 1e-12 (dropout not identified),
-    a at and around the removable singularity a = 1."""
+    a at and around the removable singularity a = 1; for Pareto/NBD s and beta take a's and b's
+    ranges (s at and around 1, where its closed form takes the limit)."""
     r = draw(log_uniform(1e-3, 1e3))
     rate = draw(log_uniform(1e-4, 10.0))
     return {
+        "kind": draw(st.sampled_from(sorted(PURCHASE_MODELS))),
         "r": r, "alpha": r / rate,
         "a": draw(st.one_of(log_uniform(1e-12, 100.0), st.just(1.0), st.floats(0.99995, 1.00005))),
         "b": draw(log_uniform(1e-12, 1e3)),
@@ -51,15 +53,15 @@ def rfm_rows(draw):
 
 
 def model_with(p: dict) -> CLTVModel:
-    model = CLTVModel(horizons_months=(1, 3, 6, 12, 24))
-    model.bgnbd_params_ = {k: p[k] for k in ("r", "alpha", "a", "b")}
-    model.gg_params_ = {k: p[k] for k in ("p", "q", "v")}
+    model = CLTVModel(purchases=p["kind"], horizons_months=(1, 3, 6, 12, 24))
+    model.purchases_ = PURCHASE_MODELS[p["kind"]].of(p["r"], p["alpha"], p["a"], p["b"])
+    model.spend_ = GammaGamma({k: p[k] for k in ("p", "q", "v")})
     model.segment_cutoffs_ = [1.0, 10.0, 100.0]
     model.training_ = {}
     return model
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(p=params(), rfm=rfm_rows())
 def test_scores_are_finite_and_meaningful(p, rfm):
     scores = model_with(p).predict(rfm)
@@ -76,6 +78,6 @@ def test_scores_are_finite_and_meaningful(p, rfm):
 @pytest.mark.parametrize("x, tx, T", [(0, 0.0, 30.0), (3, 20.0, 40.0), (10, 50.0, 60.0)])
 def test_a_equal_to_one_takes_the_limit(x, tx, T):
     """a = 1 is a removable 0/0 of the closed form: the value sits between its neighbours."""
-    near = [bgnbd.expected_purchases((0.5, 10.0, a, 2.0), 26.0, x, tx, T) for a in (1 - 1e-3, 1.0, 1 + 1e-3)]
+    near = [BGNBD.of(0.5, 10.0, a, 2.0).expected_purchases(26.0, x, tx, T) for a in (1 - 1e-3, 1.0, 1 + 1e-3)]
     assert np.isfinite(near[1])
     assert near[1] == pytest.approx((near[0] + near[2]) / 2, rel=1e-6)

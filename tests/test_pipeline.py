@@ -58,20 +58,22 @@ def test_repro_runs_every_stage_then_nothing(repo):
     metrics = json.loads((repo / "metrics/evaluation.json").read_text())
     assert metrics["customers"] == 23570 and metrics["mae"] < metrics["baseline_mae"]
     model = json.loads((repo / "models/cltv_model.json").read_text())
-    assert len(model["segment_cutoffs"]) == 3 and model["hyperparameters"]["bgnbd_penalizer"] == 0
+    assert len(model["segment_cutoffs"]) == 3 and model["hyperparameters"]["purchases_penalizer"] == 0
 
     # one MLflow run with the config, every metric, the fitted parameters, plots, profile, tags
     [run] = runs(repo)
-    assert run.data.params["model.bgnbd_penalizer"] == "0.0" and run.data.params["data.source"] == "cdnow"
+    assert run.data.params["model.purchases.penalizer"] == "0.0" and run.data.params["data.source"] == "cdnow"
+    assert run.data.params["model.purchases.kind"] == "bgnbd" and run.data.params["model.spend.kind"] == "gamma_gamma"
     assert run.data.params["model.horizons_months"] == "[3.0, 6.0]" and run.data.params["model.fitter"] == "fast"
-    assert run.info.run_name == "cdnow master, penalizers 0/0, 6-month CLV at 1%" and run.info.status == "FINISHED"
+    assert run.info.run_name == "cdnow master, BG/NBD + Gamma-Gamma, penalizers 0/0, 6-month CLV at 1%" and run.info.status == "FINISHED"
     assert run.data.tags["mlflow.note.content"].startswith("Data: cdnow master, 23,570 customers. Holdout (39 weeks)")
     assert run.data.tags["cltv.git_dirty"] == "false"  # what the pipeline writes does not count
     assert {d.dataset.name for d in run.inputs.dataset_inputs} == {"cdnow master"}
-    assert run.data.metrics["calibration_fit.bgnbd.r"] == metrics["calibration_fit"]["bgnbd"]["r"]
+    assert run.data.metrics["calibration_fit.purchases.r"] == metrics["calibration_fit"]["purchases"]["r"]
     assert {k: run.data.metrics[k] for k in metrics if k in run.data.metrics} == \
         {k: float(v) for k, v in metrics.items() if k not in ("warnings", "calibration_fit")}
-    assert run.data.metrics["bgnbd.r"] == model["bgnbd"]["r"] and run.data.metrics["gamma_gamma.q"] == model["gamma_gamma"]["q"]
+    assert run.data.metrics["purchases.r"] == model["purchases"]["params"]["r"]
+    assert run.data.metrics["spend.q"] == model["spend"]["params"]["q"]
     commit = sh(repo, "git", "rev-parse", "HEAD").stdout.strip()
     assert run.data.tags["cltv.git_commit"] == commit
     data_sha = hashlib.sha256((repo / "data/raw/transactions.csv").read_bytes()).hexdigest()
@@ -118,12 +120,12 @@ def test_forced_rerun_is_byte_identical(repo):
 def test_exp_run_penalizer_reruns_only_model_stages(repo):
     sh(repo, "dvc", "repro")
     commit(repo, "baseline")
-    run = sh(repo, "dvc", "exp", "run", "-S", "model.bgnbd_penalizer=0.01")
+    run = sh(repo, "dvc", "exp", "run", "-S", "model.purchases.penalizer=0.01")
     assert "Running stage 'evaluate'" in run.stdout and "Running stage 'train'" in run.stdout
     assert "Running stage 'prepare'" not in run.stdout and "Running stage 'cdnow'" not in run.stdout
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    assert params["model"]["bgnbd_penalizer"] == 0.01
-    assert "model.bgnbd_penalizer" in sh(repo, "dvc", "params", "diff").stdout
+    assert params["model"]["purchases"]["penalizer"] == 0.01
+    assert "model.purchases.penalizer" in sh(repo, "dvc", "params", "diff").stdout
     diff_proc = sh(repo, "dvc", "metrics", "diff", "--json")
     assert "failed to load" not in diff_proc.stderr  # metrics are tracked by git: HEAD has them
     diff = json.loads(diff_proc.stdout)
@@ -133,9 +135,10 @@ def test_exp_run_penalizer_reruns_only_model_stages(repo):
 
     # a second MLflow run to compare: other penalizer, other metrics; champion stays (MAE is worse)
     first, second = runs(repo)
-    assert (first.data.params["model.bgnbd_penalizer"], second.data.params["model.bgnbd_penalizer"]) == ("0.0", "0.01")
+    assert (first.data.params["model.purchases.penalizer"], second.data.params["model.purchases.penalizer"]) == \
+        ("0.0", "0.01")
     assert second.data.tags["dvc.exp_name"] == name
-    assert second.info.run_name == "cdnow master, penalizers 0.01/0, 6-month CLV at 1%"
+    assert second.info.run_name == "cdnow master, BG/NBD + Gamma-Gamma, penalizers 0.01/0, 6-month CLV at 1%"
     assert second.data.metrics["mae"] == diff["metrics/evaluation.json"]["mae"]["new"]
     assert second.data.metrics["mae"] > first.data.metrics["mae"]
     assert second.data.tags["cltv.champion_decision"].startswith("kept version 1: mae")
@@ -155,11 +158,11 @@ def test_mlflow_project_run_without_experiment_name_says_where_it_logged(repo):
 
 def test_mlflow_project_run_logs_to_the_same_store(repo):
     proc = sh(repo, "mlflow", "run", ".", "--env-manager", "local", "--experiment-name", "cltv",
-              "-e", "train", "-P", "gg_penalizer=0.001")
+              "-e", "train", "-P", "spend_penalizer=0.001")
     assert "succeeded" in proc.stdout + proc.stderr
     last = runs(repo)[-1]
-    assert last.data.params["gg_penalizer"] == "0.001"  # the project's parameter
-    assert last.data.params["model.gg_penalizer"] == "0.001"  # the composed config the pipeline ran
+    assert last.data.params["spend_penalizer"] == "0.001"  # the project's parameter
+    assert last.data.params["model.spend.penalizer"] == "0.001"  # the composed config the pipeline ran
     assert "mae" in last.data.metrics and last.data.tags["cltv.model_version"] == str(
         client(repo).get_model_version_by_alias("cltv", "candidate").version)
 
@@ -238,27 +241,43 @@ def test_champion_stays_with_its_data_and_a_sweep_value_0_is_0_0(repo):
     assert "not comparable, it was evaluated on other data (cdnow master" in sample.stdout
     assert client(repo).get_model_version_by_alias("cltv", "champion").version == champion
     count = len(runs(repo))
-    sh(repo, "dvc", "exp", "run", "-S", "model.bgnbd_penalizer=0")  # 0 == 0.0: the committed result
+    sh(repo, "dvc", "exp", "run", "-S", "model.purchases.penalizer=0")  # 0 == 0.0: the committed result
     assert len(runs(repo)) == count
+
+
+def stage_processes(pid: int, script: str) -> list:
+    """The processes under ``pid`` whose command line runs ``script`` (the shell DVC starts, if it
+    does not exec, and the Python process), outermost first; never another repository's."""
+    found = []
+    for p in psutil.Process(pid).children(recursive=True):
+        try:
+            if script in " ".join(p.cmdline()):
+                found.append(p)
+        except psutil.Error:  # ended meanwhile
+            pass
+    return found
 
 
 def test_a_killed_registration_is_done_again_by_the_next_run(repo):
     sh(repo, sys.executable, "pipelines/compose_params.py", "model.discount_rate=0.02")
     count = len(runs(repo))
-    proc = subprocess.Popen(["dvc", "repro"], cwd=repo, env=tool_env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    log = repo.parent / "killed_repro.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(["dvc", "repro"], cwd=repo, env=tool_env(), stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
-        stage = [p for p in psutil.process_iter(["cmdline"]) if "pipelines/register.py" in " ".join(p.info["cmdline"] or [])]
+        stage = stage_processes(proc.pid, "pipelines/register.py")
         if stage and len(runs(repo)) > count:  # the run exists: the registration is under way
-            stage[0].send_signal(signal.SIGKILL)
+            for p in reversed(stage):  # the innermost first, so nothing it started carries on
+                p.send_signal(signal.SIGKILL)
             break
         time.sleep(0.05)
     assert proc.wait(timeout=300) != 0
     killed = runs(repo)[-1]
     assert killed.info.status == "RUNNING" and "cltv.fingerprint" not in killed.data.tags
     again = sh(repo, "dvc", "repro")
-    assert "Running stage 'register'" in again.stdout and "is candidate" in again.stdout
+    assert "Running stage 'register'" in again.stdout and "is candidate" in again.stdout, \
+        f"killed run:\n{log.read_text()}\nnext run:\n{again.stdout}"
     assert client(repo).get_run(killed.info.run_id).info.status == "FAILED"
     assert runs(repo)[-1].info.status == "FINISHED" and runs(repo)[-1].data.tags["cltv.model_version"]
 

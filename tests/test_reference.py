@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cltv import bgnbd
+from cltv.models import BGNBD, GammaGamma, bgnbd
 from cltv.evaluate import evaluate
 from cltv.model import CLTVModel, horizon_column
 
@@ -31,21 +31,21 @@ def test_customer_1_rfm(sample_ch):
 
 
 def test_bgnbd_parameters_and_likelihood(sample_model):
-    p = sample_model.bgnbd_params_
+    p = sample_model.purchases_.params
     for name, target in {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}.items():
         assert rel(p[name], target) < 0.01, (name, p[name])
-    assert sample_model.training_["bgnbd_log_likelihood"] == pytest.approx(-9582.4, abs=0.1)
+    assert sample_model.training_["purchases_log_likelihood"] == pytest.approx(-9582.4, abs=0.1)
 
 
 def test_gamma_gamma_parameters(sample_model):
-    p = sample_model.gg_params_
+    p = sample_model.spend_.params
     assert sample_model.training_["gamma_gamma_customers"] == 946
     for name, target in {"p": 6.25, "q": 3.74, "v": 15.44}.items():
         assert rel(p[name], target) < 0.01, (name, p[name])
 
 
 def test_new_customer_expected_purchases(sample_model):
-    got = bgnbd.expected_purchases(sample_model._bg(), np.array([1.0, 3, 32, 78]), 0, 0, 0)
+    got = sample_model.purchases_.expected_purchases(np.array([1.0, 3, 32, 78]), 0, 0, 0)
     # published values come from rounded parameters: 0.5 % tolerance
     np.testing.assert_allclose(got, [0.0532, 0.1506, 1.0437, 1.8576], rtol=5e-3)
 

@@ -12,8 +12,9 @@ from lifetimes import BetaGeoFitter, GammaGammaFitter
 from lifetimes.utils import calibration_and_holdout_data
 from scipy.optimize import approx_fprime
 
-from cltv import bgnbd, gamma_gamma, rfm, tuples
-from cltv.mle import minimize_bfgs
+from cltv import rfm
+from cltv.models import BGNBD, bgnbd, gamma_gamma, tuples
+from cltv.models.mle import minimize_bfgs
 from cltv.model import CLTVModel, horizon_column
 from cltv.simulate import simulate_rfm, simulate_transactions
 
@@ -43,14 +44,14 @@ def test_fast_fit_finds_lifetimes_parameters(data, penalizers, sample_ch, simula
     (x, tx, T), _, n = tuples.distinct(*(frame[c].to_numpy(float) for c in ("frequency", "recency", "T")))
     assert len(x) < len(frame)  # fitted on distinct histories with their counts
     rep = frame[(frame["frequency"] > 0) & (frame["monetary_value"] > 0)]
-    bg = bgnbd.fit(x, tx, T, n, penalizer=penalizers[0])
+    bg = BGNBD.fit(x, tx, T, n, penalizer=penalizers[0])[0]
     gg = gamma_gamma.fit(rep["frequency"], rep["monetary_value"], penalizer=penalizers[1])
-    assert bg.success and gg.success
-    np.testing.assert_allclose([*bg.params, *gg.params], _lifetimes_params(frame, *penalizers), rtol=1e-6)
+    assert bg is not None and gg.success
+    np.testing.assert_allclose([*bg.values, *gg.params], _lifetimes_params(frame, *penalizers), rtol=1e-6)
     if penalizers == (0.0, 0.0):
         model = CLTVModel().fit(frame)
-        assert [*model.bgnbd_params_.values(), *model.gg_params_.values()] == [*bg.params, *gg.params]
-        assert model.training_["bgnbd_fit_rows"] == len(x)
+        assert [*model.purchases_.params.values(), *model.spend_.params.values()] == [*bg.values, *gg.params]
+        assert model.training_["purchases_fit_rows"] == len(x)
 
 
 def test_analytic_gradients_match_finite_differences(simulated):
@@ -107,9 +108,9 @@ def test_distinct_rows_rebuild_the_input():
 def test_scores_per_distinct_history_equal_scores_per_customer(simulated, sample_model):
     scores = sample_model.predict(simulated)
     f, r, T = (simulated[c].to_numpy(float) for c in ("frequency", "recency", "T"))
-    params = sample_model._bg()
+    params = sample_model.purchases_.values
     for h in sample_model.horizons_months:
-        direct = bgnbd.expected_purchases(params, h * 4.345, f, r, T)
+        direct = BGNBD.of(*params).expected_purchases(h * 4.345, f, r, T)
         np.testing.assert_allclose(scores[horizon_column(h)], direct, rtol=1e-14)
     np.testing.assert_array_equal(scores["p_alive"], bgnbd.prob_alive(params, f, r, T))
 

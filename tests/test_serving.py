@@ -70,7 +70,8 @@ def test_logging_warns_nothing_and_pickles_nothing(store, caplog):
     files = sorted(str(p.relative_to(local)) for p in local.rglob("*") if p.is_file())
     assert "artifacts/model.json" in files and "code/cltv/model.py" in files
     assert not [f for f in files if f.endswith((".pkl", ".pickle", ".pyc"))]
-    assert json.loads((local / "artifacts/model.json").read_text())["format"] == "cltv-model/1"
+    assert "code/cltv/models/paretonbd.py" in files  # the whole package, subpackages included
+    assert json.loads((local / "artifacts/model.json").read_text())["format"] == "cltv-model/2"
 
 
 def test_bad_example_fails_at_logging(store):

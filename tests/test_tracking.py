@@ -22,7 +22,7 @@ def store(tmp_path, sample_model, sample_ch):
     result = registry.Result(
         model_json=tmp_path / "model.json", metrics=metrics, data_file=tmp_path / "data.csv", data_label="data A",
         evaluation={"data_sha256": "a" * 64, "calibration_end": "1997-09-30"},
-        config={"model.bgnbd_penalizer": 0.0, "data.path": "data.csv"},
+        config={"model.purchases.penalizer": 0.0, "data.path": "data.csv"},
         artifacts={"metrics": [tmp_path / "metrics.json"]},
         input_example=sample_ch[["frequency", "recency", "T", "monetary_value"]].head(3),
         datasets={"evaluation": sample_ch.head(20)})
@@ -56,7 +56,8 @@ def test_a_result_is_logged_once_with_what_was_fitted(store):
     assert run.info.status == "FINISHED" and run.info.run_name == "a run"
     assert run.data.tags["mlflow.note.content"] == "a description"
     assert run.data.params["model.fitter"] == "fast" and run.data.params["data.path"] == "data.csv"
-    assert run.data.metrics["mae"] == 0.8 and "bgnbd.r" in run.data.metrics
+    assert run.data.metrics["mae"] == 0.8 and "purchases.r" in run.data.metrics and "spend.q" in run.data.metrics
+    assert run.data.params["model.purchases.kind"] == "bgnbd" and run.data.params["model.spend.kind"] == "gamma_gamma"
     [dataset] = run.inputs.dataset_inputs
     assert dataset.dataset.name == "data A" and dataset.tags[0].value == "evaluation"
 
@@ -127,6 +128,7 @@ def test_description_says_data_error_and_warnings():
                                                  "holdout_purchases_predicted": 90.0}, ["q <= 1"])
     assert text == ("Data: cdnow master, 23,570 customers. Holdout (39 weeks): MAE 0.8000 per customer, 20.0% lower "
                     "than the naive baseline's 1.0000; 90 purchases predicted for 100 made. Warnings: q <= 1.")
-    assert registry.run_name("cdnow master", {"bgnbd_penalizer": 0.0, "gg_penalizer": 0.01, "clv_months": 6,
+    assert registry.run_name("cdnow master", {"purchases": "paretonbd", "spend": "gamma_gamma",
+                                              "purchases_penalizer": 0.0, "spend_penalizer": 0.01, "clv_months": 6,
                                               "discount_rate": 0.01}) == \
-        "cdnow master, penalizers 0/0.01, 6-month CLV at 1%"
+        "cdnow master, Pareto/NBD + Gamma-Gamma, penalizers 0/0.01, 6-month CLV at 1%"

@@ -44,8 +44,8 @@ def test_cleaned_rfm_equals_the_generators_and_recovers_its_parameters(export, t
     if name.endswith(".parquet"):
         return
     model = CLTVModel().fit(ours)
-    np.testing.assert_allclose(list(model.bgnbd_params_.values()), TRUE_BG, rtol=0.10)
-    np.testing.assert_allclose(list(model.gg_params_.values()), TRUE_GG, rtol=0.10)
+    np.testing.assert_allclose(list(model.purchases_.params.values()), TRUE_BG, rtol=0.10)
+    np.testing.assert_allclose(list(model.spend_.params.values()), TRUE_GG, rtol=0.10)
 
 
 def test_excel_workbook_with_a_sheet_per_year(tmp_path):

@@ -2,8 +2,9 @@
 
 The public API, importable from the package:
 
-- :class:`CLTVModel` (:mod:`cltv.model`): BG/NBD + Gamma-Gamma, fit on an RFM table, predict
-  expected purchases, P(alive), expected spend, CLV and segments; saved and loaded as JSON;
+- :class:`CLTVModel` (:mod:`cltv.model`): a purchase model (BG/NBD, MBG/NBD, Pareto/NBD, in
+  :mod:`cltv.models`) + Gamma-Gamma, fit on an RFM table, predict expected purchases, P(alive),
+  expected spend, CLV and segments; saved and loaded as JSON;
 - :func:`validate_rfm` (:mod:`cltv.schema`): the one check of an RFM table;
 - :func:`load_transactions`, :func:`daily_purchases`, :func:`rfm_table`,
   :func:`calibration_holdout`: a transaction log to RFM tables (:mod:`cltv.data`, :mod:`cltv.rfm`);

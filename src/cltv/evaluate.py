@@ -2,7 +2,9 @@
 
 Inputs are the table of :func:`cltv.rfm.calibration_holdout` (``ch``: calibration RFM +
 ``holdout_purchases``, ``holdout_spend``, ``holdout_weeks``) and, for the tracking plot, the
-daily purchases of :func:`cltv.rfm.daily_purchases`. Times in weeks.
+daily purchases of :func:`cltv.rfm.daily_purchases`. Times in weeks. Every figure comes from the
+model's purchase model through its interface (:class:`cltv.models.base.PurchaseModel`), so the
+same metrics compare BG/NBD, MBG/NBD and Pareto/NBD on the same data.
 """
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ import pandas as pd
 from scipy import stats
 from sklearn.metrics import mean_absolute_error, root_mean_squared_error
 
-from . import bgnbd, numeric
+from . import numeric
 from .model import CLTVModel
+from .schema import DAYS_PER_WEEK
 
 HISTOGRAM_CELLS = 8  # 0, 1, ..., 6 and 7+ repeat purchases
 CORR_WARNING = 0.3  # |corr(frequency, monetary)| above this breaks Gamma-Gamma's independence assumption
@@ -24,6 +27,7 @@ def _errors(prefix: str, actual: np.ndarray, predicted: np.ndarray) -> dict[str,
     return {
         f"{prefix}holdout_purchases_predicted": total_p,
         f"{prefix}holdout_purchases_rel_error": (total_p - total_a) / total_a if total_a else float("nan"),
+        f"{prefix}total_error_per_customer": (total_p - total_a) / actual.size,
         f"{prefix}mae": float(mean_absolute_error(actual, predicted)),
         f"{prefix}rmse": float(root_mean_squared_error(actual, predicted)),
         f"{prefix}pearson": numeric.pearson(actual, predicted) if varied else 0.0,
@@ -39,7 +43,7 @@ def holdout_predictions(ch: pd.DataFrame, model: CLTVModel) -> pd.DataFrame:
     """
     weeks = ch["holdout_weeks"].to_numpy(dtype=float)
     x, T = ch["frequency"].to_numpy(dtype=float), ch["T"].to_numpy(dtype=float)
-    pred = bgnbd.expected_purchases(model._bg(), weeks, x, ch["recency"], T)
+    pred = model.purchases_.expected_purchases(weeks, x, ch["recency"], T)
     value = model.expected_value(ch)
     return pd.DataFrame({
         "customer_id": ch["customer_id"].to_numpy(),
@@ -52,11 +56,11 @@ def holdout_predictions(ch: pd.DataFrame, model: CLTVModel) -> pd.DataFrame:
 
 
 def calibration_histogram(ch: pd.DataFrame, model: CLTVModel) -> pd.DataFrame:
-    """Observed vs BG/NBD-expected number of customers with 0..6 and 7+ repeat purchases in
-    the calibration period (expected: sum over customers of P(X(T_i) = k))."""
-    T = ch["T"].to_numpy(dtype=float)
+    """Observed vs expected number of customers with 0..6 and 7+ repeat purchases in the
+    calibration period (expected: sum over customers of P(X(T_i) = k), once per distinct T)."""
+    ages, counts = np.unique(ch["T"].to_numpy(dtype=float), return_counts=True)
     last = HISTOGRAM_CELLS - 1
-    expected = [float(bgnbd.prob_n_purchases(model._bg(), T, k).sum()) for k in range(last)]
+    expected = [numeric.dot(model.purchases_.prob_n_purchases(ages, k), counts.astype(float)) for k in range(last)]
     expected.append(len(ch) - sum(expected))
     observed = np.bincount(np.minimum(ch["frequency"].to_numpy(), last), minlength=HISTOGRAM_CELLS)
     labels = [str(k) for k in range(last)] + [f"{last}+"]
@@ -86,19 +90,19 @@ def cumulative_repeat(daily: pd.DataFrame, model: CLTVModel, calibration_end, ob
     firsts = daily.groupby("customer_id", sort=True)["date"].min()
     cohort = firsts[firsts <= cal]
     start = cohort.min()
-    n_weeks = int(np.ceil(((obs - start) / pd.Timedelta(days=1) + 1) / 7.0))
+    n_weeks = int(np.ceil(((obs - start) / pd.Timedelta(days=1) + 1) / DAYS_PER_WEEK))
     weeks = np.arange(1, n_weeks + 1, dtype=float)
 
     d = daily[daily["customer_id"].isin(cohort.index) & (daily["date"] <= obs)]
     is_repeat = d["date"].to_numpy() > d["customer_id"].map(cohort).to_numpy()
     day = ((d["date"] - start) / pd.Timedelta(days=1)).to_numpy()[is_repeat]
     # a purchase on day k (0-based) is inside week w when k < 7 w
-    actual = np.searchsorted(np.sort(day), 7.0 * weeks, side="left").astype(float)
+    actual = np.searchsorted(np.sort(day), DAYS_PER_WEEK * weeks, side="left").astype(float)
 
-    s, counts = np.unique(((cohort - start) / pd.Timedelta(days=1)).to_numpy() / 7.0, return_counts=True)
+    s, counts = np.unique(((cohort - start) / pd.Timedelta(days=1)).to_numpy() / DAYS_PER_WEEK, return_counts=True)
     age = np.clip(weeks[:, None] - s[None, :], 0.0, None)
     zeros = np.zeros_like(age)
-    expected = numeric.matvec(bgnbd.expected_purchases(model._bg(), age, zeros, zeros, zeros), counts)
+    expected = numeric.matvec(model.purchases_.expected_purchases(age, zeros, zeros, zeros), counts)
     return pd.DataFrame({
         "week": weeks.astype("int64"),
         "actual": actual,
@@ -107,9 +111,9 @@ def cumulative_repeat(daily: pd.DataFrame, model: CLTVModel, calibration_end, ob
     })
 
 
-def _chi2(hist: pd.DataFrame, prefix: str) -> dict[str, float]:
+def _chi2(hist: pd.DataFrame, prefix: str, parameters: int) -> dict[str, float]:
     chi2 = float((((hist["observed"] - hist["expected"]) ** 2) / hist["expected"]).sum())
-    dof = HISTOGRAM_CELLS - 1 - 4
+    dof = HISTOGRAM_CELLS - 1 - parameters
     return {f"{prefix}_chi2": chi2, f"{prefix}_chi2_dof": dof, f"{prefix}_chi2_pvalue": float(stats.chi2.sf(chi2, dof))}
 
 
@@ -118,17 +122,18 @@ def diagnostics(model: CLTVModel, hist: pd.DataFrame) -> tuple[dict[str, float],
 
     - ``frequency_monetary_corr``: Gamma-Gamma assumes spend independent of frequency
       (flag above ``CORR_WARNING`` in absolute value);
-    - ``bgnbd_dropout_degenerate``: a or b collapsed toward 0, the data cannot identify dropout;
+    - ``dropout_degenerate``: the purchase model's dropout is not identified (BG/NBD, MBG/NBD: a
+      or b collapsed toward 0; Pareto/NBD: s toward 0);
     - ``gg_q_le_1``: Gamma-Gamma q <= 1, the population mean spend is not finite;
-    - ``selection_bias_suspected``: far fewer customers without repeat purchases than BG/NBD
+    - ``selection_bias_suspected``: far fewer customers without repeat purchases than the model
       expects (e.g. an export that keeps only customers with 2+ orders): estimates are biased.
     """
     notes = list(model.training_.get("warnings", []))
-    a, b, q = model.bgnbd_params_["a"], model.bgnbd_params_["b"], model.gg_params_["q"]
+    q = model.spend_.params["q"]
     corr = model.training_.get("frequency_monetary_corr")
     zero_obs, zero_exp = float(hist["observed"].iloc[0]), float(hist["expected"].iloc[0])
     flags = {
-        "bgnbd_dropout_degenerate": int(min(a, b) < 1e-4),
+        "dropout_degenerate": int(model.purchases_.dropout_note() is not None),
         "gg_q_le_1": int(q <= 1.0),
         "zero_repeat_observed": zero_obs,
         "zero_repeat_expected": zero_exp,
@@ -141,15 +146,40 @@ def diagnostics(model: CLTVModel, hist: pd.DataFrame) -> tuple[dict[str, float],
             notes.append(f"frequency and monetary value are correlated (r = {corr:.3f}, |r| > {CORR_WARNING}): "
                          "Gamma-Gamma assumes independence, so expected values are biased")
     if flags["selection_bias_suspected"]:
-        notes.append(f"{zero_obs:.0f} customers without a repeat purchase where BG/NBD expects {zero_exp:.0f}: "
+        title = model.purchases_.title
+        notes.append(f"{zero_obs:.0f} customers without a repeat purchase where {title} expects {zero_exp:.0f}: "
                      "the file looks like a selected population (e.g. only customers with 2+ orders or a recent "
-                     "purchase); BG/NBD estimates and predictions are biased")
+                     f"purchase); {title} estimates and predictions are biased")
     return flags, notes
 
 
 def fitted(model: CLTVModel) -> dict:
-    """The evaluated model's parameters: ``{"bgnbd": {r, alpha, a, b}, "gamma_gamma": {p, q, v}}``."""
-    return {"bgnbd": dict(model.bgnbd_params_), "gamma_gamma": dict(model.gg_params_)}
+    """The evaluated model's parameters: ``{"purchases": {name: value}, "spend": {p, q, v}}``."""
+    return {"purchases": dict(model.purchases_.params), "spend": dict(model.spend_.params)}
+
+
+def fit_statistics(model: CLTVModel) -> dict[str, float]:
+    """The purchase model's log-likelihood on the data it was fitted on, with AIC and BIC
+    (k parameters, n customers): comparable across purchase models on the same data."""
+    ll, k, n = model.training_["purchases_log_likelihood"], len(model.purchases_.param_names), model.training_["customers"]
+    return {"purchases_log_likelihood": ll, "aic": 2.0 * k - 2.0 * ll, "bic": k * float(np.log(n)) - 2.0 * ll,
+            "spend_log_likelihood": model.training_["spend_log_likelihood"]}
+
+
+def frequency_recency_grid(model: CLTVModel, T: float, months: float, cells: int = 12) -> pd.DataFrame:
+    """P(alive) and expected purchases in the next ``months`` months of a customer of age ``T``
+    weeks over a grid of frequency (0 .. ``cells`` - 1 repeat purchases) and recency (weeks,
+    ``cells`` steps from 0 to T; frequency 0 has recency 0 only): the standard diagnostic of a
+    purchase model."""
+    recency = np.linspace(0.0, T, cells)
+    x, tx = np.meshgrid(np.arange(cells, dtype=float), recency, indexing="ij")
+    keep = (x > 0) | (tx == 0)
+    x, tx = x[keep], tx[keep]
+    age = np.full_like(x, T)
+    return pd.DataFrame({
+        "frequency": x.astype("int64"), "recency": tx, "p_alive": model.purchases_.prob_alive(x, tx, age),
+        "expected_purchases": model.purchases_.expected_purchases(months * model.horizon_weeks_per_month, x, tx, age),
+    })
 
 
 def evaluate_in_sample(rfm: pd.DataFrame, model: CLTVModel):
@@ -163,10 +193,9 @@ def evaluate_in_sample(rfm: pd.DataFrame, model: CLTVModel):
     flags, notes = diagnostics(model, hist)
     metrics = {
         "customers": int(len(rfm)),
-        **_chi2(hist, "insample"),
+        **_chi2(hist, "insample", len(model.purchases_.param_names)),
         **flags,
-        "bgnbd_log_likelihood": model.training_["bgnbd_log_likelihood"],
-        "gg_log_likelihood": model.training_["gg_log_likelihood"],
+        **fit_statistics(model),
         "calibration_fit": fitted(model),
         "warnings": notes,
     }
@@ -174,6 +203,7 @@ def evaluate_in_sample(rfm: pd.DataFrame, model: CLTVModel):
         "holdout_by_frequency": pd.DataFrame(columns=["frequency", "customers", "actual", "predicted"]),
         "cumulative_repeat": pd.DataFrame(columns=["week", "actual", "model", "period"]),
         "calibration_histogram": hist,
+        "frequency_recency_grid": frequency_recency_grid(model, float(rfm["T"].max()), model.horizons_months[0]),
     }
     return metrics, plots
 
@@ -196,14 +226,14 @@ def evaluate(ch: pd.DataFrame, daily: pd.DataFrame, model: CLTVModel, calibratio
         "holdout_revenue_actual": actual_revenue,
         "holdout_revenue_predicted": predicted_revenue,
         "holdout_revenue_rel_error": (predicted_revenue - actual_revenue) / actual_revenue if actual_revenue else float("nan"),
-        **_chi2(hist, "calibration"),
+        **_chi2(hist, "calibration", len(model.purchases_.param_names)),
         "cumulative_repeat_actual_end": float(cum["actual"].iloc[-1]),
         "cumulative_repeat_model_end": float(cum["model"].iloc[-1]),
-        "bgnbd_log_likelihood": model.training_["bgnbd_log_likelihood"],
-        "gg_log_likelihood": model.training_["gg_log_likelihood"],
+        **fit_statistics(model),
         **flags,
         "calibration_fit": fitted(model),
         "warnings": notes,
     }
-    plots = {"holdout_by_frequency": holdout_by_frequency(pred), "cumulative_repeat": cum, "calibration_histogram": hist}
+    plots = {"holdout_by_frequency": holdout_by_frequency(pred), "cumulative_repeat": cum, "calibration_histogram": hist,
+             "frequency_recency_grid": frequency_recency_grid(model, float(ch["T"].max()), model.horizons_months[0])}
     return metrics, plots

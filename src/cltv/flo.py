@@ -14,7 +14,7 @@ Two ways to turn it into RFM (weeks; analysis date = latest ``last_order_date`` 
   order; the model is told so (``CLTVModel(monetary_includes_first=True)``), and Gamma-Gamma
   counts the total orders as the number of values behind that mean.
 - seed-compatible: the analysts' original procedure, to the cent: ``frequency`` = total orders,
-  the same monetary value, and the settings of :data:`SEED_COMPATIBLE_MODEL`.
+  the same monetary value, and the model settings of the preset conf/model/flo_original.yaml.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .data import DataError, _rows, read_table
+from .schema import DAYS_PER_WEEK
 
 FLO_COLUMNS = [
     "master_id", "order_channel", "last_order_channel", "first_order_date", "last_order_date",
@@ -38,18 +39,6 @@ DATE_COLUMNS = ["first_order_date", "last_order_date", "last_order_date_online",
 #: A channel's last-order date may be empty only when that channel has no orders.
 CHANNEL_DATES = {"last_order_date_online": "order_num_total_ever_online",
                  "last_order_date_offline": "order_num_total_ever_offline"}
-
-#: The original procedure's model settings (``seed_compatible: true``): penalizers 0.001 / 0.01,
-#: expected purchases at 12 and 24 weeks (4 weeks a month) for 3 and 6 months, 6-month CLV as
-#: ``lifetimes``' ``customer_lifetime_value(time=6, freq="W", discount_rate=0.01)``, four
-#: equal-count segments over the population; fitted by ``lifetimes``' own fitters on one row per
-#: customer like the original.
-SEED_COMPATIBLE_MODEL = {
-    "bgnbd_penalizer": 0.001, "gg_penalizer": 0.01, "horizons_months": (3, 6), "horizon_weeks_per_month": 4.0,
-    "clv_months": 6, "discount_rate": 0.01, "segment_labels": ("A", "B", "C", "D"), "monetary_includes_first": False,
-    "fitter": "lifetimes",
-}
-
 
 def load_flo(path: str | Path) -> pd.DataFrame:
     """Read and validate a FLO snapshot (CSV, optionally gzip-compressed, or Parquet).
@@ -160,7 +149,7 @@ def snapshot_rfm(df: pd.DataFrame, at: pd.Timestamp, seed_compatible: bool = Fal
                         "expected dates up to the analysis date (data.analysis_date)")
     orders = df[COUNT_COLUMNS].sum(axis=1).to_numpy()
     value = df[VALUE_COLUMNS].sum(axis=1).to_numpy()
-    week = pd.Timedelta(weeks=1)
+    week = pd.Timedelta(days=DAYS_PER_WEEK)
     return pd.DataFrame({
         "customer_id": df["master_id"].to_numpy(),
         "frequency": (orders if seed_compatible else orders - 1).astype("int64"),

@@ -13,10 +13,12 @@ SPECS = {
     "holdout_by_frequency": ("Mean holdout purchases by calibration frequency", "frequency",
                              ["actual", "predicted"], "repeat purchases in calibration",
                              "mean purchases in holdout", "line"),
-    "cumulative_repeat": ("Cumulative repeat purchases, actual vs BG/NBD", "week", ["actual", "model"],
+    "cumulative_repeat": ("Cumulative repeat purchases, actual vs model", "week", ["actual", "model"],
                           "week", "cumulative repeat purchases", "line"),
     "calibration_histogram": ("Calibration frequency histogram, observed vs expected", "repeat_purchases",
                               ["observed", "expected"], "repeat purchases", "customers", "bar"),
+    "frequency_recency_grid": ("By frequency and recency, at the oldest customers' age", "recency",
+                               ["p_alive", "expected_purchases"], "recency (weeks)", "frequency (repeat purchases)", "heatmap"),
 }
 
 
@@ -28,10 +30,19 @@ def save_png(name: str, table: pd.DataFrame, path: str | Path) -> None:
     import matplotlib.pyplot as plt
 
     title, x, ys, xlabel, ylabel, kind = SPECS[name]
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
+    fig, axes = plt.subplots(1, len(ys) if kind == "heatmap" else 1, figsize=(7 * (len(ys) if kind == "heatmap" else 1), 4.5),
+                             dpi=100, squeeze=False)
     try:
-        table.plot(x=x, y=ys, kind=kind, ax=ax, rot=0)
-        ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+        if kind == "heatmap":  # one panel per value, frequency (rows) x recency (columns)
+            for ax, y in zip(axes[0], ys):
+                grid = table.pivot(index="frequency", columns=x, values=y)
+                image = ax.imshow(grid.to_numpy(), origin="lower", aspect="auto", cmap="viridis")
+                ax.set_xticks(range(grid.shape[1]), [f"{v:.0f}" for v in grid.columns])
+                ax.set(title=f"{title}: {y}", xlabel=xlabel, ylabel=ylabel)
+                fig.colorbar(image, ax=ax)
+        else:
+            table.plot(x=x, y=ys, kind=kind, ax=axes[0][0], rot=0)
+            axes[0][0].set(title=title, xlabel=xlabel, ylabel=ylabel)
         fig.tight_layout()
         fig.savefig(path, format="png", metadata={"Software": None})
     finally:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .model import horizon_column
+from .schema import horizon_column
 
 CHANNEL_COLUMNS = ["order_channel", "last_order_channel"]
 CATEGORY_COLUMN = "interested_in_categories_12"

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from .data import DataError
+from .schema import DAYS_PER_WEEK
 
-DAYS_PER_WEEK = 7.0
 NS_PER_DAY = 86_400 * 10**9
 RFM_COLUMNS = ["customer_id", "frequency", "recency", "T", "monetary_value"]
 

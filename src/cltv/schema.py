@@ -16,6 +16,9 @@ import pandas as pd
 from .errors import DataError
 
 RFM_COLUMNS = ["frequency", "recency", "T", "monetary_value"]
+#: Units: time in weeks of 7 days; a month is 4.345 weeks (30.415 days, ``lifetimes``' convention).
+DAYS_PER_WEEK = 7.0
+WEEKS_PER_MONTH = 4.345
 #: Upper bounds: far beyond any real customer, well inside what the closed forms compute exactly.
 LIMITS = {"frequency": 100_000, "recency": 5_218, "T": 5_218, "monetary_value": 1e12}
 ROWS_SHOWN = 5
@@ -23,6 +26,16 @@ ROWS_SHOWN = 5
 
 class RFMError(DataError):
     """An RFM table breaks a rule; the message names the column, the first rows and the rule."""
+
+
+def horizon_column(months: float) -> str:
+    """Name of the expected-purchases column for a horizon in months, e.g. ``expected_purchases_3m``."""
+    return f"expected_purchases_{months:g}m"
+
+
+def score_columns(horizons_months) -> list[str]:
+    """The numeric columns a fitted model adds to an RFM table (then ``segment``, a label)."""
+    return [*(horizon_column(h) for h in horizons_months), "p_alive", "expected_value", "clv"]
 
 
 def rows(mask: np.ndarray, limit: int = ROWS_SHOWN) -> str:

@@ -38,8 +38,8 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types.schema import ColSpec, Schema
 
 from . import http_guard
-from .model import CLTVModel, horizon_column
-from .schema import RFM_COLUMNS, RFMError, rows
+from .model import CLTVModel
+from .schema import RFM_COLUMNS, RFMError, rows, score_columns
 
 MODEL_CODE = Path(__file__).with_name("serving_model.py")
 PACKAGE_DIR = Path(__file__).parent
@@ -82,8 +82,8 @@ def score(model: CLTVModel, request: pd.DataFrame, max_rows: int | None = None) 
 
 
 def output_columns(horizons_months) -> list[str]:
-    """The numeric response columns."""
-    return [*(horizon_column(h) for h in horizons_months), "p_alive", "expected_value", "clv"]
+    """The numeric response columns (:func:`cltv.schema.score_columns`)."""
+    return score_columns(horizons_months)
 
 
 def signature(model: CLTVModel):
@@ -118,8 +118,9 @@ def log_model(model_json: str | Path, input_example: pd.DataFrame, registered_mo
     with tempfile.TemporaryDirectory() as tmp:
         code = Path(tmp) / "cltv"
         code.mkdir()
-        for src in sorted(PACKAGE_DIR.glob("*.py")):
-            shutil.copy2(src, code / src.name)
+        for src in sorted(PACKAGE_DIR.rglob("*.py")):  # the package with its subpackages (models, ...)
+            (code / src.relative_to(PACKAGE_DIR)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, code / src.relative_to(PACKAGE_DIR))
         return mlflow.pyfunc.log_model(
             name=name, python_model=str(MODEL_CODE), artifacts={"model_json": str(model_json)},
             code_paths=[str(code)], signature=signature(model), input_example=input_example,

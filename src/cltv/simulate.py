@@ -13,8 +13,9 @@ import uuid
 import numpy as np
 import pandas as pd
 
-from .bgnbd import Params
-from .gamma_gamma import GGParams
+from .models.bgnbd import Params
+from .models.gamma_gamma import GGParams
+from .schema import DAYS_PER_WEEK
 
 
 def _customers(n: int, bgnbd: Params, gg: GGParams, T: np.ndarray, rng: np.random.Generator):
@@ -100,12 +101,12 @@ def simulate_transactions(
     """
     rng = np.random.default_rng(seed)
     start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
-    horizon = (end_ts - start_ts) / pd.Timedelta(weeks=1)
+    horizon = (end_ts - start_ts) / pd.Timedelta(days=DAYS_PER_WEEK)
     who, when, amount = _purchases(rng.uniform(0.0, acquisition_weeks, n), horizon, bgnbd, gg, rng)
     order = _lexsort(when, who)
     return pd.DataFrame({
         "customer_id": pd.array([f"c{i:08d}" for i in range(n)], dtype="str")[who[order]],
-        "date": (start_ts + pd.to_timedelta(np.floor(when[order] * 7.0), unit="D")).astype("datetime64[ns]"),
+        "date": (start_ts + pd.to_timedelta(np.floor(when[order] * DAYS_PER_WEEK), unit="D")).astype("datetime64[ns]"),
         "amount": np.round(amount[order], 2),
     })
 
@@ -123,13 +124,13 @@ FLO_CATEGORY_SHARES = [0.50, 0.40, 0.45, 0.30, 0.25]
 def _flo_batch(m: int, bgnbd: Params, gg: GGParams, start: pd.Timestamp, end: pd.Timestamp,
                rng: np.random.Generator) -> pd.DataFrame:
     """``m`` simulated customers as FLO snapshot rows (before any selection), with typed columns."""
-    span = (end - start) / pd.Timedelta(weeks=1)
+    span = (end - start) / pd.Timedelta(days=DAYS_PER_WEEK)
     first = span * (1.0 - np.sqrt(rng.uniform(0.0, 1.0, m)))  # acquisitions grow linearly in time
     first = span - first
     who, when, amount = _purchases(first, span, bgnbd, gg, rng)
     online_share = rng.beta(2.0, 2.0, m)
     online = rng.uniform(0.0, 1.0, who.size) < online_share[who]
-    day = np.floor(when * 7.0).astype("int64")  # days after start
+    day = np.floor(when * DAYS_PER_WEEK).astype("int64")  # days after start
     amount = np.round(amount, 2)
     frame = pd.DataFrame({"who": who, "day": day, "online": online, "amount": amount, "when": when})
     frame = frame.sort_values(["who", "when"], kind="stable")
@@ -159,7 +160,7 @@ def _flo_batch(m: int, bgnbd: Params, gg: GGParams, start: pd.Timestamp, end: pd
         "master_id": ids,
         "order_channel": order_channel,
         "last_order_channel": np.where(last_online, order_channel, "Offline"),
-        "first_order_date": date(np.floor(first * 7.0).astype("int64")),
+        "first_order_date": date(np.floor(first * DAYS_PER_WEEK).astype("int64")),
         "last_order_date": date(last["day"].reindex(idx).to_numpy()),
         "last_order_date_online": date(channel("last", True, -1).astype("int64")),
         "last_order_date_offline": date(channel("last", False, -1).astype("int64")),

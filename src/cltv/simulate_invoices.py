@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .bgnbd import Params
-from .gamma_gamma import GGParams
+from .models.bgnbd import Params
+from .models.gamma_gamma import GGParams
+from .schema import DAYS_PER_WEEK
 from .simulate import _purchases
 
 COUNTRIES = ["United Kingdom", "Germany", "France"]
@@ -37,7 +38,7 @@ def simulate_invoices(n: int, bgnbd: Params = (0.243, 4.414, 0.793, 2.426), gg: 
     reading of the export must recover, guests and cancellations left out."""
     rng = np.random.default_rng(seed)
     start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
-    horizon = (end_ts - start_ts) / pd.Timedelta(weeks=1)
+    horizon = (end_ts - start_ts) / pd.Timedelta(days=DAYS_PER_WEEK)
     who, when, spend = _purchases(rng.uniform(0.0, acquisition_weeks, n), horizon, bgnbd, gg, rng)
     ids = np.array([f"{i + 12346}" for i in range(n)], dtype=object)  # numeric-looking ids, as real exports have
     country = rng.choice(COUNTRIES, n, p=COUNTRY_SHARES)
@@ -77,8 +78,8 @@ def _lines(when: np.ndarray, spend: np.ndarray, start: pd.Timestamp, rng: np.ran
     price = np.maximum(np.round(spend[purchase] * share / quantity / PRICE_STEP), 1) * PRICE_STEP
     split = (rng.random(when.size) < 0.1)[purchase] & (np.arange(purchase.size) % 2 == 1)
     invoice = 2 * purchase + split.astype(int) + 500_000
-    days = np.floor(when[purchase] * 7.0)
-    seconds = np.minimum(np.floor((when[purchase] * 7.0 - days) * 86_400), 86_399 - 600)  # the day stays the day
+    days = np.floor(when[purchase] * DAYS_PER_WEEK)
+    seconds = np.minimum(np.floor((when[purchase] * DAYS_PER_WEEK - days) * 86_400), 86_399 - 600)  # the day stays the day
     local = start + pd.to_timedelta(days, unit="D") + pd.to_timedelta(seconds + 600 * split, unit="s")
     return pd.DataFrame({"purchase": purchase, "Invoice": invoice.astype(str),
                          "StockCode": rng.integers(10_000, 99_999, purchase.size).astype(str),

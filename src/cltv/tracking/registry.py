@@ -27,6 +27,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..models import purchase_model, spend_model
+
+#: the fitted model's settings under their config names (model.purchases.kind, ...), as `dvc params diff` shows them
+CONFIG_NAMES = {"purchases": "purchases.kind", "purchases_penalizer": "purchases.penalizer", "spend": "spend.kind",
+                "spend_penalizer": "spend.penalizer"}
 OWNER_TAG = "cltv.registered_by"  # marks runs this module opened (orphans are marked FAILED)
 
 
@@ -42,7 +47,7 @@ class Result:
     artifacts: dict[str, list[Path]]
     input_example: pd.DataFrame   # a few RFM rows, the packaged model's example
     datasets: dict[str, pd.DataFrame] = field(default_factory=dict)  # context -> table, for log_input
-    code: list[Path] = field(default_factory=list)  # the packaged code (fingerprinted, not logged)
+    code: dict[str, Path] = field(default_factory=dict)  # the packaged code by name (fingerprinted, not logged)
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -185,7 +190,7 @@ def register(result: Result, registry: Registry, log_model, name: str, descripti
     import mlflow
     from mlflow.tracking import MlflowClient
 
-    files = {"model": result.model_json, "data": result.data_file, **{f"code/{p.name}": p for p in result.code},
+    files = {"model": result.model_json, "data": result.data_file, **{f"code/{name}": p for name, p in result.code.items()},
              **{f"{folder}/{p.name}": p for folder, paths in result.artifacts.items() for p in paths}}
     fp = fingerprint({"config": result.config, "evaluation": result.evaluation, "metrics": result.metrics}, files)
     evaluation = evaluation_key(result.evaluation)
@@ -230,13 +235,13 @@ def _log_contents(result: Result) -> None:
     import mlflow
 
     model = json.loads(result.model_json.read_text())
-    params = {f"model.{k}": v for k, v in model["hyperparameters"].items()}
+    params = {f"model.{CONFIG_NAMES.get(k, k)}": v for k, v in model["hyperparameters"].items()}
     params.update({k: v for k, v in result.config.items() if not k.startswith("model.")})
     mlflow.log_params({k: json.dumps(v) if isinstance(v, (list, dict)) else str(v) for k, v in params.items()})
     numbers = {k: v for k, v in flat({k: v for k, v in result.metrics.items() if k != "warnings"}).items()
                if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    numbers.update({f"bgnbd.{k}": v for k, v in model["bgnbd"].items()})
-    numbers.update({f"gamma_gamma.{k}": v for k, v in model["gamma_gamma"].items()})
+    for part in ("purchases", "spend"):  # e.g. purchases.r, spend.q (the kinds are params)
+        numbers.update({f"{part}.{k}": v for k, v in model[part]["params"].items()})
     numbers.update({f"segment.cutoff_{i + 1}": c for i, c in enumerate(model["segment_cutoffs"])})
     numbers.update({f"training.{k}": v for k, v in model.get("training", {}).items()
                     if isinstance(v, (int, float)) and not isinstance(v, bool)})
@@ -256,10 +261,12 @@ def _log_contents(result: Result) -> None:
 
 
 def run_name(data_label: str, hyperparameters: dict) -> str:
-    """A readable run name saying what was fitted on what, e.g. ``cdnow master, penalizers 0/0,
-    6-month CLV at 1%``; the same kind for `dvc repro` and `dvc exp run` runs."""
+    """A readable run name saying what was fitted on what, e.g. ``cdnow master, BG/NBD +
+    Gamma-Gamma, penalizers 0/0, 6-month CLV at 1%``; the same kind for `dvc repro` and
+    `dvc exp run` runs."""
     h = hyperparameters
-    return (f"{data_label}, penalizers {h['bgnbd_penalizer']:g}/{h['gg_penalizer']:g}, "
+    models = f"{purchase_model(h['purchases']).title} + {spend_model(h['spend']).title}"
+    return (f"{data_label}, {models}, penalizers {h['purchases_penalizer']:g}/{h['spend_penalizer']:g}, "
             f"{h['clv_months']:g}-month CLV at {h['discount_rate']:.2%}".replace(".00%", "%"))
 
 

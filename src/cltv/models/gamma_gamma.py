@@ -1,6 +1,10 @@
-"""Gamma-Gamma model of spend per purchase (Fader, Hardie & Lee 2005; Hardie's note 025).
+"""Gamma-Gamma model of spend per purchase (Fader, Hardie & Lee 2005, "RFM and CLV: using
+iso-value curves for customer base analysis"; Hardie's note 025).
 
-``params`` is ``(p, q, v)``. ``x`` is the number of repeat purchases whose mean spend is ``m``.
+Assumptions: each purchase's amount ~ Gamma(p, rate nu), nu ~ Gamma(q, rate v) across customers,
+independent of the purchase process (check the frequency-spend correlation). ``params`` is
+``(p, q, v)`` (``v`` in money). ``x`` is the number of purchase values whose mean is ``m``.
+:class:`GammaGamma` is the spend model :class:`cltv.clv.CLTVModel` composes.
 """
 from __future__ import annotations
 
@@ -8,8 +12,9 @@ import numpy as np
 from scipy.optimize import OptimizeResult
 from scipy.special import digamma, gammaln
 
+from ..numeric import dot
+from .base import ParametricModel
 from .mle import minimize_bfgs
-from .numeric import dot
 
 GGParams = tuple[float, float, float]
 
@@ -84,7 +89,7 @@ def fit(x, m, weights=None, penalizer: float = 0.0, tol: float = 1e-7) -> Optimi
 
     The same objective as ``lifetimes.GammaGammaFitter.fit`` (mean negative log-likelihood over
     ``weights`` plus ``penalizer`` times the sum of the squared parameters), the same start
-    (log-parameters 0.1) and method (BFGS, gradient tolerance ``tol``; see :mod:`cltv.mle`), but
+    (log-parameters 0.1) and method (BFGS, gradient tolerance ``tol``; see :mod:`cltv.models.mle`), but
     an analytic gradient, with the terms of x alone summed once per distinct x. Rows need x > 0
     and m > 0. Returns scipy's result with ``params`` = (p, q, v).
     """
@@ -92,3 +97,26 @@ def fit(x, m, weights=None, penalizer: float = 0.0, tol: float = 1e-7) -> Optimi
     result = minimize_bfgs(_objective, np.full(3, 0.1), (w * x, x * m, w, penalizer, by_x), tol)
     result.params = tuple(float(v) for v in np.exp(result.x))
     return result
+
+
+class GammaGamma(ParametricModel):
+    """Gamma-Gamma: see the module docstring."""
+
+    kind, title = "gamma_gamma", "Gamma-Gamma"
+    param_names = ("p", "q", "v")
+    lifetimes_class = "GammaGammaFitter"
+
+    @classmethod
+    def fit(cls, x, m, weights=None, penalizer: float = 0.0, tol: float = 1e-7):
+        """``(model or None, optimiser result)`` by :func:`fit`; None when it did not converge."""
+        result = fit(x, m, weights, penalizer, tol)
+        return (cls(dict(zip(cls.param_names, result.params))) if result.success else None), result
+
+    def log_likelihood(self, x, m, weights=None) -> float:
+        return log_likelihood(self.values, x, m, weights)
+
+    def expected_average_value(self, x, m) -> np.ndarray:
+        return expected_average_value(self.values, x, m)
+
+    def population_mean(self) -> float:
+        return population_mean(self.values)

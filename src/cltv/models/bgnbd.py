@@ -1,7 +1,11 @@
-"""BG/NBD quantities (Fader, Hardie & Lee 2005), vectorised and numerically stable.
+"""BG/NBD (Fader, Hardie & Lee 2005, "Counting your customers the easy way"), vectorised and
+numerically stable.
 
-``params`` is ``(r, alpha, a, b)`` with ``alpha`` in the same time unit as ``t``, ``recency``
-and ``T`` (this project: weeks). ``x`` is the number of repeat purchases, ``tx`` the recency.
+Assumptions: while alive, a customer buys at Poisson rate lambda ~ Gamma(r, rate alpha); after
+each *repeat* purchase they drop out with probability p ~ Beta(a, b) (so a customer without a
+repeat purchase is alive for sure). ``params`` is ``(r, alpha, a, b)`` with ``alpha`` in the time
+unit of ``t``, ``recency`` and ``T`` (cltv: weeks). ``x`` is the number of repeat purchases,
+``tx`` the recency. :class:`BGNBD` is the model of :mod:`cltv.models.base`.
 
 These reproduce ``lifetimes.BetaGeoFitter``'s formulas where those are finite, and stay
 finite where they are not: when the fitted ``a`` and ``b`` collapse toward 0 (the data
@@ -15,16 +19,15 @@ function has a removable singularity that scipy cannot see, and the un-transform
 closed form is 0/0 (removable); within 5e-5 of it E[X(t) | alive] is interpolated linearly in
 a between a = 1 -+ 1e-4, accurate to about 1e-8 relative.
 
-:func:`fit` minimises ``lifetimes``' objective with an analytic gradient (see :mod:`cltv.mle`).
+Fitting minimises ``lifetimes``' objective with an analytic gradient (:mod:`cltv.models.base`).
 """
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import OptimizeResult
 from scipy.special import betainc, betaln, digamma, expit, gammaln, hyp2f1
 
-from .mle import minimize_bfgs
-from .numeric import dot, matvec
+from ..numeric import dot, matvec
+from .base import PurchaseModel
 
 Params = tuple[float, float, float, float]
 A_ONE_GAP = 1e-4  # alive_purchases interpolates between a = 1 -+ this when |a - 1| < this / 2
@@ -73,7 +76,7 @@ def prob_alive(params: Params, x, tx, T) -> np.ndarray:
 
 def alive_purchases(params: Params, t, x, T) -> np.ndarray:
     """E[repeat purchases in (T, T + t] | alive at T, x repeat purchases]: the factor of
-    :func:`expected_purchases` that does not depend on recency, so it can be computed once per
+    :meth:`BGNBD.expected_purchases` that does not depend on recency, so it can be computed once per
     distinct (x, T). Lies in [0, (r + x) t / (alpha + T)], the no-dropout value."""
     r, alpha, a, b = params
     if abs(a - 1.0) < A_ONE_GAP / 2:
@@ -106,29 +109,6 @@ def alive_purchases(params: Params, t, x, T) -> np.ndarray:
     return np.where(t == 0, 0.0, np.clip(cond, 0.0, bound))
 
 
-def expected_purchases(params: Params, t, x, tx, T) -> np.ndarray:
-    """Expected number of repeat purchases in (T, T + t], given (x, tx, T). Eq. (10) of FHL 2005:
-    P(alive) times :func:`alive_purchases`.
-
-    With ``x = tx = T = 0`` this is the unconditional E[X(t)] of a new customer.
-    """
-    t, x, tx, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (t, x, tx, T)))
-    out = prob_alive(params, x, tx, T) * alive_purchases(params, t, x, T)
-    check_finite(params, out, t, x, tx, T)
-    return out
-
-
-def check_finite(params: Params, out: np.ndarray, t, x, tx, T) -> None:
-    """Raise FloatingPointError naming the first customer whose expected purchases are not finite."""
-    if not np.isfinite(out).all():
-        t, x, tx, T = np.broadcast_arrays(t, x, tx, T)
-        i = np.flatnonzero(~np.isfinite(out))[0]
-        raise FloatingPointError(
-            f"BG/NBD expected purchases are not finite for params r, alpha, a, b = {tuple(params)} at "
-            f"x={x.flat[i]}, recency={tx.flat[i]}, T={T.flat[i]}, t={t.flat[i]}"
-        )
-
-
 def prob_n_purchases(params: Params, t, n: int) -> np.ndarray:
     """Unconditional P(X(t) = n) for a customer of age t. Eq. (8) of FHL 2005."""
     r, alpha, a, b = params
@@ -142,20 +122,6 @@ def prob_n_purchases(params: Params, t, n: int) -> np.ndarray:
         return first
     tail = betainc(n, r, t / (alpha + t))  # P(NBD count >= n)
     return first + np.exp(betaln(a + 1.0, b + n - 1.0) - betaln(a, b)) * tail
-
-
-def log_likelihood(params: Params, x, tx, T, weights=None) -> float:
-    """Total BG/NBD log-likelihood (in the published convention, time in the data's unit)."""
-    x, tx, T, w, by_x = _prepare(x, tx, T, weights)
-    return -_objective(np.log(params), x, tx, T, w, 0.0, by_x)[0] * w.sum()
-
-
-def _prepare(x, tx, T, weights) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple]:
-    """Float arrays, weights (default 1) and the distinct x with their total weights."""
-    x, tx, T = (np.asarray(v, dtype=float) for v in (x, tx, T))
-    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
-    xs, inverse = np.unique(x, return_inverse=True)
-    return x, tx, T, w, (xs, np.bincount(inverse, weights=w, minlength=xs.size))
 
 
 def _objective(log_params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray, w: np.ndarray,
@@ -193,20 +159,26 @@ def _objective(log_params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndar
     return float(value), (-grad / total + 2.0 * penalizer * params) * params
 
 
-def fit(x, tx, T, weights=None, penalizer: float = 0.0, tol: float = 1e-7) -> OptimizeResult:
-    """Maximum-likelihood BG/NBD parameters by ``lifetimes``' recipe, made fast.
+class BGNBD(PurchaseModel):
+    """BG/NBD: see the module docstring. ``alpha`` in the data's time unit."""
 
-    The same objective as ``lifetimes.BetaGeoFitter.fit`` (time rescaled so max T = 1, the
-    mean negative log-likelihood over ``weights`` plus ``penalizer`` times the sum of the squared
-    rescaled parameters), the same start (log-parameters 0.1) and method (BFGS, gradient
-    tolerance ``tol``; see :mod:`cltv.mle`), but an analytic gradient instead of autograd.
-    Pass distinct (x, tx, T) tuples with their counts as ``weights``: the objective is the same
-    as on one row per customer. Returns scipy's result with ``params`` = (r, alpha [unit of T],
-    a, b).
-    """
-    x, tx, T, w, by_x = _prepare(x, tx, T, weights)
-    scale = 1.0 / T.max()
-    result = minimize_bfgs(_objective, np.full(4, 0.1), (x, tx * scale, T * scale, w, penalizer, by_x), tol)
-    r, alpha, a, b = np.exp(result.x)
-    result.params = (float(r), float(alpha / scale), float(a), float(b))
-    return result
+    kind, title = "bgnbd", "BG/NBD"
+    param_names, time_params = ("r", "alpha", "a", "b"), ("alpha",)
+    lifetimes_class = "BetaGeoFitter"
+    objective = staticmethod(_objective)
+
+    def prob_alive(self, x, tx, T) -> np.ndarray:
+        return prob_alive(self.values, x, tx, T)
+
+    def alive_purchases(self, t, x, T) -> np.ndarray:
+        return alive_purchases(self.values, t, x, T)
+
+    def prob_n_purchases(self, t, n: int) -> np.ndarray:
+        return prob_n_purchases(self.values, t, n)
+
+    def dropout_note(self) -> str | None:
+        a, b = self.params["a"], self.params["b"]
+        if min(a, b) < 1e-4:
+            return (f"BG/NBD dropout is not identified (a={a:.3g}, b={b:.3g} collapse toward 0): "
+                    "predictions use the no-dropout limit")
+        return None

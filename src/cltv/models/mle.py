@@ -22,7 +22,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy.optimize import OptimizeResult
 
-from .numeric import dot, matvec
+from ..numeric import dot, matvec
 
 Objective = Callable[..., tuple[float, np.ndarray]]
 C1, C2 = 1e-4, 0.9  # sufficient decrease and curvature constants of the Wolfe conditions (scipy's)

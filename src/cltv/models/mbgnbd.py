@@ -1,0 +1,85 @@
+"""MBG/NBD (Batislam, Denizel & Filiztekin 2007, "Empirical validation and comparison of models
+for customer base analysis"): BG/NBD in which a customer can also drop out right after the first
+purchase.
+
+Assumptions: while alive, a customer buys at Poisson rate lambda ~ Gamma(r, rate alpha); at time 0
+and after each repeat purchase they drop out with probability p ~ Beta(a, b). Unlike BG/NBD a
+customer without a repeat purchase may be gone, so P(alive) < 1 for x = 0. Parameters
+``(r, alpha, a, b)``, ``alpha`` in the data's time unit (cltv: weeks). The likelihood is
+``lifetimes.ModifiedBetaGeoFitter``'s; given alive, the expected purchases are BG/NBD's with
+``b + 1`` in place of ``b`` (:func:`cltv.models.bgnbd.alive_purchases`).
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import betainc, betaln, digamma, expit, gammaln
+
+from ..numeric import dot
+from . import bgnbd
+from .base import PurchaseModel
+
+
+def _objective(log_params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray, w: np.ndarray,
+               penalizer: float, by_x: tuple[np.ndarray, np.ndarray]) -> tuple[float, np.ndarray]:
+    """``lifetimes``' MBG/NBD objective (weighted mean negative log-likelihood plus ``penalizer *
+    sum(params ** 2)``) and its gradient in log-parameters."""
+    r, alpha, a, b = params = np.exp(log_params)
+    xs, wx = by_x
+    total = wx.sum()
+    per_x = gammaln(r + xs) - gammaln(r) + gammaln(a + b) + gammaln(b + xs + 1.0) - gammaln(b) - gammaln(a + b + xs + 1.0)
+    g_r = digamma(r + xs) - digamma(r)
+    g_a = digamma(a + b) - digamma(a + b + xs + 1.0)
+    g_b = g_a + digamma(b + xs + 1.0) - digamma(b)
+    rx = r + x
+    l_T, l_tx = np.log(alpha + T), np.log(alpha + tx)
+    alive = -rx * l_T
+    dead = np.log(a) - np.log(b + x) - rx * l_tx  # gone right after the last purchase (or the first)
+    top = np.maximum(alive, dead)
+    e_alive, e_dead = np.exp(alive - top), np.exp(dead - top)
+    pi = e_dead / (e_alive + e_dead)
+    wpi, wal = w * pi, w * (1.0 - pi)
+    ll = dot(wx, per_x) + total * r * np.log(alpha) + dot(w, top + np.log(e_alive + e_dead))
+    grad = np.array([
+        dot(wx, g_r) + total * np.log(alpha) - dot(wal, l_T) - dot(wpi, l_tx),
+        total * r / alpha - dot(wal, rx / (alpha + T)) - dot(wpi, rx / (alpha + tx)),
+        dot(wx, g_a) + wpi.sum() / a,
+        dot(wx, g_b) - dot(wpi, 1.0 / (b + x)),
+    ])
+    value = -ll / total + penalizer * np.sum(params ** 2)
+    return float(value), (-grad / total + 2.0 * penalizer * params) * params
+
+
+class MBGNBD(PurchaseModel):
+    """MBG/NBD: see the module docstring."""
+
+    kind, title = "mbgnbd", "MBG/NBD"
+    param_names, time_params = ("r", "alpha", "a", "b"), ("alpha",)
+    lifetimes_class = "ModifiedBetaGeoFitter"
+    objective = staticmethod(_objective)
+
+    def prob_alive(self, x, tx, T) -> np.ndarray:
+        r, alpha, a, b = self.values
+        x, tx, T = (np.asarray(v, dtype=float) for v in (x, tx, T))
+        log_odds_dead = (r + x) * (np.log(alpha + T) - np.log(alpha + tx)) + np.log(a) - np.log(b + x)
+        return expit(-log_odds_dead)
+
+    def alive_purchases(self, t, x, T) -> np.ndarray:
+        r, alpha, a, b = self.values
+        return bgnbd.alive_purchases((r, alpha, a, b + 1.0), t, x, T)
+
+    def prob_n_purchases(self, t, n: int) -> np.ndarray:
+        """Alive after all n + 1 chances to drop out with exactly n purchases, or gone right after
+        the n-th purchase (at time 0 for n = 0) with at least n purchases by t."""
+        r, alpha, a, b = self.values
+        t = np.asarray(t, dtype=float)
+        log_nbd = (gammaln(r + n) - gammaln(r) - gammaln(n + 1.0) + r * (np.log(alpha) - np.log(alpha + t))
+                   + (n * (np.log(t) - np.log(alpha + t)) if n > 0 else 0.0))
+        at_least = betainc(n, r, t / (alpha + t)) if n > 0 else 1.0
+        return (np.exp(betaln(a, b + n + 1.0) - betaln(a, b) + log_nbd)
+                + np.exp(betaln(a + 1.0, b + n) - betaln(a, b)) * at_least)
+
+    def dropout_note(self) -> str | None:
+        a, b = self.params["a"], self.params["b"]
+        if min(a, b) < 1e-4:
+            return f"MBG/NBD dropout is not identified (a={a:.3g}, b={b:.3g} collapse toward 0)"
+        return None

@@ -1,0 +1,144 @@
+"""The purchase models behind one interface: published CDNOW numbers for Pareto/NBD, ``lifetimes``'
+own fitters and formulas for MBG/NBD and Pareto/NBD, exact gradients, and old model files."""
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.integrate import quad
+
+from cltv import data, rfm
+from cltv.evaluate import evaluate
+from cltv.model import CLTVModel
+from cltv.models import PURCHASE_MODELS, ParetoNBD, tuples
+from cltv.models.base import prepare
+from cltv.models.paretonbd import _dead
+
+from .conftest import CAL_END, OBS_END
+from .test_reference import rel
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def pareto(sample_ch):
+    return CLTVModel(purchases="paretonbd").fit(sample_ch)
+
+
+def test_paretonbd_reproduces_fader_hardie_lee_2005(sample_ch, sample_daily, pareto):
+    p = pareto.purchases_.params
+    for name, target in {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}.items():
+        assert rel(p[name], target) < 1e-3, (name, p[name])
+    assert pareto.training_["purchases_log_likelihood"] == pytest.approx(-9595.0, abs=0.05)
+    metrics, plots = evaluate(sample_ch, sample_daily, pareto, CAL_END, OBS_END)
+    assert metrics["calibration_chi2"] == pytest.approx(11.99, abs=0.005) and metrics["calibration_chi2_dof"] == 3
+    assert metrics["cumulative_repeat_model_end"] == pytest.approx(4275, abs=1)
+    assert metrics["cumulative_repeat_model_end"] / metrics["cumulative_repeat_actual_end"] - 1 == pytest.approx(
+        -0.015, abs=0.0005)
+    assert metrics["pearson"] == pytest.approx(0.630, abs=5e-4)
+    assert plots["holdout_by_frequency"]["predicted"].iloc[0] == pytest.approx(0.14, abs=0.005)  # x = 0
+
+
+@pytest.fixture(scope="module")
+def master_ch():
+    daily = rfm.daily_purchases(data.load_cdnow("master"))
+    return rfm.calibration_holdout(daily, CAL_END, OBS_END)
+
+
+def test_mbgnbd_equals_lifetimes_modified_beta_geo_fitter(master_ch):
+    from lifetimes import ModifiedBetaGeoFitter
+
+    x, tx, T = (master_ch[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = ModifiedBetaGeoFitter().fit(x, tx, T)
+    ours = CLTVModel(purchases="mbgnbd").fit(master_ch).purchases_
+    mine = ours.params
+    same = all(rel(mine[k], theirs.params_[k]) < 1e-6 for k in ours.param_names)
+    their_model = type(ours)(dict(theirs.params_))
+    assert same or ours.log_likelihood(x, tx, T) > their_model.log_likelihood(x, tx, T), (mine, dict(theirs.params_))
+    # and the closed forms are lifetimes' at the fitted parameters
+    lifetimes_model = their_model.to_lifetimes()
+    np.testing.assert_allclose(their_model.prob_alive(x, tx, T), lifetimes_model.conditional_probability_alive(
+        x, tx, T), rtol=1e-12)
+    np.testing.assert_allclose(their_model.expected_purchases(39.0, x, tx, T), lifetimes_model.predict(
+        39.0, x, tx, T), rtol=1e-10)
+
+
+def test_paretonbd_equals_lifetimes_formulas(sample_ch, pareto):
+    x, tx, T = (sample_ch[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    model = pareto.purchases_
+    theirs = model.to_lifetimes()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.testing.assert_allclose(model.prob_alive(x, tx, T), theirs.conditional_probability_alive(x, tx, T),
+                                   rtol=1e-10)
+        np.testing.assert_allclose(model.expected_purchases(39.0, x, tx, T), theirs.predict(39.0, x, tx, T), rtol=1e-10)
+        ll = theirs._conditional_log_likelihood(model.values, x, tx, T)
+    assert model.log_likelihood(x, tx, T) == pytest.approx(ll.sum(), rel=1e-12)
+
+
+@pytest.mark.parametrize("x, tx, T, params", [
+    (0, 0.0, 39.0, (0.55, 10.6, 0.61, 11.7)), (100, 2.0, 300.0, (0.55, 10.6, 0.61, 11.7)),
+    (3, 1.0, 500.0, (0.5, 0.01, 0.2, 50.0)), (5, 1.0, 200.0, (0.5, 200.0, 0.5, 0.01)), (50, 49.0, 52.0, (2, 1, 3, 0.1)),
+])
+def test_paretonbd_dropout_integral_is_exact(x, tx, T, params):
+    """log(s I), I = integral over tx..T of (alpha+tau)^-(r+x) (beta+tau)^-(s+1), against adaptive
+    quadrature in log(alpha + tau)."""
+    r, a, s, b = params
+    lo = np.log(a + tx) * (1 - (r + x)) - (s + 1) * np.log(b + tx)  # scale, so quad sees numbers near 1
+
+    def f(v):
+        return np.exp(v * (1 - (r + x)) - (s + 1) * np.log(np.exp(v) - a + b) - lo)
+    edges = np.linspace(np.log(a + tx), np.log(a + T), 60)
+    total = sum(quad(f, e0, e1, epsabs=0, epsrel=1e-12, limit=200)[0] for e0, e1 in zip(edges[:-1], edges[1:]))
+    got = _dead(r, a, s, b, np.array([float(x)]), np.array([tx]), np.array([T]))[0][0]
+    assert got == pytest.approx(np.log(s * total) + lo, abs=1e-11)
+
+
+@pytest.mark.parametrize("kind", sorted(PURCHASE_MODELS))
+def test_gradient_is_the_objectives_derivative(kind, sample_ch):
+    cols = (sample_ch[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    (x, tx, T), _, n = tuples.distinct(*cols)
+    x, tx, T, w, by_x = prepare(x, tx / T.max(), T / T.max(), n)
+    objective = PURCHASE_MODELS[kind].objective
+    for point in (np.full(4, 0.1), np.log([0.5, 0.3, 0.6, 0.2])):
+        grad = objective(point, x, tx, T, w, 0.01, by_x)[1]
+        h = 1e-6
+        numeric = [(objective(point + h * e, x, tx, T, w, 0.01, by_x)[0] - objective(point - h * e, x, tx, T, w, 0.01,
+                                                                                      by_x)[0]) / (2 * h)
+                   for e in np.eye(4)]
+        np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("kind", sorted(PURCHASE_MODELS))
+def test_every_model_round_trips_through_json(kind, tmp_path, sample_ch):
+    model = CLTVModel(purchases=kind).fit(sample_ch)
+    model.save(tmp_path / "m.json")
+    saved = json.loads((tmp_path / "m.json").read_text())
+    assert saved["purchases"]["kind"] == kind and saved["hyperparameters"]["purchases"] == kind
+    assert set(saved["purchases"]["params"]) == set(PURCHASE_MODELS[kind].param_names)
+    again = CLTVModel.load(tmp_path / "m.json")
+    assert again.predict(sample_ch).equals(model.predict(sample_ch))
+
+
+def test_a_bgnbd_model_file_of_format_1_still_loads(sample_ch, sample_model):
+    old = CLTVModel.load(DATA / "cdnow_sample_model_v1.json")  # written by the BG/NBD-only code (cltv-model/1)
+    assert old.purchases == "bgnbd" and old.purchases_.params == sample_model.purchases_.params
+    assert old.predict(sample_ch).equals(sample_model.predict(sample_ch))
+    assert old.to_dict()["format"] == "cltv-model/2"
+
+
+def test_unknown_kinds_are_refused_with_the_choices(sample_ch):
+    with pytest.raises(ValueError, match=r"unknown purchase model 'nbd'; choose one of \['bgnbd', 'mbgnbd', "
+                                         r"'paretonbd'\]"):
+        CLTVModel(purchases="nbd").fit(sample_ch)
+
+
+def test_pareto_fit_uses_only_distinct_histories(sample_ch):
+    cols = [sample_ch[c].to_numpy(float) for c in ("frequency", "recency", "T")]
+    (x, tx, T), _, n = tuples.distinct(*cols)
+    by_tuple, _ = ParetoNBD.fit(x, tx, T, n)
+    by_row, _ = ParetoNBD.fit(*cols)
+    np.testing.assert_allclose(by_tuple.values, by_row.values, rtol=1e-7)

@@ -1,0 +1,58 @@
+"""Model choice by holdout comparison: one DVC queue sweep fits every purchase model on the same
+data, each an MLflow run with its kind and the comparison metrics; the champion gate keeps the best."""
+import csv
+import io
+import time
+
+import pytest
+
+from .repo import commit, copy_repo, sh
+from .test_pipeline import client, runs
+
+KINDS = ("bgnbd", "mbgnbd", "paretonbd")
+COMPARISON = ("mae", "rmse", "total_error_per_customer", "calibration_chi2", "purchases_log_likelihood", "aic", "bic")
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    repo = copy_repo(tmp_path_factory.mktemp("sweep"))
+    sh(repo, "dvc", "repro")
+    commit(repo, "baseline")
+    queued = sh(repo, "dvc", "exp", "run", "--queue", "-S", f"model/purchases={','.join(KINDS)}")
+    assert queued.stdout.count("Queued experiment") == len(KINDS)
+    sh(repo, "dvc", "queue", "start")
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        status = sh(repo, "dvc", "queue", "status").stdout
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(2)
+    assert status.count("Success") == len(KINDS), status
+    return repo
+
+
+def test_every_purchase_model_is_a_run_with_the_comparison_metrics(swept):
+    by_kind = {r.data.params["model.purchases.kind"]: r for r in runs(swept)}
+    assert sorted(by_kind) == sorted(KINDS)  # the queued bgnbd equals the committed result: logged once
+    evaluation = {r.data.tags["cltv.evaluation_data"] for r in by_kind.values()}
+    assert len(evaluation) == 1  # the same data, so the champion gate compares them
+    for kind, run in by_kind.items():
+        assert run.info.status == "FINISHED" and all(k in run.data.metrics for k in COMPARISON), kind
+        m = run.data.metrics
+        assert m["aic"] == pytest.approx(8 - 2 * m["purchases_log_likelihood"])
+        artifacts = {f.path for f in client(swept).list_artifacts(run.info.run_id, "plots")}
+        assert "plots/frequency_recency_grid.png" in artifacts and "plots/frequency_recency_grid.csv" in artifacts
+    # the models differ, and the champion is the run with the lowest holdout MAE
+    assert len({round(r.data.metrics["mae"], 6) for r in by_kind.values()}) == len(KINDS)
+    best = min(by_kind.values(), key=lambda r: r.data.metrics["mae"])
+    champion = client(swept).get_model_version_by_alias("cltv", "champion")
+    assert champion.run_id == best.info.run_id
+
+
+def test_exp_show_tabulates_the_sweep(swept):
+    table = list(csv.DictReader(io.StringIO(sh(swept, "dvc", "exp", "show", "--csv").stdout)))
+    experiments = [row for row in table if row["typ"] in ("branch_commit", "branch_base")]  # not workspace/main
+    kinds = sorted(row["model.purchases.kind"] for row in experiments)
+    assert kinds == sorted(KINDS), table
+    for row in experiments:
+        assert float(row["mae"]) > 0 and float(row["aic"]) > 0
