@@ -4,6 +4,7 @@
 #   ./dev.sh repro [dvc repro args]   runs the pipeline (dvc repro)
 #   ./dev.sh test  [pytest args]      runs the test suite
 #   ./dev.sh bench [args]             runs the scale benchmark (benchmarks/scale.py)
+#   ./dev.sh bench-models [args]      purchase models against lifetimes (benchmarks/models.py)
 #   ./dev.sh env                      only installs
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -33,6 +34,7 @@ case "$cmd" in
     repro) exec dvc repro "$@" ;;
     test)  exec python -m pytest "$@" ;;
     bench) exec python -m benchmarks.scale "$@" ;;
+    bench-models) exec python -m benchmarks.models "$@" ;;
     env)   ;;
-    *) echo "usage: ./dev.sh repro|test|bench|env [args]" >&2; exit 2 ;;
+    *) echo "usage: ./dev.sh repro|test|bench|bench-models|env [args]" >&2; exit 2 ;;
 esac

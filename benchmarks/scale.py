@@ -6,13 +6,13 @@ N simulated customers, plus the latency of a real `mlflow models serve`.
     ./dev.sh bench --sizes 4000 --requests 10 --big-rows 2000 --json out.json   # what the test runs
     ./dev.sh bench --render out.json                  # the tables of an earlier run again
 
-Per N, the backbone simulator (:func:`cltv.simulate.simulate_transactions`, CDNOW-like true
+Per N, the backbone simulator (:func:`cltv.data.simulate.simulate_transactions`, CDNOW-like true
 parameters, 78 weeks) writes N customers' transactions; then each step runs in its own
 process, once per path, so that its peak resident memory is its own:
 
 - ``rfm``: transactions -> calibration/holdout RFM table (39 / 39 weeks). Plain:
   ``lifetimes.utils.calibration_and_holdout_data(freq="D", freq_multiplier=7)``. Ours:
-  :func:`cltv.rfm.daily_purchases` + :func:`cltv.rfm.calibration_holdout`.
+  :func:`cltv.data.rfm.daily_purchases` + :func:`cltv.data.rfm.calibration_holdout`.
 - ``model``: fit + score from the RFM table (BG/NBD + Gamma-Gamma fits, expected purchases at
   3 and 6 months, P(alive), 6-month CLV at 1 %/month, A-D segments). Plain: the fitters and
   ``customer_lifetime_value`` on one row per customer, ``pd.qcut``. Ours:
@@ -42,10 +42,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cltv.schema import WEEKS_PER_MONTH
+
 ROOT = Path(__file__).resolve().parents[1]
 CALIBRATION_END, OBSERVATION_END = "2020-09-29", "2021-06-29"  # 39 + 39 weeks after 2020-01-01
 SIMULATION = {"start": "2020-01-01", "end": OBSERVATION_END, "acquisition_weeks": 12.0}
-HORIZONS, CLV_MONTHS, DISCOUNT, WEEKS_PER_MONTH = (3, 6), 6, 0.01, 4.345
+HORIZONS, CLV_MONTHS, DISCOUNT = (3, 6), 6, 0.01
 LABELS = ("A", "B", "C", "D")
 PREDICTIONS = [f"expected_purchases_{h}m" for h in HORIZONS] + ["p_alive", "clv"]
 COMPARE_ROWS = 200_000
@@ -73,7 +75,7 @@ def rfm_plain(tx: pd.DataFrame) -> pd.DataFrame:
 
 
 def rfm_ours(tx: pd.DataFrame) -> pd.DataFrame:
-    from cltv import rfm
+    from cltv.data import rfm
 
     return rfm.calibration_holdout(rfm.daily_purchases(tx), CALIBRATION_END, OBSERVATION_END)
 
@@ -132,7 +134,7 @@ def child(step: str, path: str, inp: str, out: str) -> None:
         import lifetimes.utils  # noqa: F401
     else:
         import cltv.model  # noqa: F401
-        import cltv.rfm  # noqa: F401
+        import cltv.data.rfm  # noqa: F401
     frame = pd.read_parquet(inp)
     timings: dict[str, float] = {}
     extra = None
@@ -215,7 +217,7 @@ def compare_models(rfm: pd.DataFrame, plain: pd.DataFrame, plain_params: dict, o
 
 
 def run_size(n: int, work: Path, seed: int) -> dict:
-    from cltv.simulate import simulate_transactions
+    from cltv.data.simulate import simulate_transactions
 
     t0 = time.perf_counter()
     tx = simulate_transactions(n, seed=seed, **SIMULATION)
@@ -241,7 +243,7 @@ def run_size(n: int, work: Path, seed: int) -> dict:
 
 def run_transactions(n_tx: int, work: Path, seed: int) -> dict:
     """The RFM step alone on a log of about ``n_tx`` transactions."""
-    from cltv.simulate import simulate_transactions
+    from cltv.data.simulate import simulate_transactions
 
     per_customer = len(simulate_transactions(20_000, seed=seed, **SIMULATION)) / 20_000
     tx = simulate_transactions(round(n_tx / per_customer), seed=seed, **SIMULATION)

@@ -1,7 +1,7 @@
 """Stage `cdnow`: CDNOW from the installed lifetimes package -> data/raw/transactions.csv."""
 from common import ROOT, run
 
-from cltv.data import load_cdnow
+from cltv.data.cdnow import load_cdnow
 from cltv.io import write_csv
 
 

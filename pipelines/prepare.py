@@ -14,9 +14,9 @@ and interest categories for the segment report.
 import pandas as pd
 from common import ROOT, run
 
-from cltv import flo, rfm
+from cltv.data import flo, rfm
 from cltv.io import write_json, write_parquet
-from cltv.transactions import LogSpec, Quality, account, load_log
+from cltv.data.transactions import LogSpec, Quality, account, load_log
 
 
 def snapshot(p: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:

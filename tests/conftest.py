@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from cltv import data, rfm
+from cltv.data import cdnow, rfm
 from cltv.model import CLTVModel
 
 CAL_END, OBS_END = "1997-09-30", "1998-06-30"
@@ -9,7 +9,7 @@ CAL_END, OBS_END = "1997-09-30", "1998-06-30"
 
 @pytest.fixture(scope="session")
 def sample_daily() -> pd.DataFrame:
-    return rfm.daily_purchases(data.load_cdnow("sample"))
+    return rfm.daily_purchases(cdnow.load_cdnow("sample"))
 
 
 @pytest.fixture(scope="session")

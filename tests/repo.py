@@ -44,4 +44,4 @@ def copy_repo(dest: Path, keep_lock: bool = True) -> Path:
 
 def commit(repo: Path, message: str) -> None:
     sh(repo, "git", "add", "-A")
-    sh(repo, "git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", message)
+    sh(repo, "git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", message, "--allow-empty")

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cltv import data, rfm
+from cltv.data import cdnow, rfm
 from cltv.data import DataError
 from cltv.model import CLTVModel, FitError
 
@@ -17,13 +17,13 @@ CAL, OBS = "1997-09-30", "1998-06-30"
 @pytest.fixture(scope="module")
 def good() -> pd.DataFrame:
     """A valid log: the CDNOW sample as text, dates ISO."""
-    tx = data.load_cdnow("sample")
+    tx = cdnow.load_cdnow("sample")
     return tx.assign(date=tx["date"].dt.strftime("%Y-%m-%d"), amount=tx["amount"].map(lambda v: f"{v:.2f}"))
 
 
 def prepare_and_fit(path, date_format=None) -> pd.DataFrame:
     """What stages prepare + train do with a transaction log; returns the scores."""
-    tx = data.load_transactions(path, date_format=date_format, end=OBS)
+    tx = cdnow.load_transactions(path, date_format=date_format, end=OBS)
     daily = rfm.daily_purchases(tx)
     rfm.check_period(daily, CAL, OBS, source=str(path))
     rfm.calibration_holdout(daily, CAL, OBS)
@@ -82,14 +82,14 @@ def test_first_five_offending_lines_are_named(tmp_path, good):
     ("1998-07-15", "1998-12-31", "on or after the last purchase 1998-06-30: the holdout period would be empty"),
 ])
 def test_calibration_end_outside_the_data_is_refused(tmp_path, good, cal, obs, expected):
-    daily = rfm.daily_purchases(data.load_transactions(write(tmp_path, good)))
+    daily = rfm.daily_purchases(cdnow.load_transactions(write(tmp_path, good)))
     with pytest.raises(DataError, match=expected):
         rfm.check_period(daily, cal, obs, source="tx.csv")
 
 
 def test_too_few_customers_or_no_repeat_spend_fail_the_fit(tmp_path, good):
     def train(df):  # stage train: the whole history
-        return CLTVModel().fit(rfm.rfm(rfm.daily_purchases(data.load_transactions(write(tmp_path, df))), OBS))
+        return CLTVModel().fit(rfm.rfm(rfm.daily_purchases(cdnow.load_transactions(write(tmp_path, df))), OBS))
 
     with pytest.raises(FitError, match="on 1 customer.*at least 10 are needed"):
         train(good[good["customer_id"] == good["customer_id"].iloc[0]])

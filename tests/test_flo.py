@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from cltv import flo
+from cltv.data import flo
 from cltv.data import DataError
 from cltv.evaluate import evaluate_in_sample
 from cltv.model import CLTVModel
-from cltv.simulate import FLO_BGNBD, FLO_GG, simulate_flo, write_flo_csv
+from cltv.data.simulate import FLO_BGNBD, FLO_GG, simulate_flo, write_flo_csv
 
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from cltv import segment
-from cltv.models import BGNBD, GammaGamma, bgnbd
+from cltv.models import BGNBD
 from cltv.model import CLTVModel, FitError
-from cltv.simulate import simulate_rfm
+from cltv.data.simulate import simulate_rfm
 
 DEGENERATE = {"r": 2.73, "alpha": 72.7, "a": 8e-23, "b": 7e-14}  # seen on a real retail export
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.integrate import quad
 
-from cltv import data, rfm
+from cltv.data import cdnow, rfm
 from cltv.evaluate import evaluate
 from cltv.model import CLTVModel
 from cltv.models import PURCHASE_MODELS, ParetoNBD, tuples
@@ -42,7 +42,7 @@ def test_paretonbd_reproduces_fader_hardie_lee_2005(sample_ch, sample_daily, par
 
 @pytest.fixture(scope="module")
 def master_ch():
-    daily = rfm.daily_purchases(data.load_cdnow("master"))
+    daily = rfm.daily_purchases(cdnow.load_cdnow("master"))
     return rfm.calibration_holdout(daily, CAL_END, OBS_END)
 
 
@@ -142,3 +142,11 @@ def test_pareto_fit_uses_only_distinct_histories(sample_ch):
     by_tuple, _ = ParetoNBD.fit(x, tx, T, n)
     by_row, _ = ParetoNBD.fit(*cols)
     np.testing.assert_allclose(by_tuple.values, by_row.values, rtol=1e-7)
+
+
+@pytest.mark.parametrize("kind, truth", [("mbgnbd", (0.5, 6.0, 0.9, 1.6)), ("paretonbd", (0.55, 10.6, 0.61, 11.7))])
+def test_simulated_parameters_are_recovered(kind, truth):
+    from cltv.data.simulate import simulate_rfm
+
+    model = CLTVModel(purchases=kind).fit(simulate_rfm(40_000, truth, purchases=kind, seed=3))
+    np.testing.assert_allclose(model.purchases_.values, truth, rtol=0.10)

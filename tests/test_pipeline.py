@@ -292,7 +292,7 @@ RETAIL_OVERRIDES = ["data=transactions", "data.path=mydata/retail.csv", "data.cu
 
 def test_an_invoice_line_export_runs_by_configuration_alone(repo):
     (repo / "mydata").mkdir(exist_ok=True)
-    sh(repo, sys.executable, "-m", "cltv.simulate", "invoices", "--customers", "5000", "--seed", "1",
+    sh(repo, sys.executable, "-m", "cltv.data.simulate", "invoices", "--customers", "5000", "--seed", "1",
        "--out", "mydata/retail.csv")
     sh(repo, "dvc", "add", "mydata/retail.csv")
     commit(repo, "retail export tracked by DVC")

@@ -1,9 +1,7 @@
 """The published CDNOW numbers (../shared/reference/cdnow.md; Fader, Hardie & Lee 2005)."""
 import numpy as np
-import pandas as pd
 import pytest
 
-from cltv.models import BGNBD, GammaGamma, bgnbd
 from cltv.evaluate import evaluate
 from cltv.model import CLTVModel, horizon_column
 

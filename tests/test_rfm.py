@@ -1,10 +1,9 @@
 import gzip
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from cltv import data, rfm
+from cltv.data import cdnow, rfm
 from cltv.data import DataError
 
 
@@ -38,7 +37,7 @@ def test_non_positive_amounts_rule():
 
 
 def test_cdnow_master_has_non_positive_amounts():
-    master = data.load_cdnow("master")
+    master = cdnow.load_cdnow("master")
     assert len(master) == 69659 and master["customer_id"].nunique() == 23570
     assert (master["amount"] <= 0).sum() == 80
 
@@ -65,13 +64,13 @@ def test_generic_transaction_files(tmp_path):
     csv = tmp_path / "t.csv.gz"
     with gzip.open(csv, "wt", encoding="utf-8") as fh:
         fh.write("\ufeff" + frame.to_csv(index=False).replace("\n", "\r\n"))
-    got = data.load_transactions(csv, "client", "day", "paid", "%d/%m/%Y")
+    got = cdnow.load_transactions(csv, "client", "day", "paid", "%d/%m/%Y")
     assert list(got.columns) == ["customer_id", "date", "amount"]
     assert got["date"].tolist() == list(pd.to_datetime(["2021-02-01", "2021-02-15", "2021-02-03"]))
     assert got["customer_id"].tolist() == ["x", "x", "ÿ"] and got["amount"].tolist() == [1.5, 2.0, 3.0]
     pq = tmp_path / "t.parquet"
     frame.to_parquet(pq)
-    assert data.load_transactions(pq, "client", "day", "paid", "%d/%m/%Y").equals(got)
+    assert cdnow.load_transactions(pq, "client", "day", "paid", "%d/%m/%Y").equals(got)
 
 
 @pytest.mark.parametrize("content, match", [
@@ -86,4 +85,4 @@ def test_bad_transaction_files(tmp_path, content, match):
     path = tmp_path / "t.csv"
     path.write_text(content)
     with pytest.raises(DataError, match=match):
-        data.load_transactions(path)
+        cdnow.load_transactions(path)

@@ -12,11 +12,11 @@ from lifetimes import BetaGeoFitter, GammaGammaFitter
 from lifetimes.utils import calibration_and_holdout_data
 from scipy.optimize import approx_fprime
 
-from cltv import rfm
+from cltv.data import rfm
 from cltv.models import BGNBD, bgnbd, gamma_gamma, tuples
 from cltv.models.mle import minimize_bfgs
 from cltv.model import CLTVModel, horizon_column
-from cltv.simulate import simulate_rfm, simulate_transactions
+from cltv.data.simulate import simulate_rfm, simulate_transactions
 
 ROOT = Path(__file__).resolve().parents[1]
 

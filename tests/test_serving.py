@@ -16,7 +16,8 @@ import requests
 from mlflow.tracking import MlflowClient
 
 from cltv import serving
-from cltv.model import RFM_INPUT
+from cltv.model import CLTVModel
+from cltv.schema import RFM_COLUMNS
 
 from benchmarks.server import serve
 
@@ -45,7 +46,7 @@ def store(tmp_path_factory, sample_model):
 
 @pytest.fixture(scope="module")
 def requests_rfm(sample_ch) -> pd.DataFrame:
-    return sample_ch[["customer_id", *RFM_INPUT]].astype({"frequency": float})
+    return sample_ch[["customer_id", *RFM_COLUMNS]].astype({"frequency": float})
 
 
 def test_registered_pyfunc_predicts_what_the_model_predicts(store, sample_model, requests_rfm):
@@ -239,9 +240,9 @@ def test_load_mixed_requests_without_server_errors(server):
 
 # --------------------------------------------------------------------------- batch scoring
 def test_cltv_score_scores_a_transaction_log_with_the_registered_model(store, sample_model, tmp_path):
-    from cltv import data, rfm
+    from cltv.data import cdnow, rfm
 
-    tx = data.load_cdnow("sample")
+    tx = cdnow.load_cdnow("sample")
     tx = tx[tx["date"] <= "1997-09-30"].rename(columns={"customer_id": "client"})
     log = tmp_path / "orders.csv"
     tx.assign(date=tx["date"].dt.strftime("%d/%m/%Y")).to_csv(log, index=False)
@@ -253,7 +254,7 @@ def test_cltv_score_scores_a_transaction_log_with_the_registered_model(store, sa
                           env=env, capture_output=True, text=True, cwd=store["dir"])
     assert proc.returncode == 0, proc.stderr
     got = pd.read_parquet(out)
-    table = rfm.rfm(rfm.daily_purchases(data.load_cdnow("sample").query("date <= '1997-09-30'")), "1997-09-30")
+    table = rfm.rfm(rfm.daily_purchases(cdnow.load_cdnow("sample").query("date <= '1997-09-30'")), "1997-09-30")
     want = sample_model.predict(table)
     assert len(got) == 2357 and list(got["customer_id"]) == list(want["customer_id"])  # ids stay text: 00004
     np.testing.assert_allclose(got["clv"], want["clv"], rtol=1e-15)
@@ -279,3 +280,31 @@ def test_mlflow_models_predict_reads_csv_ids_as_text(store, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     got = json.loads((tmp_path / "out.json").read_text())["predictions"]
     assert [row["customer_id"] for row in got] == ["00123", "12417", "10244"]
+
+
+@pytest.mark.parametrize("kind", ["mbgnbd", "paretonbd"])
+def test_every_model_kind_is_packaged_served_and_batch_scored(store, sample_ch, requests_rfm, kind, tmp_path):
+    """The same package serves every purchase model: a real server, `mlflow.pyfunc` and `cltv score`."""
+    model = CLTVModel(purchases=kind).fit(sample_ch)
+    model.save(tmp_path / "model.json")
+    name = f"cltv-{kind}"
+    with mlflow.start_run(experiment_id=MlflowClient().get_experiment_by_name("test").experiment_id):
+        info = serving.log_model(tmp_path / "model.json", requests_rfm.head(3), registered_model_name=name)
+    want = model.predict(requests_rfm)
+    got = mlflow.pyfunc.load_model(info.model_uri).predict(requests_rfm)
+    pd.testing.assert_frame_equal(got, want[got.columns], check_exact=True)
+    if kind == "paretonbd":  # one real server for the model whose P(alive) needs quadrature
+        with serve(f"models:/{name}/{info.registered_model_version}", store["uri"], tmp_path) as url:
+            resp = post(url, {"dataframe_records": requests_rfm.iloc[:20].to_dict(orient="records")})
+        assert resp.status_code == 200, resp.text
+        np.testing.assert_allclose(pd.DataFrame(resp.json()["predictions"])["clv"], want["clv"].iloc[:20], rtol=1e-15)
+    log = tmp_path / "orders.csv"
+    from cltv.data import cdnow
+
+    cdnow.load_cdnow("sample").query("date <= '1997-09-30'").to_csv(log, index=False)
+    proc = subprocess.run([sys.executable, "-m", "cltv.cli", "score", "--model", f"models:/{name}/1", "--input",
+                           str(log), "--as-of", "1997-09-30", "--output", str(tmp_path / "s.parquet")],
+                          env={**os.environ, "MLFLOW_TRACKING_URI": store["uri"]}, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    scored = pd.read_parquet(tmp_path / "s.parquet")
+    np.testing.assert_allclose(scored["clv"].sum(), want["clv"].sum(), rtol=1e-12)

@@ -17,7 +17,7 @@ COMPARISON = ("mae", "rmse", "total_error_per_customer", "calibration_chi2", "pu
 def swept(tmp_path_factory):
     repo = copy_repo(tmp_path_factory.mktemp("sweep"))
     sh(repo, "dvc", "repro")
-    commit(repo, "baseline")
+    commit(repo, "baseline")  # empty on a clean clone: dvc repro reproduces the committed dvc.lock
     queued = sh(repo, "dvc", "exp", "run", "--queue", "-S", f"model/purchases={','.join(KINDS)}")
     assert queued.stdout.count("Queued experiment") == len(KINDS)
     sh(repo, "dvc", "queue", "start")

@@ -3,7 +3,6 @@ all-or-nothing registration, the champion gate on the same evaluation data."""
 import json
 
 import mlflow
-import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 

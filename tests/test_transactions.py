@@ -1,4 +1,4 @@
-"""Real retail exports by configuration (cltv.transactions): invoice lines, cancellations, guests,
+"""Real retail exports by configuration (cltv.data.transactions): invoice lines, cancellations, guests,
 time zones, one market, CSV / Parquet / Excel, the data-quality account, and each bad file refused
 with one line naming the file, the column and the lines."""
 import gzip
@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cltv import rfm
+from cltv.data import rfm
 from cltv.errors import DataError
 from cltv.model import CLTVModel
-from cltv.simulate_invoices import simulate_invoices, write_invoices
-from cltv.transactions import LogSpec, load_log
+from cltv.data.simulate_invoices import simulate_invoices, write_invoices
+from cltv.data.transactions import LogSpec, load_log
 
 END = "2021-06-30"
 RETAIL = LogSpec(customer_col="Customer ID", date_col="InvoiceDate", amount_col=None, quantity_col="Quantity",

@@ -7,7 +7,7 @@ The public API, importable from the package:
   expected spend, CLV and segments; saved and loaded as JSON;
 - :func:`validate_rfm` (:mod:`cltv.schema`): the one check of an RFM table;
 - :func:`load_transactions`, :func:`daily_purchases`, :func:`rfm_table`,
-  :func:`calibration_holdout`: a transaction log to RFM tables (:mod:`cltv.data`, :mod:`cltv.rfm`);
+  :func:`calibration_holdout`: a transaction log to RFM tables (:mod:`cltv.data`, :mod:`cltv.data.rfm`);
 - the command ``cltv score`` (:mod:`cltv.cli`): batch scoring with a registered model.
 
 Names are resolved on first use, so importing one module does not import the others.
@@ -20,9 +20,9 @@ _PUBLIC = {
     "CLTVModel": ("cltv.model", "CLTVModel"),
     "validate_rfm": ("cltv.schema", "validate_rfm"),
     "load_transactions": ("cltv.data", "load_transactions"),
-    "daily_purchases": ("cltv.rfm", "daily_purchases"),
-    "rfm_table": ("cltv.rfm", "rfm"),
-    "calibration_holdout": ("cltv.rfm", "calibration_holdout"),
+    "daily_purchases": ("cltv.data.rfm", "daily_purchases"),
+    "rfm_table": ("cltv.data.rfm", "rfm"),
+    "calibration_holdout": ("cltv.data.rfm", "calibration_holdout"),
 }
 __all__ = sorted(_PUBLIC)
 

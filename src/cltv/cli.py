@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import data, flo, io, rfm
+from . import io
+from .data import cdnow, flo, rfm
 from .errors import DataError
 
 
@@ -32,7 +33,7 @@ def rfm_table(path: Path, source: str, as_of: str | None, columns: dict, monetar
         raw = flo.load_flo(path)
         at = flo.analysis_date(raw, as_of)
         return flo.snapshot_rfm(flo.cap_outliers(raw), at, seed_compatible=not monetary_includes_first, source=str(path))
-    tx = data.load_transactions(path, columns["customer_col"], columns["date_col"], columns["amount_col"],
+    tx = cdnow.load_transactions(path, columns["customer_col"], columns["date_col"], columns["amount_col"],
                                 columns["date_format"], end=as_of)
     daily = rfm.daily_purchases(tx)
     return rfm.rfm(daily, as_of or daily["date"].max())

@@ -1,8 +1,8 @@
 """Holdout evaluation of a model fitted on the calibration period.
 
-Inputs are the table of :func:`cltv.rfm.calibration_holdout` (``ch``: calibration RFM +
+Inputs are the table of :func:`cltv.data.rfm.calibration_holdout` (``ch``: calibration RFM +
 ``holdout_purchases``, ``holdout_spend``, ``holdout_weeks``) and, for the tracking plot, the
-daily purchases of :func:`cltv.rfm.daily_purchases`. Times in weeks. Every figure comes from the
+daily purchases of :func:`cltv.data.rfm.daily_purchases`. Times in weeks. Every figure comes from the
 model's purchase model through its interface (:class:`cltv.models.base.PurchaseModel`), so the
 same metrics compare BG/NBD, MBG/NBD and Pareto/NBD on the same data.
 """

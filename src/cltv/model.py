@@ -1,16 +1,14 @@
 """``CLTVModel``: a purchase model + a spend model + discounting + segments, scikit-learn style.
 
 Input: an RFM table (:mod:`cltv.schema`; weeks). The purchase model (``purchases``: "bgnbd",
-"mbgnbd" or "paretonbd", :mod:`cltv.models`) gives P(alive) and the expected purchases, the spend
-model (``spend``: "gamma_gamma") the expected spend per purchase; the CLV is their product over the
-next ``clv_months`` months (of :data:`cltv.schema.WEEKS_PER_MONTH` weeks, ``lifetimes``'
-convention), discounted monthly; segments are CLV quantiles of the training population.
+"mbgnbd" or "paretonbd", :mod:`cltv.models`) gives P(alive) and expected purchases, the spend model
+(``spend``: "gamma_gamma") the expected spend per purchase; the CLV is their product over the next
+``clv_months`` months of 4.345 weeks, discounted monthly; segments are CLV quantiles.
 
-Fitting minimises ``lifetimes``' objectives with analytic gradients on the distinct (x, t_x, T)
-histories with their counts as weights (``fitter="fast"``), or runs ``lifetimes``' own fitters on
-one row per customer (``fitter="lifetimes"``). Predictions are computed once per distinct
-(x, t_x, T) (the recency-free factor once per distinct (x, T)) and broadcast to the customers.
-The fitted model is plain data (:meth:`CLTVModel.to_dict`, :meth:`CLTVModel.save`): no pickle.
+``fitter="fast"`` minimises ``lifetimes``' objectives with analytic gradients on the distinct
+(x, t_x, T) histories weighted by their counts (15-45 times faster, docs/benchmarks.md);
+``fitter="lifetimes"`` runs ``lifetimes``' own fitters on one row per customer. Predictions are
+computed once per distinct history and broadcast. The fitted model is plain JSON: no pickle.
 """
 from __future__ import annotations
 
@@ -27,11 +25,10 @@ from . import numeric, segment
 from .errors import FitError
 from .models import purchase_model, spend_model, tuples
 from .models.base import fit_model
-from .schema import RFM_COLUMNS, WEEKS_PER_MONTH, horizon_column, validate_rfm
+from .schema import WEEKS_PER_MONTH, horizon_column, validate_rfm
 
 FORMAT = "cltv-model/2"
 MIN_CUSTOMERS = 10
-RFM_INPUT = RFM_COLUMNS  # the model's input columns (cltv.schema)
 FITTERS = ("fast", "lifetimes")
 __all__ = ["CLTVModel", "FORMAT", "horizon_column"]
 
@@ -64,11 +61,8 @@ class CLTVModel(BaseEstimator):
         purchases. True (snapshots with totals only, e.g. FLO): it is the mean of all
         ``frequency + 1`` orders, and the spend model counts ``frequency + 1`` values behind it.
     fitter : {"fast", "lifetimes"}
-        "fast": ``lifetimes``' objectives with analytic gradients, the purchase model on the
-        distinct (x, t_x, T) tuples with their counts as weights (the same likelihood; fits 15-45
-        times faster, see docs/benchmarks.md). "lifetimes": ``lifetimes``' own fitters on one row
-        per customer in the given order, as a plain script does, so even weakly identified
-        parameters agree with it to the last digit (the FLO analysts' preset).
+        See the module docstring; "lifetimes" agrees with a plain script to the last digit even
+        where parameters are weakly identified (the FLO analysts' preset).
 
     Learned attributes: ``purchases_`` (the fitted purchase model, times in weeks), ``spend_``
     (the fitted spend model), ``segment_cutoffs_`` (ascending CLV cut-offs), ``training_``
@@ -286,8 +280,7 @@ class CLTVModel(BaseEstimator):
         return cls.from_dict(json.loads(Path(path).read_text()))
 
     def to_lifetimes(self):
-        """``lifetimes`` fitters rebuilt from the parameters (purchase model, spend model), for
-        code that wants ``lifetimes``' own API (e.g. ``customer_lifetime_value``)."""
+        """``lifetimes`` fitters (purchase, spend) with these parameters, for ``lifetimes``' API."""
         return self.purchases_.to_lifetimes(), self.spend_.to_lifetimes()
 
 

@@ -125,28 +125,36 @@ def prob_n_purchases(params: Params, t, n: int) -> np.ndarray:
 
 
 def _objective(log_params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray, w: np.ndarray,
-               penalizer: float, by_x: tuple[np.ndarray, np.ndarray]) -> tuple[float, np.ndarray]:
+               penalizer: float, by_x: tuple[np.ndarray, np.ndarray], first_dropout: bool = False,
+               ) -> tuple[float, np.ndarray]:
     """``lifetimes``' BG/NBD objective and its gradient in log-parameters: the weighted *mean*
     negative log-likelihood plus ``penalizer * sum(params ** 2)``. ``by_x`` holds the distinct
-    x and their total weights, for the terms that depend on x alone."""
+    x and their total weights, for the terms that depend on x alone. ``first_dropout``: MBG/NBD's
+    (``lifetimes.ModifiedBetaGeoFitter``'s), where the customer may also leave at time 0, so
+    every purchase, the first included, is a chance to leave (b + x + 1 in place of b + x)."""
     r, alpha, a, b = params = np.exp(log_params)
     xs, wx = by_x
     total = wx.sum()
-    # terms of x alone: lnG(r+x) - lnG(r) + r ln(alpha) + lnB(a, b+x) - lnB(a, b)
-    per_x = gammaln(r + xs) - gammaln(r) + gammaln(a + b) + gammaln(b + xs) - gammaln(b) - gammaln(a + b + xs)
+    bs = b + 1.0 if first_dropout else b
+    # terms of x alone: lnG(r+x) - lnG(r) + r ln(alpha) + lnB(a, b+x) - lnB(a, b) (MBG/NBD: b+x+1)
+    per_x = gammaln(r + xs) - gammaln(r) + gammaln(a + b) + gammaln(bs + xs) - gammaln(b) - gammaln(a + bs + xs)
     g_r = digamma(r + xs) - digamma(r)
-    g_ab = digamma(a + b) - digamma(a + b + xs)
-    g_b = g_ab + digamma(b + xs) - digamma(b)
+    g_ab = digamma(a + b) - digamma(a + bs + xs)
+    g_b = g_ab + digamma(bs + xs) - digamma(b)
     # the alive / dropped-out mixture, per tuple
     rx = r + x
     l_T, l_tx = np.log(alpha + T), np.log(alpha + tx)
     alive = -rx * l_T
-    bx = b + np.maximum(x, 1.0) - 1.0
-    dead = np.where(x > 0, np.log(a) - np.log(bx) - rx * l_tx, -np.inf)
+    if first_dropout:
+        bx = b + x
+        dead = np.log(a) - np.log(bx) - rx * l_tx
+    else:
+        bx = b + np.maximum(x, 1.0) - 1.0
+        dead = np.where(x > 0, np.log(a) - np.log(bx) - rx * l_tx, -np.inf)
     top = np.maximum(alive, dead)
     e_alive, e_dead = np.exp(alive - top), np.exp(dead - top)
     mix = top + np.log(e_alive + e_dead)
-    pi = e_dead / (e_alive + e_dead)  # posterior weight of "dropped out after the last purchase"; 0 if x = 0
+    pi = e_dead / (e_alive + e_dead)  # posterior weight of "dropped out after the last purchase"; BG/NBD: 0 if x = 0
     wpi, wal = w * pi, w * (1.0 - pi)
     ll = dot(wx, per_x) + total * r * np.log(alpha) + dot(w, mix)
     grad = np.array([

@@ -11,42 +11,13 @@ customer without a repeat purchase may be gone, so P(alive) < 1 for x = 0. Param
 """
 from __future__ import annotations
 
-import numpy as np
-from scipy.special import betainc, betaln, digamma, expit, gammaln
+from functools import partial
 
-from ..numeric import dot
+import numpy as np
+from scipy.special import betainc, betaln, expit, gammaln
+
 from . import bgnbd
 from .base import PurchaseModel
-
-
-def _objective(log_params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray, w: np.ndarray,
-               penalizer: float, by_x: tuple[np.ndarray, np.ndarray]) -> tuple[float, np.ndarray]:
-    """``lifetimes``' MBG/NBD objective (weighted mean negative log-likelihood plus ``penalizer *
-    sum(params ** 2)``) and its gradient in log-parameters."""
-    r, alpha, a, b = params = np.exp(log_params)
-    xs, wx = by_x
-    total = wx.sum()
-    per_x = gammaln(r + xs) - gammaln(r) + gammaln(a + b) + gammaln(b + xs + 1.0) - gammaln(b) - gammaln(a + b + xs + 1.0)
-    g_r = digamma(r + xs) - digamma(r)
-    g_a = digamma(a + b) - digamma(a + b + xs + 1.0)
-    g_b = g_a + digamma(b + xs + 1.0) - digamma(b)
-    rx = r + x
-    l_T, l_tx = np.log(alpha + T), np.log(alpha + tx)
-    alive = -rx * l_T
-    dead = np.log(a) - np.log(b + x) - rx * l_tx  # gone right after the last purchase (or the first)
-    top = np.maximum(alive, dead)
-    e_alive, e_dead = np.exp(alive - top), np.exp(dead - top)
-    pi = e_dead / (e_alive + e_dead)
-    wpi, wal = w * pi, w * (1.0 - pi)
-    ll = dot(wx, per_x) + total * r * np.log(alpha) + dot(w, top + np.log(e_alive + e_dead))
-    grad = np.array([
-        dot(wx, g_r) + total * np.log(alpha) - dot(wal, l_T) - dot(wpi, l_tx),
-        total * r / alpha - dot(wal, rx / (alpha + T)) - dot(wpi, rx / (alpha + tx)),
-        dot(wx, g_a) + wpi.sum() / a,
-        dot(wx, g_b) - dot(wpi, 1.0 / (b + x)),
-    ])
-    value = -ll / total + penalizer * np.sum(params ** 2)
-    return float(value), (-grad / total + 2.0 * penalizer * params) * params
 
 
 class MBGNBD(PurchaseModel):
@@ -55,7 +26,7 @@ class MBGNBD(PurchaseModel):
     kind, title = "mbgnbd", "MBG/NBD"
     param_names, time_params = ("r", "alpha", "a", "b"), ("alpha",)
     lifetimes_class = "ModifiedBetaGeoFitter"
-    objective = staticmethod(_objective)
+    objective = staticmethod(partial(bgnbd._objective, first_dropout=True))  # lifetimes' MBG/NBD likelihood
 
     def prob_alive(self, x, tx, T) -> np.ndarray:
         r, alpha, a, b = self.values

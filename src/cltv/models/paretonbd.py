@@ -13,12 +13,14 @@ tau). ``I`` is computed to rounding, without the Gauss hypergeometric function t
 evaluates: substituting ``y = m log((alpha+tau)/(alpha+tx))``, m = r + s + x, leaves
 ``(alpha+tx)^-m / m`` times the integral over y of ``e^-y ((alpha+tau)/(beta+tau))^(s+1)``, a smooth
 function whose mass lies in y < 50, which Gauss-Legendre quadrature with :data:`NODES` nodes,
-graded toward y = 0, integrates to about 1e-14 relative (1e-7 in corners such as beta / alpha =
-1e-6; tests/test_models.py compares it with adaptive quadrature). The gradient is exact too: each parameter's derivative of ``I`` is an
+graded toward y = 0, integrates to about 1e-12 relative or better (:data:`HARD_NODES` where
+beta + tx << alpha + tx; tests/test_models.py compares it with adaptive quadrature). The gradient is exact too: each parameter's derivative of ``I`` is an
 integral of the same kind, taken on the same nodes. P(X(t) = n) uses the same device with the
 lifetime's Lomax distribution.
 """
 from __future__ import annotations
+
+from functools import cache
 
 import numpy as np
 from scipy.special import digamma, expit, gammaln
@@ -26,35 +28,51 @@ from scipy.special import digamma, expit, gammaln
 from ..numeric import dot, matvec
 from .base import PurchaseModel
 
-NODES = 64
+NODES, HARD_NODES = 32, 128  # Gauss-Legendre nodes; the second count for rows with beta + tx << alpha + tx
+HARD = 1e-3  # (beta + tx) / (alpha + tx) below this: the integrand changes within a sliver at y = 0
 CUT = 50.0  # the integral in y stops at min(m V, CUT): a share e^-50 of the mass lies beyond
 GRADING = 4  # y = Y u^4: nodes crowd near y = 0, where the integrand varies fastest when beta << alpha
-_U, _W = np.polynomial.legendre.leggauss(NODES)
-_U, _W = (_U + 1.0) / 2.0, _W / 2.0
-_Y, _W = _U ** GRADING, _W * GRADING * _U ** (GRADING - 1)  # nodes and weights on (0, 1) for dy / Y
+
+
+@cache
+def _nodes(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes in (0, 1) and weights for the integral over y divided by Y, graded toward y = 0."""
+    u, w = np.polynomial.legendre.leggauss(n)
+    u, w = (u + 1.0) / 2.0, w / 2.0
+    return u ** GRADING, w * GRADING * u ** (GRADING - 1)
 
 
 def _dead(r, alpha, s, beta, x, tx, T):
     """Per history: ``log(s I)`` and the derivatives of ``log I`` in (r, alpha, s, beta) (0 where
     tx = T, where ``I`` = 0 and ``log(s I)`` = -inf)."""
+    out = _dead_on(_nodes(NODES), r, alpha, s, beta, x, tx, T)
+    hard = np.flatnonzero(beta + tx < HARD * (alpha + tx))
+    if hard.size:
+        again = _dead_on(_nodes(HARD_NODES), r, alpha, s, beta, x[hard], tx[hard], T[hard])
+        for whole, part in zip((out[0], *out[1]), (again[0], *again[1])):
+            whole[hard] = part
+    return out
+
+
+def _dead_on(nodes, r, alpha, s, beta, x, tx, T):
+    """:func:`_dead` with the given quadrature ``nodes``."""
+    nodes_y, weights = nodes
     m = r + s + x
     la0 = np.log(alpha + tx)
     Y = np.minimum(m * np.log1p((T - tx) / (alpha + tx)), CUT)  # y at tau = T
     some = Y > 0
-    y = Y[:, None] * _Y[None, :]
+    y = Y[:, None] * nodes_y[None, :]
     log_a = la0[:, None] + y / m[:, None]  # log(alpha + tau) at the nodes
-    a_tau = np.exp(log_a)
     b_tau = (beta + tx)[:, None] + (alpha + tx)[:, None] * np.expm1(y / m[:, None])  # beta + tau, no cancellation
     log_b = np.log(b_tau)
     log_g = (s + 1.0) * (log_a - log_b) - y  # e^-y ((alpha+tau)/(beta+tau))^(s+1)
     top = log_g.max(axis=1)
     g = np.exp(log_g - top[:, None])
-    norm = matvec(g, _W)  # the integral over y, divided by Y e^top
+    norm = matvec(g, weights)  # the integral over y, divided by Y e^top
     with np.errstate(divide="ignore"):
         log_si = np.log(s) - np.log(m) - m * la0 + np.log(Y) + top + np.log(norm)
-    mean = lambda v: np.where(some, matvec(g * v, _W) / norm, 0.0)  # noqa: E731 - average under g
-    return log_si, (-mean(log_a), -(r + x) * mean(1.0 / a_tau), -mean(log_b), -(s + 1.0) * mean(1.0 / b_tau))
-
+    mean = lambda v: np.where(some, matvec(g * v, weights) / norm, 0.0)  # noqa: E731 - average under g
+    return log_si, [-mean(log_a), -(r + x) * mean(np.exp(-log_a)), -mean(log_b), -(s + 1.0) * mean(1.0 / b_tau)]
 
 
 def _objective(log_params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray, w: np.ndarray,

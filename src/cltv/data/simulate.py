@@ -13,9 +13,9 @@ import uuid
 import numpy as np
 import pandas as pd
 
-from .models.bgnbd import Params
-from .models.gamma_gamma import GGParams
-from .schema import DAYS_PER_WEEK
+from ..models.bgnbd import Params
+from ..models.gamma_gamma import GGParams
+from ..schema import DAYS_PER_WEEK
 
 
 def _customers(n: int, bgnbd: Params, gg: GGParams, T: np.ndarray, rng: np.random.Generator):
@@ -61,18 +61,26 @@ def simulate_rfm(
     gg: GGParams = (6.25, 3.74, 15.44),
     T: float | np.ndarray | None = None,
     seed: int = 0,
+    purchases: str = "bgnbd",
 ) -> pd.DataFrame:
-    """An RFM table (:data:`cltv.rfm.RFM_COLUMNS`, weeks) of ``n`` simulated customers.
+    """An RFM table (:data:`cltv.schema.RFM_COLUMNS`, weeks) of ``n`` simulated customers.
 
-    ``T`` (weeks): one value, one per customer, or by default uniform on [4, 104).
-    ``monetary_value`` is the mean of the x repeat amounts (0 when x = 0).
+    ``purchases``: the purchase model that generates the histories, with parameters ``bgnbd``
+    (its four parameters in :mod:`cltv.models` order: BG/NBD and MBG/NBD r, alpha, a, b;
+    Pareto/NBD r, alpha, s, beta). ``T`` (weeks): one value, one per customer, or by default
+    uniform on [4, 104). ``monetary_value`` is the mean of the x repeat amounts (0 when x = 0).
     """
     rng = np.random.default_rng(seed)
     T = rng.uniform(4.0, 104.0, n) if T is None else np.broadcast_to(np.asarray(T, dtype=float), (n,)).copy()
-    x, events, nu = _customers(n, bgnbd, gg, T, rng)
-    has = x > 0
-    recency = np.zeros(n)
-    recency[has] = T[has] * rng.beta(x[has], events[has] - x[has] + 1)
+    if purchases == "bgnbd":
+        x, events, nu = _customers(n, bgnbd, gg, T, rng)
+        has = x > 0
+        recency = np.zeros(n)
+        recency[has] = T[has] * rng.beta(x[has], events[has] - x[has] + 1)
+    else:
+        x, recency = _histories(purchases, bgnbd, T, rng)
+        nu = rng.gamma(gg[1], 1.0 / gg[2], n)
+        has = x > 0
     monetary = np.zeros(n)
     monetary[has] = rng.gamma(gg[0] * x[has], 1.0 / (x[has] * nu[has]))
     return pd.DataFrame({
@@ -82,6 +90,26 @@ def simulate_rfm(
         "T": T,
         "monetary_value": monetary,
     })
+
+
+def _histories(purchases: str, params: Params, T: np.ndarray, rng: np.random.Generator):
+    """Repeat purchases x and recency (weeks) by T under MBG/NBD (dropout with probability p ~
+    Beta(a, b) at time 0 and after each purchase) or Pareto/NBD (an exponential lifetime with rate
+    mu ~ Gamma(s, rate beta)); purchases at rate lambda ~ Gamma(r, rate alpha) while alive."""
+    n = T.size
+    lam = rng.gamma(params[0], 1.0 / params[1], n)
+    if purchases == "paretonbd":
+        alive = np.minimum(rng.exponential(1.0 / rng.gamma(params[2], 1.0 / params[3], n)), T)
+        x = rng.poisson(lam * alive)
+        return x, np.where(x > 0, alive * rng.beta(np.maximum(x, 1), 1.0), 0.0)  # the last of x uniform times
+    if purchases != "mbgnbd":
+        raise ValueError(f"unknown purchase model {purchases!r}")
+    events = rng.poisson(lam * T)
+    x = np.minimum(events, rng.geometric(np.clip(rng.beta(params[2], params[3], n), 1e-12, 1.0)) - 1)
+    recency = np.zeros(n)
+    has = x > 0
+    recency[has] = T[has] * rng.beta(x[has], events[has] - x[has] + 1)
+    return x, recency
 
 
 def simulate_transactions(
@@ -97,7 +125,7 @@ def simulate_transactions(
 
     First purchases are uniform over the first ``acquisition_weeks`` after ``start``; every
     customer is then observed up to ``end``. Times are continuous and rounded down to days,
-    so two purchases may fall on one day (they merge in :func:`cltv.rfm.daily_purchases`).
+    so two purchases may fall on one day (they merge in :func:`cltv.data.rfm.daily_purchases`).
     """
     rng = np.random.default_rng(seed)
     start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
@@ -182,7 +210,7 @@ def simulate_flo(
     selection: bool = True,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """A FLO omnichannel snapshot (schema: ``cltv.flo.FLO_COLUMNS``) of ``n`` simulated customers.
+    """A FLO omnichannel snapshot (schema: ``cltv.data.flo.FLO_COLUMNS``) of ``n`` simulated customers.
 
     Customers follow BG/NBD + Gamma-Gamma with the given parameters (weeks; one Gamma-Gamma
     draw per order, the first order included), are acquired between ``start`` and ``end`` at a
@@ -208,7 +236,7 @@ def simulate_flo(
 
 def write_flo_csv(df: pd.DataFrame, path) -> None:
     """Write a FLO snapshot as the real export looks: counts as ``4.0``, values with 2 decimals."""
-    from .io import write_csv
+    from ..io import write_csv
 
     out = df.copy()
     for col in ("customer_value_total_ever_offline", "customer_value_total_ever_online"):
@@ -217,11 +245,11 @@ def write_flo_csv(df: pd.DataFrame, path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m cltv.simulate flo --customers N --seed S [--no-selection] --out FILE`` or
-    ``python -m cltv.simulate invoices --customers N --seed S [--timezone TZ] --out FILE``"""
+    """``python -m cltv.data.simulate flo --customers N --seed S [--no-selection] --out FILE`` or
+    ``python -m cltv.data.simulate invoices --customers N --seed S [--timezone TZ] --out FILE``"""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m cltv.simulate", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m cltv.data.simulate", description=main.__doc__)
     sub = parser.add_subparsers(dest="what", required=True)
     flo = sub.add_parser("flo", help="a FLO-schema customer snapshot CSV")
     flo.add_argument("--customers", type=int, default=20_000)

@@ -5,7 +5,7 @@ Every loader returns a transaction table with the columns
 - ``customer_id`` (str): the customer's id, kept as text (CDNOW ids keep their leading zeros);
 - ``date`` (datetime64, day precision): the purchase date;
 - ``amount`` (float): money spent in that transaction (any currency, may be 0 or negative:
-  see :mod:`cltv.rfm` for how such amounts are treated).
+  see :mod:`cltv.data.rfm` for how such amounts are treated).
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from ..errors import DataError
 
 CDNOW_FILES = {"master": "CDNOW_master.txt", "sample": "CDNOW_sample.txt"}
 
@@ -68,7 +68,7 @@ def load_transactions(
     end: str | pd.Timestamp | None = None,
 ) -> pd.DataFrame:
     """A tidy transaction log (CSV, ``.csv.gz``, Parquet or Excel) with these columns, rows after
-    ``end`` left out: :func:`cltv.transactions.load_log` with a plain :class:`~cltv.transactions.LogSpec`
+    ``end`` left out: :func:`cltv.data.transactions.load_log` with a plain :class:`~cltv.data.transactions.LogSpec`
     (use that for invoice lines, cancellations, guests, time zones and the data-quality account)."""
     from .transactions import LogSpec, load_log
 

@@ -23,8 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data import DataError, _rows, read_table
-from .schema import DAYS_PER_WEEK
+from ..errors import DataError
+from ..schema import DAYS_PER_WEEK
+from .cdnow import _rows, read_table
 
 FLO_COLUMNS = [
     "master_id", "order_channel", "last_order_channel", "first_order_date", "last_order_date",

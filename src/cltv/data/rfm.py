@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .data import DataError
-from .schema import DAYS_PER_WEEK
+from ..errors import DataError
+from ..schema import DAYS_PER_WEEK
 
 NS_PER_DAY = 86_400 * 10**9
 RFM_COLUMNS = ["customer_id", "frequency", "recency", "T", "monetary_value"]

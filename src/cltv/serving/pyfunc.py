@@ -1,6 +1,6 @@
 """The CLTV model as an MLflow ``pyfunc`` model, for the Model Registry and ``mlflow models serve``.
 
-The packaged model is "models from code": :mod:`cltv.serving_model` (a two-line file) plus the
+The packaged model is "models from code": :mod:`cltv.serving.model_code` (a two-line file) plus the
 model JSON of :meth:`cltv.model.CLTVModel.save` as an artifact and this package's ``.py`` files as
 code. Nothing is pickled; loading rebuilds the model from the JSON.
 
@@ -37,12 +37,12 @@ from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types.schema import ColSpec, Schema
 
+from ..model import CLTVModel
+from ..schema import RFM_COLUMNS, RFMError, rows, score_columns
 from . import http_guard
-from .model import CLTVModel
-from .schema import RFM_COLUMNS, RFMError, rows, score_columns
 
-MODEL_CODE = Path(__file__).with_name("serving_model.py")
-PACKAGE_DIR = Path(__file__).parent
+MODEL_CODE = Path(__file__).with_name("model_code.py")
+PACKAGE_DIR = Path(__file__).parents[1]  # src/cltv: packaged whole
 MAX_ROWS = 50_000  # rows per HTTP request (a 10,000-row request is scored in well under a second)
 MAX_BODY = 16 << 20  # bytes per HTTP request body: 50,000 rows of JSON records fit
 SERVER_APP = "mlflow.pyfunc.scoring_server.app"  # the module `mlflow models serve` runs

@@ -23,7 +23,7 @@ uses (``customer_id`` text, ``date`` the local calendar day, ``amount`` float) a
    purchase it reverses still happened) removes them; ``net`` subtracts each from the customer's
    latest purchase on or before it, lowering the spend but keeping the occasion.
 7. **Non-positive amounts** (free items, price corrections): kept (a day still counts as a
-   purchase, see :mod:`cltv.rfm`; CDNOW's convention) or dropped (``nonpositive: drop``).
+   purchase, see :mod:`cltv.data.rfm`; CDNOW's convention) or dropped (``nonpositive: drop``).
 8. **Window**: rows after ``end`` (the observation end) are dropped and counted.
 
 Every refusal is one :class:`~cltv.errors.DataError` line naming the file, the column, up to five
@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from ..errors import DataError
 
 OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
 EPOCH_UNITS = [(1e8, 1e11, "s"), (1e11, 1e14, "ms"), (1e14, 1e17, "us"), (1e17, 1e20, "ns")]

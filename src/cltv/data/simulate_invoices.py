@@ -1,6 +1,6 @@
 """A realistic retail export with known truth: invoice lines drawn from BG/NBD + Gamma-Gamma.
 
-Customers and their purchases come from :func:`cltv.simulate._purchases` (known parameters). Each
+Customers and their purchases come from :func:`cltv.data.simulate._purchases` (known parameters). Each
 purchase becomes one invoice (sometimes two on the same day) of one to five lines, quantity x unit
 price adding up to the purchase's spend (prices in steps of 0.25, so every sum is exact in
 binary), stamped with a local time in ``timezone`` and written with its UTC offset. On top come
@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .models.bgnbd import Params
-from .models.gamma_gamma import GGParams
-from .schema import DAYS_PER_WEEK
+from ..models.bgnbd import Params
+from ..models.gamma_gamma import GGParams
+from ..schema import DAYS_PER_WEEK
 from .simulate import _purchases
 
 COUNTRIES = ["United Kingdom", "Germany", "France"]
@@ -100,7 +100,7 @@ def _cancellations(lines: pd.DataFrame, share: float, end: pd.Timestamp, rng: np
 def write_invoices(lines: pd.DataFrame, path: str | Path) -> None:
     """Write the export as ``path``'s extension says: ``.csv``/``.csv.gz``, ``.parquet`` or
     ``.xlsx`` (one sheet per year of ``InvoiceDate``), atomically."""
-    from .io import atomic
+    from ..io import atomic
 
     path = Path(path)
     if path.suffix == ".parquet":
