@@ -42,37 +42,42 @@ def _nodes(n: int) -> tuple[np.ndarray, np.ndarray]:
     return u ** GRADING, w * GRADING * u ** (GRADING - 1)
 
 
-def _dead(r, alpha, s, beta, x, tx, T):
-    """Per history: ``log(s I)`` and the derivatives of ``log I`` in (r, alpha, s, beta) (0 where
-    tx = T, where ``I`` = 0 and ``log(s I)`` = -inf)."""
-    out = _dead_on(_nodes(NODES), r, alpha, s, beta, x, tx, T)
+def _dead(r, alpha, s, beta, x, tx, T, gradient: bool = True):
+    """Per history: ``log(s I)`` and (with ``gradient``) the derivatives of ``log I`` in
+    (r, alpha, s, beta) (0 where tx = T, where ``I`` = 0 and ``log(s I)`` = -inf)."""
+    out = _dead_on(_nodes(NODES), r, alpha, s, beta, x, tx, T, gradient)
     hard = np.flatnonzero(beta + tx < HARD * (alpha + tx))
     if hard.size:
-        again = _dead_on(_nodes(HARD_NODES), r, alpha, s, beta, x[hard], tx[hard], T[hard])
+        again = _dead_on(_nodes(HARD_NODES), r, alpha, s, beta, x[hard], tx[hard], T[hard], gradient)
         for whole, part in zip((out[0], *out[1]), (again[0], *again[1])):
             whole[hard] = part
     return out
 
 
-def _dead_on(nodes, r, alpha, s, beta, x, tx, T):
+def _dead_on(nodes, r, alpha, s, beta, x, tx, T, gradient: bool):
     """:func:`_dead` with the given quadrature ``nodes``."""
     nodes_y, weights = nodes
     m = r + s + x
-    la0 = np.log(alpha + tx)
-    Y = np.minimum(m * np.log1p((T - tx) / (alpha + tx)), CUT)  # y at tau = T
+    a0 = alpha + tx
+    la0 = np.log(a0)
+    Y = np.minimum(m * np.log1p((T - tx) / a0), CUT)  # y at tau = T
     some = Y > 0
-    y = Y[:, None] * nodes_y[None, :]
-    log_a = la0[:, None] + y / m[:, None]  # log(alpha + tau) at the nodes
-    b_tau = (beta + tx)[:, None] + (alpha + tx)[:, None] * np.expm1(y / m[:, None])  # beta + tau, no cancellation
+    v = (Y / m)[:, None] * nodes_y[None, :]  # y / m = log((alpha + tau) / (alpha + tx)) at the nodes
+    grow = np.expm1(v)
+    b_tau = (beta + tx)[:, None] + a0[:, None] * grow  # beta + tau, without cancellation
     log_b = np.log(b_tau)
-    log_g = (s + 1.0) * (log_a - log_b) - y  # e^-y ((alpha+tau)/(beta+tau))^(s+1)
+    log_a = la0[:, None] + v
+    log_g = (s + 1.0) * (log_a - log_b) - m[:, None] * v  # e^-y ((alpha+tau)/(beta+tau))^(s+1)
     top = log_g.max(axis=1)
-    g = np.exp(log_g - top[:, None])
-    norm = matvec(g, weights)  # the integral over y, divided by Y e^top
+    gw = np.exp(log_g - top[:, None]) * weights
+    norm = gw.sum(axis=1)  # the integral over y, divided by Y e^top
     with np.errstate(divide="ignore"):
         log_si = np.log(s) - np.log(m) - m * la0 + np.log(Y) + top + np.log(norm)
-    mean = lambda v: np.where(some, matvec(g * v, weights) / norm, 0.0)  # noqa: E731 - average under g
-    return log_si, [-mean(log_a), -(r + x) * mean(np.exp(-log_a)), -mean(log_b), -(s + 1.0) * mean(1.0 / b_tau)]
+    if not gradient:
+        return log_si, []
+    mean = lambda f: np.where(some, (gw * f).sum(axis=1) / norm, 0.0)  # noqa: E731 - average under g
+    inv_a = 1.0 / (a0[:, None] * (grow + 1.0))
+    return log_si, [-mean(log_a), -(r + x) * mean(inv_a), -mean(log_b), -(s + 1.0) * mean(1.0 / b_tau)]
 
 
 def _objective(log_params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray, w: np.ndarray,
@@ -115,7 +120,7 @@ class ParetoNBD(PurchaseModel):
         shape = x.shape
         x, tx, T = x.ravel(), tx.ravel(), T.ravel()
         alive = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
-        dead = _dead(r, alpha, s, beta, x, tx, T)[0]
+        dead = _dead(r, alpha, s, beta, x, tx, T, gradient=False)[0]
         return expit(alive - dead).reshape(shape)
 
     def alive_purchases(self, t, x, T) -> np.ndarray:
