@@ -150,3 +150,34 @@ def test_simulated_parameters_are_recovered(kind, truth):
 
     model = CLTVModel(purchases=kind).fit(simulate_rfm(40_000, truth, purchases=kind, seed=3))
     np.testing.assert_allclose(model.purchases_.values, truth, rtol=0.10)
+
+
+def test_standard_errors_are_the_delta_method_values(sample_model):
+    """BG/NBD on the CDNOW sample: the published delta-method standard errors of a correct
+    covariance (about r 0.0126, alpha 0.378, a 0.186, b 0.705)."""
+    se = sample_model.purchases_.standard_errors
+    for name, target in {"r": 0.0126, "alpha": 0.378, "a": 0.186, "b": 0.705}.items():
+        assert rel(se[name], target) < 0.01, (name, se[name])
+    assert sample_model.to_dict()["purchases"]["standard_errors"] == se
+
+
+@pytest.mark.parametrize("kind", sorted(PURCHASE_MODELS))
+def test_covariance_is_the_inverse_of_a_finite_difference_hessian(kind, sample_ch):
+    """Against second differences of the log-likelihood *values* (not of the gradient) in natural
+    parameters."""
+    model = CLTVModel(purchases=kind).fit(sample_ch).purchases_
+    x, tx, T = (sample_ch[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    theta = np.array(model.values)
+    h = 1e-3 * theta
+
+    def ll(values):
+        return type(model).of(*values).log_likelihood(x, tx, T)
+    hessian = np.empty((4, 4))
+    for i in range(4):
+        for j in range(4):
+            ei, ej = np.eye(4)[i] * h[i], np.eye(4)[j] * h[j]
+            hessian[i, j] = -(ll(theta + ei + ej) - ll(theta + ei - ej) - ll(theta - ei + ej) + ll(theta - ei - ej)) / (
+                4 * h[i] * h[j])
+    np.testing.assert_allclose(model.covariance, np.linalg.inv(hessian), rtol=2e-3, atol=1e-12)
+    again = CLTVModel.from_dict(CLTVModel(purchases=kind).fit(sample_ch).to_dict()).purchases_
+    assert again.covariance == model.covariance

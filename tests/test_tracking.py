@@ -56,6 +56,7 @@ def test_a_result_is_logged_once_with_what_was_fitted(store):
     assert run.data.tags["mlflow.note.content"] == "a description"
     assert run.data.params["model.fitter"] == "fast" and run.data.params["data.path"] == "data.csv"
     assert run.data.metrics["mae"] == 0.8 and "purchases.r" in run.data.metrics and "spend.q" in run.data.metrics
+    assert run.data.metrics["purchases.r_se"] > 0 and run.data.metrics["spend.q_se"] > 0  # delta-method errors
     assert run.data.params["model.purchases.kind"] == "bgnbd" and run.data.params["model.spend.kind"] == "gamma_gamma"
     [dataset] = run.inputs.dataset_inputs
     assert dataset.dataset.name == "data A" and dataset.tags[0].value == "evaluation"

@@ -161,7 +161,8 @@ def fitted(model: CLTVModel) -> dict:
 def fit_statistics(model: CLTVModel) -> dict[str, float]:
     """The purchase model's log-likelihood on the data it was fitted on, with AIC and BIC
     (k parameters, n customers): comparable across purchase models on the same data."""
-    ll, k, n = model.training_["purchases_log_likelihood"], len(model.purchases_.param_names), model.training_["customers"]
+    ll, n = model.training_["purchases_log_likelihood"], model.training_["customers"]
+    k = len(model.purchases_.param_names)
     return {"purchases_log_likelihood": ll, "aic": 2.0 * k - 2.0 * ll, "bic": k * float(np.log(n)) - 2.0 * ll,
             "spend_log_likelihood": model.training_["spend_log_likelihood"]}
 
@@ -234,6 +235,7 @@ def evaluate(ch: pd.DataFrame, daily: pd.DataFrame, model: CLTVModel, calibratio
         "calibration_fit": fitted(model),
         "warnings": notes,
     }
-    plots = {"holdout_by_frequency": holdout_by_frequency(pred), "cumulative_repeat": cum, "calibration_histogram": hist,
-             "frequency_recency_grid": frequency_recency_grid(model, float(ch["T"].max()), model.horizons_months[0])}
+    grid = frequency_recency_grid(model, float(ch["T"].max()), model.horizons_months[0])
+    plots = {"holdout_by_frequency": holdout_by_frequency(pred), "cumulative_repeat": cum,
+             "calibration_histogram": hist, "frequency_recency_grid": grid}
     return metrics, plots

@@ -264,7 +264,7 @@ class CLTVModel(BaseEstimator):
         for part, kinds in (("purchases", purchase_model), ("spend", spend_model)):
             if d[part]["kind"] != h[part]:
                 raise ValueError(f"{part}: the model is {d[part]['kind']!r}, the settings say {h[part]!r}")
-            setattr(model, f"{part}_", kinds(d[part]["kind"])(d[part]["params"]))
+            setattr(model, f"{part}_", kinds(d[part]["kind"])(d[part]["params"], d[part].get("covariance")))
         model.segment_cutoffs_ = [float(c) for c in d["segment_cutoffs"]]
         model.training_ = d.get("training", {})
         return model

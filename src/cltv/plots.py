@@ -18,7 +18,8 @@ SPECS = {
     "calibration_histogram": ("Calibration frequency histogram, observed vs expected", "repeat_purchases",
                               ["observed", "expected"], "repeat purchases", "customers", "bar"),
     "frequency_recency_grid": ("By frequency and recency, at the oldest customers' age", "recency",
-                               ["p_alive", "expected_purchases"], "recency (weeks)", "frequency (repeat purchases)", "heatmap"),
+                               ["p_alive", "expected_purchases"], "recency (weeks)",
+                               "frequency (repeat purchases)", "heatmap"),
 }
 
 
@@ -30,8 +31,8 @@ def save_png(name: str, table: pd.DataFrame, path: str | Path) -> None:
     import matplotlib.pyplot as plt
 
     title, x, ys, xlabel, ylabel, kind = SPECS[name]
-    fig, axes = plt.subplots(1, len(ys) if kind == "heatmap" else 1, figsize=(7 * (len(ys) if kind == "heatmap" else 1), 4.5),
-                             dpi=100, squeeze=False)
+    panels = len(ys) if kind == "heatmap" else 1
+    fig, axes = plt.subplots(1, panels, figsize=(7 * panels, 4.5), dpi=100, squeeze=False)
     try:
         if kind == "heatmap":  # one panel per value, frequency (rows) x recency (columns)
             for ax, y in zip(axes[0], ys):

@@ -22,6 +22,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import FitError
+from .mle import covariance as mle_covariance
 from .mle import minimize_bfgs
 
 
@@ -44,11 +45,20 @@ class ParametricModel:
     param_names: ClassVar[tuple[str, ...]]
     lifetimes_class: ClassVar[str]
 
-    def __init__(self, params: Mapping[str, float]):
+    def __init__(self, params: Mapping[str, float], covariance=None):
         missing = [k for k in self.param_names if k not in params]
         if missing:
             raise ValueError(f"{self.title}: missing parameter(s) {missing}")
         self.params = {k: float(params[k]) for k in self.param_names}
+        #: covariance of the estimates (natural units, ``param_names`` order), None when unknown
+        self.covariance = None if covariance is None else [[float(v) for v in row] for row in covariance]
+
+    @property
+    def standard_errors(self) -> dict[str, float] | None:
+        """Standard error of each parameter (delta method, from :attr:`covariance`), or None."""
+        if self.covariance is None:
+            return None
+        return {k: float(np.sqrt(self.covariance[i][i])) for i, k in enumerate(self.param_names)}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.params})"
@@ -64,7 +74,11 @@ class ParametricModel:
         return tuple(self.params[k] for k in self.param_names)
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "params": dict(self.params)}
+        """``kind``, ``params`` and, when known, ``standard_errors`` and ``covariance``."""
+        out = {"kind": self.kind, "params": dict(self.params)}
+        if self.covariance is not None:
+            out.update(standard_errors=self.standard_errors, covariance=self.covariance)
+        return out
 
     @classmethod
     def fit_lifetimes(cls, *columns, weights=None, penalizer: float = 0.0, tol: float = 1e-7):
@@ -126,6 +140,14 @@ class PurchaseModel(ParametricModel):
         x, tx, T, w, by_x = prepare(x, tx, T, weights)
         return -self.objective(np.log(self.values), x, tx, T, w, 0.0, by_x)[0] * w.sum()
 
+    def estimate_covariance(self, x, tx, T, weights=None) -> None:
+        """Set :attr:`covariance` from the data the parameters were fitted on (see
+        :func:`cltv.models.mle.covariance`; None when the Hessian is not positive definite)."""
+        x, tx, T, w, by_x = prepare(x, tx, T, weights)
+        total = w.sum()
+        cov = mle_covariance(lambda p: self.objective(p, x, tx, T, w, 0.0, by_x)[1] * total, np.log(self.values))
+        self.covariance = None if cov is None else cov.tolist()
+
     # -------------------------------------------------------------- prediction
     def prob_alive(self, x, tx, T) -> np.ndarray:
         """P(still a customer at T | x, tx, T)."""
@@ -174,7 +196,7 @@ def fit_model(model: type[ParametricModel], fitter: str, columns: tuple, weights
     """``model`` fitted on ``columns`` by ``fitter`` ("fast": :meth:`fit`, "lifetimes":
     :meth:`ParametricModel.fit_lifetimes`) at ``lifetimes``' default tolerance 1e-7; when the
     optimiser stops on "precision loss" next to the optimum, once more at 1e-6, said in
-    ``notes``; else FitError(``failure``)."""
+    ``notes``; else FitError(``failure``). With the covariance of its estimates."""
     for tol in (1e-7, 1e-6):
         if fitter == "fast":
             fitted = model.fit(*columns, weights=weights, penalizer=penalizer, tol=tol)[0]
@@ -184,5 +206,6 @@ def fit_model(model: type[ParametricModel], fitter: str, columns: tuple, weights
             continue
         if tol != 1e-7:
             notes.append(f"{model.title} converged only at tolerance {tol:g} (precision loss at 1e-7)")
+        fitted.estimate_covariance(*columns, weights=weights)
         return fitted
     raise FitError(failure)

@@ -14,7 +14,7 @@ from scipy.special import digamma, gammaln
 
 from ..numeric import dot
 from .base import ParametricModel
-from .mle import minimize_bfgs
+from .mle import covariance, minimize_bfgs
 
 GGParams = tuple[float, float, float]
 
@@ -114,6 +114,14 @@ class GammaGamma(ParametricModel):
 
     def log_likelihood(self, x, m, weights=None) -> float:
         return log_likelihood(self.values, x, m, weights)
+
+    def estimate_covariance(self, x, m, weights=None) -> None:
+        """Set :attr:`covariance` from the data the parameters were fitted on (see
+        :func:`cltv.models.mle.covariance`)."""
+        x, m, w, by_x = _prepare(x, m, weights)
+        total = w.sum()
+        cov = covariance(lambda p: _objective(p, w * x, x * m, w, 0.0, by_x)[1] * total, np.log(self.values))
+        self.covariance = None if cov is None else cov.tolist()
 
     def expected_average_value(self, x, m) -> np.ndarray:
         return expected_average_value(self.values, x, m)

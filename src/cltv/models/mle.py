@@ -156,3 +156,26 @@ def solve_positive_definite(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray |
     for i in reversed(range(n)):
         out[i] = (y[i] - sum(low[k][i] * out[k] for k in range(i + 1, n))) / low[i][i]
     return np.array(out)
+
+
+def covariance(gradient: Callable[[np.ndarray], np.ndarray], log_params: np.ndarray,
+               step: float = 1e-4) -> np.ndarray | None:
+    """Covariance of maximum-likelihood estimates in natural units: the inverse Hessian of the
+    *total* negative log-likelihood at ``exp(log_params)``, given ``gradient`` (its gradient in
+    log-parameters). The log-parameter Hessian comes from central differences of the analytic
+    gradient (error about ``step**2``); with theta = exp(phi),
+    d2/dphi_i dphi_j = theta_i theta_j d2/dtheta_i dtheta_j + [i = j] theta_i d/dtheta_i.
+    None when the Hessian is not positive definite (a parameter at a boundary)."""
+    phi = np.asarray(log_params, dtype=float)
+    n = phi.size
+    with np.errstate(all="ignore"):
+        cols = [(gradient(phi + step * e) - gradient(phi - step * e)) / (2.0 * step) for e in np.eye(n)]
+        h_phi = np.array(cols)
+        h_phi = (h_phi + h_phi.T) / 2.0
+        theta = np.exp(phi)
+        hessian = (h_phi - np.diag(gradient(phi))) / np.multiply.outer(theta, theta)
+    columns = [solve_positive_definite(hessian, e) for e in np.eye(n)]
+    if any(c is None for c in columns) or not np.all(np.isfinite(columns)):
+        return None
+    cov = np.array(columns)
+    return (cov + cov.T) / 2.0

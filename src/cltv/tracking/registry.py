@@ -240,8 +240,9 @@ def _log_contents(result: Result) -> None:
     mlflow.log_params({k: json.dumps(v) if isinstance(v, (list, dict)) else str(v) for k, v in params.items()})
     numbers = {k: v for k, v in flat({k: v for k, v in result.metrics.items() if k != "warnings"}).items()
                if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    for part in ("purchases", "spend"):  # e.g. purchases.r, spend.q (the kinds are params)
+    for part in ("purchases", "spend"):  # e.g. purchases.r, purchases.r_se, spend.q (the kinds are params)
         numbers.update({f"{part}.{k}": v for k, v in model[part]["params"].items()})
+        numbers.update({f"{part}.{k}_se": v for k, v in (model[part].get("standard_errors") or {}).items()})
     numbers.update({f"segment.cutoff_{i + 1}": c for i, c in enumerate(model["segment_cutoffs"])})
     numbers.update({f"training.{k}": v for k, v in model.get("training", {}).items()
                     if isinstance(v, (int, float)) and not isinstance(v, bool)})
