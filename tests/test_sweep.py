@@ -18,7 +18,7 @@ def swept(tmp_path_factory):
     repo = copy_repo(tmp_path_factory.mktemp("sweep"))  # committed, no outputs: each experiment runs from scratch
     queued = sh(repo, "dvc", "exp", "run", "--queue", "-S", f"model/purchases={','.join(KINDS)}")
     assert queued.stdout.count("Queued experiment") == len(KINDS)
-    sh(repo, "dvc", "queue", "start")
+    sh(repo, "dvc", "queue", "start", "--jobs", str(len(KINDS)))  # registrations take turns (a lock)
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline:
         status = sh(repo, "dvc", "queue", "status").stdout
