@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 import numpy as np
+from scipy.special import gammaln
 
 from ..errors import FitError
 from .mle import covariance as mle_covariance
@@ -33,6 +34,15 @@ def prepare(x, tx, T, weights) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
     xs, inverse = np.unique(x, return_inverse=True)
     return x, tx, T, w, (xs, np.bincount(inverse, weights=w, minlength=xs.size))
+
+
+def nbd_log_pmf(r: float, alpha: float, t, n: int) -> np.ndarray:
+    """log P(N(t) = n) for purchases at a rate lambda ~ Gamma(r, rate alpha) over a time ``t``
+    (the negative binomial of the purchase part of every model here); -inf for n > 0 at t = 0."""
+    t = np.asarray(t, dtype=float)
+    with np.errstate(divide="ignore"):
+        log_q = n * (np.log(t) - np.log(alpha + t)) if n > 0 else 0.0
+    return gammaln(r + n) - gammaln(r) - gammaln(n + 1.0) - r * np.log1p(t / alpha) + log_q
 
 
 class ParametricModel:

@@ -14,10 +14,10 @@ from __future__ import annotations
 from functools import partial
 
 import numpy as np
-from scipy.special import betainc, betaln, expit, gammaln
+from scipy.special import betainc, betaln, expit
 
 from . import bgnbd
-from .base import PurchaseModel
+from .base import PurchaseModel, nbd_log_pmf
 
 
 class MBGNBD(PurchaseModel):
@@ -43,8 +43,7 @@ class MBGNBD(PurchaseModel):
         the n-th purchase (at time 0 for n = 0) with at least n purchases by t."""
         r, alpha, a, b = self.values
         t = np.asarray(t, dtype=float)
-        log_nbd = (gammaln(r + n) - gammaln(r) - gammaln(n + 1.0) + r * (np.log(alpha) - np.log(alpha + t))
-                   + (n * (np.log(t) - np.log(alpha + t)) if n > 0 else 0.0))
+        log_nbd = nbd_log_pmf(r, alpha, t, n)
         at_least = betainc(n, r, t / (alpha + t)) if n > 0 else 1.0
         return (np.exp(betaln(a, b + n + 1.0) - betaln(a, b) + log_nbd)
                 + np.exp(betaln(a + 1.0, b + n) - betaln(a, b)) * at_least)

@@ -26,7 +26,7 @@ import numpy as np
 from scipy.special import digamma, expit, gammaln
 
 from ..numeric import dot, matvec
-from .base import PurchaseModel
+from .base import PurchaseModel, nbd_log_pmf
 
 NODES, HARD_NODES = 32, 128  # Gauss-Legendre nodes; the second count for rows with beta + tx << alpha + tx
 HARD = 1e-3  # (beta + tx) / (alpha + tx) below this: the integrand changes within a sliver at y = 0
@@ -143,14 +143,9 @@ class ParetoNBD(PurchaseModel):
         u, wu = (u + 1.0) / 2.0, wu / 2.0
         log_alive_t = -s * np.log1p(t / beta)
         U = -np.expm1(log_alive_t)
-
-        def nbd(tau):
-            with np.errstate(divide="ignore"):
-                log_q = n * (np.log(tau) - np.log(alpha + tau)) if n > 0 else 0.0
-                return np.exp(gammaln(r + n) - gammaln(r) - gammaln(n + 1.0) - r * np.log1p(tau / alpha) + log_q)
-
         tau = beta * np.expm1(-np.log1p(-U[:, None] * u[None, :]) / s)
-        return np.exp(log_alive_t) * nbd(t) + U * matvec(nbd(tau), wu)
+        nbd_t, nbd_tau = (np.exp(nbd_log_pmf(r, alpha, v, n)) for v in (t, tau))
+        return np.exp(log_alive_t) * nbd_t + U * matvec(nbd_tau, wu)
 
     def dropout_note(self) -> str | None:
         s = self.params["s"]

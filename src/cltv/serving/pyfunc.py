@@ -55,7 +55,7 @@ class RequestError(ValueError):
 
 def score(model: CLTVModel, request: pd.DataFrame, max_rows: int | None = None) -> pd.DataFrame:
     """Validate ``request`` (:func:`cltv.schema.validate_rfm`, at most ``max_rows`` rows) and
-    score it: ``customer_id`` (when sent), then :func:`output_columns` and ``segment``. Every
+    score it: ``customer_id`` (when sent), then :func:`cltv.schema.score_columns` and ``segment``. Every
     number in the result is finite."""
     if max_rows is not None and isinstance(request, pd.DataFrame) and len(request) > max_rows:
         raise RequestError(f"the request has {len(request):,} rows; send at most {max_rows:,} rows per request "
@@ -72,7 +72,7 @@ def score(model: CLTVModel, request: pd.DataFrame, max_rows: int | None = None) 
     except (ValueError, FloatingPointError) as exc:
         raise RequestError(str(exc) if isinstance(exc, RFMError) else f"the model cannot score this request: {exc}") \
             from None
-    numbers = output_columns(model.horizons_months)
+    numbers = score_columns(model.horizons_months)
     bad = np.zeros(len(scores), dtype=bool)
     for column in numbers:
         bad |= ~np.isfinite(scores[column].to_numpy())
@@ -81,17 +81,12 @@ def score(model: CLTVModel, request: pd.DataFrame, max_rows: int | None = None) 
     return scores[(["customer_id"] if "customer_id" in scores.columns else []) + numbers + ["segment"]]
 
 
-def output_columns(horizons_months) -> list[str]:
-    """The numeric response columns (:func:`cltv.schema.score_columns`)."""
-    return score_columns(horizons_months)
-
-
 def signature(model: CLTVModel):
     """Input: optional ``customer_id`` (text) and the four RFM columns (doubles, so that MLflow can
     parse CSV bodies too); output: the scores."""
     inputs = Schema([ColSpec("string", "customer_id", required=False), *(ColSpec("double", c) for c in RFM_COLUMNS)])
     outputs = Schema([ColSpec("string", "customer_id", required=False),
-                      *(ColSpec("double", c) for c in output_columns(model.horizons_months)),
+                      *(ColSpec("double", c) for c in score_columns(model.horizons_months)),
                       ColSpec("string", "segment")])
     return ModelSignature(inputs=inputs, outputs=outputs)
 
