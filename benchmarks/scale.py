@@ -16,7 +16,10 @@ process, once per path, so that its peak resident memory is its own:
 - ``model``: fit + score from the RFM table (BG/NBD + Gamma-Gamma fits, expected purchases at
   3 and 6 months, P(alive), 6-month CLV at 1 %/month, A-D segments). Plain: the fitters and
   ``customer_lifetime_value`` on one row per customer, ``pd.qcut``. Ours:
-  ``CLTVModel().fit(rfm).predict(rfm)``.
+  ``CLTVModel(interval_level=None).fit(rfm).predict(rfm)``; then, timed apart (plain
+  ``lifetimes`` has nothing like it), the 90 % predictive intervals of the purchases at 3 and 6
+  months, the 6-month spend and the CLV (:func:`cltv.intervals.predict`, 199 draws per distinct
+  history). The served model has the intervals on.
 
 Wall time is measured inside the process around the step only (imports and reading the input
 are excluded on both sides); peak RSS is the process's (VmHWM), input included. The
@@ -51,6 +54,8 @@ HORIZONS, CLV_MONTHS, DISCOUNT = (3, 6), 6, 0.01
 LABELS = ("A", "B", "C", "D")
 PREDICTIONS = [f"expected_purchases_{h}m" for h in HORIZONS] + ["p_alive", "clv"]
 COMPARE_ROWS = 200_000
+INTERVAL_LEVEL = 0.9
+INTERVALS = "90 % predictive intervals (purchases 3m/6m, spend, CLV)"
 
 
 # ------------------------------------------------------------------------ the steps (children)
@@ -115,15 +120,20 @@ def model_plain(rfm: pd.DataFrame, timings: dict) -> tuple[pd.DataFrame, dict]:
 
 
 def model_ours(rfm: pd.DataFrame, timings: dict) -> tuple[pd.DataFrame, dict]:
+    from cltv import intervals
     from cltv.model import CLTVModel
+    from cltv.schema import validate_rfm
 
     t0 = time.perf_counter()
     model = CLTVModel(horizons_months=HORIZONS, clv_months=CLV_MONTHS, discount_rate=DISCOUNT,
-                      segment_labels=LABELS).fit(rfm)
+                      segment_labels=LABELS, interval_level=None).fit(rfm)
     t1 = time.perf_counter()
     scores = model.predict(rfm)
+    t2 = time.perf_counter()
+    intervals.predict(model, validate_rfm(rfm), INTERVAL_LEVEL)
     timings["fit (both models, segment cut-offs)"] = t1 - t0
-    timings["score (all predictions, CLV, segments)"] = time.perf_counter() - t1
+    timings["score (all predictions, CLV, segments)"] = t2 - t1
+    timings[INTERVALS] = time.perf_counter() - t2
     return scores[["customer_id", *PREDICTIONS, "segment"]], model.to_dict()
 
 
@@ -144,7 +154,7 @@ def child(step: str, path: str, inp: str, out: str) -> None:
         timings["calibration/holdout RFM"] = time.perf_counter() - t0
     else:
         result, extra = (model_plain if path == "plain" else model_ours)(frame, timings)
-    total = time.perf_counter() - t0
+    total = time.perf_counter() - t0 - timings.get(INTERVALS, 0.0)  # fit + score, as plain lifetimes does
     result.to_parquet(out)
     if extra is not None:
         Path(out).with_suffix(".json").write_text(json.dumps(extra))
@@ -286,7 +296,9 @@ def serving_latency(rfm: pd.DataFrame, work: Path, requests_one: int, requests_b
     mlflow.set_tracking_uri(store)
     mlflow.set_experiment(experiment_id=mlflow.create_experiment(
         "benchmark", artifact_location=(work / "mlruns").as_uri()))  # nothing lands in the repository
-    CLTVModel.from_dict(json.loads((work / "scores_ours.json").read_text())).save(work / "model.json")
+    fitted = json.loads((work / "scores_ours.json").read_text())
+    fitted["hyperparameters"]["interval_level"] = INTERVAL_LEVEL  # served with its intervals
+    CLTVModel.from_dict(fitted).save(work / "model.json")
     with warnings.catch_warnings(), mlflow.start_run():
         warnings.simplefilter("ignore")
         info = log_model(work / "model.json", rfm[["customer_id", "frequency", "recency", "T", "monetary_value"]].head(3))
@@ -364,6 +376,8 @@ def markdown(result: dict) -> str:
                   ours["score (all predictions, CLV, segments)"]))
         for name, p_sec, o_sec in parts:
             lines.append(f"| {r['customers']:,} | {name} | {p_sec:.2f} s | {o_sec:.2f} s | {p_sec / o_sec:.1f}× |")
+        if INTERVALS in ours:
+            lines.append(f"| {r['customers']:,} | {INTERVALS}, ours only | - | {ours[INTERVALS]:.2f} s | - |")
     lines += ["", "Plain steps one by one:", "", "| customers | step | seconds |", "|---:|---|---:|"]
     for r in result["sizes"]:
         for name, sec in r["model"]["plain"]["steps"].items():

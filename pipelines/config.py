@@ -54,6 +54,13 @@ def number(lo: float, hi: float, lo_open: bool = False, hi_open: bool = False, i
     return Key(check, (below, "abc", True, None, [lo]) + ((lo + 0.5,) if integer else ()))
 
 
+def optional_number(lo: float, hi: float) -> Key:
+    """A number strictly between ``lo`` and ``hi``, or null."""
+    inner = number(lo, hi, lo_open=True, hi_open=True)
+    return Key(lambda v: None if v is None or inner.check(v) is None else f"{inner.check(v)}, or null",
+               (lo, hi, "abc", True))
+
+
 def choice(*options) -> Key:
     return Key(lambda v: None if v in options and not isinstance(v, bool) else f"one of {list(options)}",
                ("no-such-choice", 1, None))
@@ -179,6 +186,7 @@ SCHEMA: dict[str, Key] = {
     "model.discount_rate": number(0, 1, hi_open=True),
     "model.segment_labels": labels(),
     "model.fitter": choice("fast", "lifetimes"),
+    "model.interval_level": optional_number(0, 1),
     "registry.experiment": text(),
     "registry.model_name": text(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}",
                                 "a model name of letters, digits, '_', '.', '-' (at most 100 characters)"),
@@ -219,7 +227,7 @@ def validate(params: dict) -> None:
 def _cross_checks(p: dict) -> None:
     if p["data.source"] == "flo" and p["data.seed_compatible"]:
         preset = {f"model.{k}": v for k, v in flatten(yaml.safe_load(FLO_PRESET.read_text())).items()
-                  if not k.startswith("defaults")}
+                  if not k.startswith("defaults") and k != "interval_level"}
         preset.update({"model.purchases.kind": "bgnbd", "model.spend.kind": "gamma_gamma"})
         differ = [k for k, v in preset.items() if p[k] != v and not (isinstance(v, list) and list(p[k]) == v)]
         if differ:

@@ -5,8 +5,8 @@ holdout: fit on everything and report in-sample goodness of fit and diagnostics.
 
 metrics/evaluation.json  holdout errors of the model and of the naive baseline (logs), chi-square,
                          diagnostics flags, log-likelihoods, "warnings" (the problems in words)
-plots/*.csv              data of the three DVC plots declared in dvc.yaml (holdout plots empty
-                         for a snapshot)
+plots/*.csv              data of the DVC plots declared in dvc.yaml (holdout plots empty for a
+                         snapshot), among them the PIT histogram of the predictive intervals
 """
 import pandas as pd
 from common import ROOT, run
@@ -30,7 +30,8 @@ def main(p: dict) -> None:
         metrics, plots = evaluate(calibration, daily, model, p["data"]["calibration_end"], p["data"]["observation_end"])
         summary = (f"holdout purchases actual {metrics['holdout_purchases_actual']:.0f}, predicted "
                    f"{metrics['holdout_purchases_predicted']:.1f}; MAE {metrics['mae']:.4f} "
-                   f"(baseline {metrics['baseline_mae']:.4f})")
+                   f"(baseline {metrics['baseline_mae']:.4f}); {metrics['interval_level']:.0%} intervals hold for "
+                   f"{metrics['holdout_coverage']:.1%} of customers (spend {metrics['holdout_spend_coverage']:.1%})")
     for name, table in plots.items():
         write_csv(ROOT / f"plots/{name}.csv", table)
     write_json(ROOT / "metrics/evaluation.json", metrics)

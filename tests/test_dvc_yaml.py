@@ -76,10 +76,10 @@ def test_stage_lists_leaf_keys_of_the_schema(stage):
     assert len(keys) == len(set(keys))
 
 
-def test_plots_are_the_five_intended_ones():
+def test_plots_are_the_six_intended_ones():
     out = json.loads(sh(ROOT, "dvc", "plots", "show", "--json").stdout)["data"]
     assert sorted(out) == ["expected_purchases_grid", "p_alive_grid", "plots/calibration_histogram.csv",
-                           "plots/cumulative_repeat.csv", "plots/holdout_by_frequency.csv"]
+                           "plots/cumulative_repeat.csv", "plots/holdout_by_frequency.csv", "plots/holdout_pit.csv"]
     specs = {}
     for name, entries in out.items():
         assert len(entries) == 1 and entries[0]["type"] == "vega", name  # drawn once
@@ -105,3 +105,7 @@ def test_plots_are_the_five_intended_ones():
         assert grid["mark"]["type"] == "rect" and grid["encoding"]["y"]["field"] == "frequency_n"
         values = [float(r[column]) for r in grid["data"]["values"]]
         assert len(values) > 100 and min(values) >= 0 and (column != "p_alive" or max(values) <= 1)
+    # the randomised PIT of the holdout purchases: ten bins in order, shares summing to 1
+    pit = specs["plots/holdout_pit.csv"]["data"]["values"]
+    assert [r["pit"] for r in pit] == [f"{k / 10:.1f}-{(k + 1) / 10:.1f}" for k in range(10)]
+    assert sum(float(r["observed"]) for r in pit) == pytest.approx(1.0)

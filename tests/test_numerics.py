@@ -46,14 +46,14 @@ def rfm_rows(draw):
     low = freq / 7.0
     return pd.DataFrame({
         "frequency": freq,
-        "recency": np.where(freq > 0, low + share * (T - low), 0.0),
+        "recency": np.where(freq > 0, np.minimum(low + share * (T - low), T), 0.0),  # rounding can pass T
         "T": T,
         "monetary_value": np.where(freq > 0, money, 0.0),
     })
 
 
-def model_with(p: dict) -> CLTVModel:
-    model = CLTVModel(purchases=p["kind"], horizons_months=(1, 3, 6, 12, 24))
+def model_with(p: dict, interval_level: float | None = None) -> CLTVModel:
+    model = CLTVModel(purchases=p["kind"], horizons_months=(1, 3, 6, 12, 24), interval_level=interval_level)
     model.purchases_ = PURCHASE_MODELS[p["kind"]].of(p["r"], p["alpha"], p["a"], p["b"])
     model.spend_ = GammaGamma({k: p[k] for k in ("p", "q", "v")})
     model.segment_cutoffs_ = [1.0, 10.0, 100.0]
@@ -73,6 +73,20 @@ def test_scores_are_finite_and_meaningful(p, rfm):
     # non-decreasing up to 1e-7 relative: the closed forms' accuracy in the most extreme corners
     assert (np.diff(horizons, axis=1) >= -1e-7 * (1 + np.abs(horizons[:, 1:]))).all()
     assert (scores["clv"] >= 0).all() and (scores["expected_value"] > 0).all()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(p=params(), rfm=rfm_rows())
+def test_intervals_are_finite_and_ordered(p, rfm):
+    """Predictive intervals exist everywhere the scores do (extreme parameters and histories
+    included): finite, lo <= hi, and the purchase bounds grow with the horizon."""
+    scores = model_with(p, 0.9).predict(rfm)
+    names = ["purchases_1m", "purchases_3m", "purchases_6m", "purchases_12m", "purchases_24m", "spend_6m", "clv"]
+    for name in names:
+        lo, hi = scores[f"{name}_lo"].to_numpy(dtype=float), scores[f"{name}_hi"].to_numpy(dtype=float)
+        assert np.isfinite(lo).all() and np.isfinite(hi).all() and (lo >= 0).all() and (lo <= hi).all(), name
+    bounds = scores[[f"{n}_hi" for n in names[:5]]].to_numpy()
+    assert (np.diff(bounds, axis=1) >= 0).all()
 
 
 @pytest.mark.parametrize("x, tx, T", [(0, 0.0, 30.0), (3, 20.0, 40.0), (10, 50.0, 60.0)])

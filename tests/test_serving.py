@@ -17,7 +17,7 @@ from mlflow.tracking import MlflowClient
 
 from cltv import serving
 from cltv.model import CLTVModel
-from cltv.schema import RFM_COLUMNS
+from cltv.schema import RFM_COLUMNS, interval_columns
 
 from benchmarks.server import serve
 
@@ -54,7 +54,8 @@ def test_registered_pyfunc_predicts_what_the_model_predicts(store, sample_model,
     got = loaded.predict(requests_rfm)
     want = sample_model.predict(requests_rfm)
     assert list(got.columns) == ["customer_id", "expected_purchases_3m", "expected_purchases_6m",
-                                 "p_alive", "expected_value", "clv", "segment"]  # RFM not echoed
+                                 "p_alive", "expected_value", "clv", *interval_columns((3, 6), 12),
+                                 "segment", "segment_span"]  # RFM not echoed
     pd.testing.assert_frame_equal(got, want[got.columns], check_exact=True)
     # one customer alone gets the segment it has within the population (cut-offs frozen at training)
     alone = loaded.predict(requests_rfm.iloc[[1]])
@@ -104,8 +105,10 @@ def test_server_scores_split_and_records(server, sample_model, requests_rfm):
         got = pd.DataFrame(resp.json()["predictions"])
         assert list(got["customer_id"]) == list(want["customer_id"])
         assert list(got["segment"]) == list(want["segment"])
-        for col in ("expected_purchases_3m", "expected_purchases_6m", "p_alive", "expected_value", "clv"):
+        for col in ("expected_purchases_3m", "expected_purchases_6m", "p_alive", "expected_value", "clv",
+                    *interval_columns((3, 6), 12)):
             np.testing.assert_allclose(got[col], want[col], rtol=1e-15)
+        assert list(got["segment_span"]) == list(want["segment_span"])
     # integers in JSON are fine; customer_id is optional
     one = post(server, {"dataframe_records": [{"frequency": 2, "recency": 30, "T": 39, "monetary_value": 20}]})
     assert one.status_code == 200 and "customer_id" not in one.json()["predictions"][0]

@@ -13,7 +13,7 @@ import pandas as pd
 from scipy import stats
 from sklearn.metrics import mean_absolute_error, root_mean_squared_error
 
-from . import numeric
+from . import intervals, numeric
 from .model import CLTVModel
 from .schema import DAYS_PER_WEEK
 
@@ -205,8 +205,55 @@ def evaluate_in_sample(rfm: pd.DataFrame, model: CLTVModel):
         "cumulative_repeat": pd.DataFrame(columns=["week", "actual", "model", "period"]),
         "calibration_histogram": hist,
         "frequency_recency_grid": frequency_recency_grid(model, float(rfm["T"].max()), model.horizons_months[0]),
+        "holdout_pit": pd.DataFrame(columns=PIT_COLUMNS),
     }
     return metrics, plots
+
+
+PIT_BINS = 10
+PIT_COLUMNS = ["pit", "observed", "expected", "spend_observed"]
+
+
+def holdout_coverage(ch: pd.DataFrame, model: CLTVModel, level: float, chunk: int = 50_000):
+    """How well the predictive intervals at ``level`` hold on the holdout: ``(metrics, table)``.
+
+    Per customer the randomised PIT (:func:`cltv.intervals.randomised_pit`) of the actual
+    holdout purchases and of the actual holdout spend against the model's draws; uniform on
+    (0, 1) when the intervals are calibrated. ``holdout_coverage`` (and ``holdout_spend_coverage``)
+    is the share of customers whose PIT lies in the central ``level`` of (0, 1): the coverage of
+    the nominal intervals, randomised where the counts tie; ``holdout_coverage_inclusive`` the
+    share with ``lo <= actual <= hi`` (at least ``level`` for whole numbers). The table holds the
+    PIT histogram (:data:`PIT_BINS` bins; ``expected`` is the uniform share).
+    """
+    weeks = float(ch["holdout_weeks"].iloc[0])
+    usable = ch["monetary_value"].to_numpy() > 0
+    futures = intervals.simulate_futures(
+        model.purchases_, model.spend_, *(ch[c] for c in ("frequency", "recency", "T")),
+        np.where(usable, model.spend_counts(ch), 0.0), ch["monetary_value"], [weeks])
+    purchases = futures.purchases(0)
+    actual = ch["holdout_purchases"].to_numpy()
+    pit = intervals.randomised_pit(purchases[futures.customer], actual)
+    spend_actual = ch["holdout_spend"].to_numpy(dtype=float)
+    spend_pit = np.concatenate([
+        intervals.randomised_pit(futures.value_draws(np.ones(1), np.arange(i, min(i + chunk, len(ch)))),
+                                 spend_actual[i:i + chunk], seed=intervals.SEED + i)
+        for i in range(0, len(ch), chunk)])
+    lo, hi = futures.purchase_interval(0, level)
+    edges = np.linspace(0.0, 1.0, PIT_BINS + 1)
+    counts = np.histogram(pit, bins=edges)[0]
+    central = lambda u: float(np.mean(np.abs(u - 0.5) <= level / 2.0))  # noqa: E731
+    metrics = {
+        "interval_level": float(level),
+        "holdout_coverage": central(pit),
+        "holdout_coverage_inclusive": float(np.mean((actual >= lo) & (actual <= hi))),
+        "holdout_spend_coverage": central(spend_pit),
+        "holdout_pit_chi2": float(stats.chisquare(counts).statistic),
+        "holdout_pit_chi2_pvalue": float(stats.chisquare(counts).pvalue),
+    }
+    table = pd.DataFrame({"pit": [f"{a:.1f}-{b:.1f}" for a, b in zip(edges[:-1], edges[1:])],
+                          "observed": counts / len(pit), "expected": np.full(PIT_BINS, 1.0 / PIT_BINS),
+                          "spend_observed": np.histogram(spend_pit, bins=edges)[0] / len(pit)})
+    return metrics, table
 
 
 def evaluate(ch: pd.DataFrame, daily: pd.DataFrame, model: CLTVModel, calibration_end, observation_end):
@@ -216,6 +263,7 @@ def evaluate(ch: pd.DataFrame, daily: pd.DataFrame, model: CLTVModel, calibratio
     hist = calibration_histogram(ch, model)
     flags, notes = diagnostics(model, hist)
     cum = cumulative_repeat(daily, model, calibration_end, observation_end)
+    coverage, pit = holdout_coverage(ch, model, model.interval_level or 0.9)
     actual_revenue = float(ch["holdout_spend"].sum())
     predicted_revenue = float(pred["predicted_revenue"].sum())
     metrics = {
@@ -230,6 +278,7 @@ def evaluate(ch: pd.DataFrame, daily: pd.DataFrame, model: CLTVModel, calibratio
         **_chi2(hist, "calibration", len(model.purchases_.param_names)),
         "cumulative_repeat_actual_end": float(cum["actual"].iloc[-1]),
         "cumulative_repeat_model_end": float(cum["model"].iloc[-1]),
+        **coverage,
         **fit_statistics(model),
         **flags,
         "calibration_fit": fitted(model),
@@ -237,5 +286,5 @@ def evaluate(ch: pd.DataFrame, daily: pd.DataFrame, model: CLTVModel, calibratio
     }
     grid = frequency_recency_grid(model, float(ch["T"].max()), model.horizons_months[0])
     plots = {"holdout_by_frequency": holdout_by_frequency(pred), "cumulative_repeat": cum,
-             "calibration_histogram": hist, "frequency_recency_grid": grid}
+             "calibration_histogram": hist, "frequency_recency_grid": grid, "holdout_pit": pit}
     return metrics, plots

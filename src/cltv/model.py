@@ -8,7 +8,8 @@ Input: an RFM table (:mod:`cltv.schema`; weeks). The purchase model (``purchases
 ``fitter="fast"`` minimises ``lifetimes``' objectives with analytic gradients on the distinct
 (x, t_x, T) histories weighted by their counts (15-45 times faster, docs/benchmarks.md);
 ``fitter="lifetimes"`` runs ``lifetimes``' own fitters on one row per customer. Predictions are
-computed once per distinct history and broadcast. The fitted model is plain JSON: no pickle.
+computed once per distinct history and broadcast; with ``interval_level`` so are the predictive
+intervals (:mod:`cltv.intervals`). The fitted model is plain JSON: no pickle.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from . import numeric, segment
+from . import intervals, numeric, segment
 from .errors import FitError
 from .models import purchase_model, spend_model, tuples
 from .models.base import fit_model
@@ -63,6 +64,8 @@ class CLTVModel(BaseEstimator):
     fitter : {"fast", "lifetimes"}
         See the module docstring; "lifetimes" agrees with a plain script to the last digit even
         where parameters are weakly identified (the FLO analysts' preset).
+    interval_level : float or None
+        Level of the per-customer predictive intervals of :meth:`predict` (0.9: 90 %); None: none.
 
     Learned attributes: ``purchases_`` (the fitted purchase model, times in weeks), ``spend_``
     (the fitted spend model), ``segment_cutoffs_`` (ascending CLV cut-offs), ``training_``
@@ -82,6 +85,7 @@ class CLTVModel(BaseEstimator):
         horizon_weeks_per_month: float = WEEKS_PER_MONTH,
         monetary_includes_first: bool = False,
         fitter: str = "fast",
+        interval_level: float | None = 0.9,
     ):
         self.purchases = purchases
         self.spend = spend
@@ -94,6 +98,7 @@ class CLTVModel(BaseEstimator):
         self.horizon_weeks_per_month = horizon_weeks_per_month
         self.monetary_includes_first = monetary_includes_first
         self.fitter = fitter
+        self.interval_level = interval_level
 
     # ------------------------------------------------------------------ fitting
     def fit(self, rfm: pd.DataFrame, y=None) -> CLTVModel:
@@ -108,6 +113,8 @@ class CLTVModel(BaseEstimator):
             raise ValueError(f"clv_months must be a whole number of months >= 1, got {self.clv_months}")
         if self.fitter not in FITTERS:
             raise ValueError(f"fitter must be one of {FITTERS}, got {self.fitter!r}")
+        if self.interval_level is not None:
+            intervals.order_statistics(self.interval_level)  # checks the level
         notes: list[str] = []
         history = _histories(rfm)
         if self.fitter == "fast":
@@ -122,7 +129,7 @@ class CLTVModel(BaseEstimator):
         if note := self.purchases_.dropout_note():
             notes.append(note)
 
-        counts = self._gg_counts(rfm)
+        counts = self.spend_counts(rfm)
         amounts = rfm["monetary_value"].to_numpy(dtype=float)
         usable = (counts > 0) & (amounts > 0)
         if not usable.any():
@@ -160,7 +167,7 @@ class CLTVModel(BaseEstimator):
         return self
 
     # --------------------------------------------------------------- prediction
-    def _gg_counts(self, rfm: pd.DataFrame) -> np.ndarray:
+    def spend_counts(self, rfm: pd.DataFrame) -> np.ndarray:
         """Number of order values averaged in ``monetary_value``."""
         return rfm["frequency"].to_numpy(dtype=float) + (1.0 if self.monetary_includes_first else 0.0)
 
@@ -170,8 +177,16 @@ class CLTVModel(BaseEstimator):
         p, q, _ = self.spend_.values
         if q > 1.0:
             return np.ones(len(rfm), dtype=bool)
-        n = np.where(rfm["monetary_value"].to_numpy(dtype=float) > 0, self._gg_counts(rfm), 0.0)
+        n = np.where(rfm["monetary_value"].to_numpy(dtype=float) > 0, self.spend_counts(rfm), 0.0)
         return p * n + q - 1.0 > 0
+
+    def grid(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The weeks after T at which predictions are needed (ascending): each horizon's, each
+        CLV month end's; with the grid position of each horizon and of each month end."""
+        months = np.arange(int(self.clv_months) + 1, dtype=float)
+        horizon_weeks = [h * self.horizon_weeks_per_month for h in self.horizons_months]
+        weeks, column = np.unique(np.concatenate([horizon_weeks, months * WEEKS_PER_MONTH]), return_inverse=True)
+        return weeks, column[:len(horizon_weeks)], column[len(horizon_weeks):]
 
     def _purchases(self, history: tuple) -> tuple[dict[float, np.ndarray], np.ndarray, np.ndarray]:
         """Per customer: expected purchases per horizon (months -> array), P(alive), and the
@@ -183,15 +198,17 @@ class CLTVModel(BaseEstimator):
         (x, tx, age), inverse, _ = history
         alive = model.prob_alive(x, tx, age)
         (x2, age2), inverse2, _ = tuples.distinct(x, age)
-        months = np.arange(int(self.clv_months) + 1, dtype=float)
-        horizon_weeks = [h * self.horizon_weeks_per_month for h in self.horizons_months]
-        weeks, column = np.unique(np.concatenate([horizon_weeks, months * WEEKS_PER_MONTH]), return_inverse=True)
+        weeks, at_horizon, at_month = self.grid()
         cum = alive[:, None] * model.alive_purchases(weeks[None, :], x2[:, None], age2[:, None])[inverse2]
         model.check_finite(cum, weeks[None, :], x[:, None], tx[:, None], age[:, None])
-        horizons = {h: cum[:, column[i]][inverse] for i, h in enumerate(self.horizons_months)}
-        per_month = np.clip(np.diff(cum[:, column[len(horizon_weeks):]], axis=1), 0.0, None)  # no negative noise
-        discounted = numeric.matvec(per_month, (1.0 + self.discount_rate) ** -months[1:])
+        horizons = {h: cum[:, at_horizon[i]][inverse] for i, h in enumerate(self.horizons_months)}
+        per_month = np.clip(np.diff(cum[:, at_month], axis=1), 0.0, None)  # no negative noise
+        discounted = numeric.matvec(per_month, self.discounts())
         return horizons, alive[inverse], discounted[inverse]
+
+    def discounts(self) -> np.ndarray:
+        """Discount factor of each of the next ``clv_months`` months, (1 + d)^-i."""
+        return (1.0 + self.discount_rate) ** -np.arange(1.0, int(self.clv_months) + 1)
 
     def expected_purchases(self, rfm: pd.DataFrame, months: float) -> np.ndarray:
         """Expected repeat purchases in the next ``months`` months (``horizon_weeks_per_month`` each)."""
@@ -204,7 +221,7 @@ class CLTVModel(BaseEstimator):
         if not self._valued(rfm).all():
             raise ValueError(f"this model (Gamma-Gamma q = {self.spend_.params['q']:.4g} <= 1) cannot value customers "
                              "without repeat spend or with few purchases: their expected spend per purchase is not finite")
-        return self.spend_.expected_average_value(self._gg_counts(rfm), rfm["monetary_value"])
+        return self.spend_.expected_average_value(self.spend_counts(rfm), rfm["monetary_value"])
 
     def clv(self, rfm: pd.DataFrame) -> np.ndarray:
         """Discounted value of the next ``clv_months`` months (of 4.345 weeks):
@@ -224,6 +241,8 @@ class CLTVModel(BaseEstimator):
         columns["expected_value"] = value = self.expected_value(rfm)
         columns["clv"] = clv = value * discounted
         columns["segment"] = segment.assign(clv, self.segment_cutoffs_, self.segment_labels)
+        if self.interval_level is not None:
+            columns.update(intervals.predict(self, rfm, self.interval_level))
         return pd.DataFrame(columns)
 
     # -------------------------------------------------------------- persistence
@@ -245,6 +264,7 @@ class CLTVModel(BaseEstimator):
                 "horizon_weeks_per_month": float(self.horizon_weeks_per_month),
                 "monetary_includes_first": bool(self.monetary_includes_first),
                 "fitter": str(self.fitter),
+                "interval_level": None if self.interval_level is None else float(self.interval_level),
             },
             "purchases": self.purchases_.to_dict(),
             "spend": self.spend_.to_dict(),

@@ -17,6 +17,8 @@ SPECS = {
                           "week", "cumulative repeat purchases", "line"),
     "calibration_histogram": ("Calibration frequency histogram, observed vs expected", "repeat_purchases",
                               ["observed", "expected"], "repeat purchases", "customers", "bar"),
+    "holdout_pit": ("Randomised PIT of holdout purchases (uniform = calibrated intervals)", "pit",
+                    ["observed", "spend_observed", "expected"], "PIT", "share of customers", "bar"),
     "frequency_recency_grid": ("By frequency and recency, at the oldest customers' age", "recency",
                                ["p_alive", "expected_purchases"], "recency (weeks)",
                                "frequency (repeat purchases)", "heatmap"),

@@ -38,6 +38,13 @@ def score_columns(horizons_months) -> list[str]:
     return [*(horizon_column(h) for h in horizons_months), "p_alive", "expected_value", "clv"]
 
 
+def interval_columns(horizons_months, clv_months: int) -> list[str]:
+    """The bound columns of the predictive intervals (:mod:`cltv.intervals`): purchases per
+    horizon (whole numbers), spend over the CLV horizon and CLV, each ``*_lo`` then ``*_hi``."""
+    names = [*(f"purchases_{h:g}m" for h in horizons_months), f"spend_{clv_months:g}m", "clv"]
+    return [f"{name}_{bound}" for name in names for bound in ("lo", "hi")]
+
+
 def rows(mask: np.ndarray, limit: int = ROWS_SHOWN) -> str:
     """``"row 3"`` or ``"rows 0, 4 and 2 more"`` (0-based) for the True entries of ``mask``."""
     idx = np.flatnonzero(np.asarray(mask))

@@ -163,6 +163,10 @@ class PurchaseModel(ParametricModel):
         """P(still a customer at T | x, tx, T)."""
         raise NotImplementedError
 
+    def prob_alive_draws(self, params: np.ndarray, x, tx, T) -> np.ndarray:
+        """P(alive) of each history (columns) under each parameter vector (rows of ``params``)."""
+        return np.stack([type(self).of(*row).prob_alive(x, tx, T) for row in params])
+
     def alive_purchases(self, t, x, T) -> np.ndarray:
         """E[repeat purchases in (T, T + t] | alive at T, x]: the factor of
         :meth:`expected_purchases` without recency, computed once per distinct (x, T)."""
@@ -175,6 +179,14 @@ class PurchaseModel(ParametricModel):
     def dropout_note(self) -> str | None:
         """A warning when the data do not identify dropout, else None."""
         return None
+
+    @staticmethod
+    def sample_alive(params: np.ndarray, x: float, T: float, weeks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Draws of the repeat purchases by each time of ``weeks`` (ascending, after T) of a
+        customer alive at T with ``x`` repeat purchases, one draw per row of ``params``
+        (parameter vectors): an array (rows, len(weeks)) of whole numbers. Used by
+        :mod:`cltv.intervals`."""
+        raise NotImplementedError
 
     def expected_purchases(self, t, x, tx, T) -> np.ndarray:
         """Expected repeat purchases in (T, T + t] given (x, tx, T): P(alive) times
@@ -199,6 +211,23 @@ class PurchaseModel(ParametricModel):
         fitter = super().to_lifetimes()
         fitter.predict = fitter.conditional_expected_number_of_purchases_up_to_time
         return fitter
+
+
+NORMAL_FROM = 1e9  # Poisson means above this are drawn from the normal approximation
+
+
+def poisson_counts(rate: np.ndarray, weeks: np.ndarray, rng: np.random.Generator, until=None) -> np.ndarray:
+    """Cumulative Poisson counts at rate ``rate`` (one per row) by each time of ``weeks``, counting
+    only up to the time ``until`` per row (the end of a lifetime) when given. Means above
+    :data:`NORMAL_FROM` (beyond any real customer; numpy refuses means near 1e19) are drawn from
+    the normal approximation, exact there to far below one count in a thousand."""
+    ends = weeks[None, :] if until is None else np.minimum(weeks[None, :], until[:, None])
+    mean = rate[:, None] * np.diff(ends, axis=1, prepend=0.0)
+    big = mean > NORMAL_FROM
+    counts = rng.poisson(np.where(big, 0.0, mean))
+    if big.any():
+        counts[big] = np.round(mean[big] + np.sqrt(mean[big]) * rng.standard_normal(int(big.sum())))
+    return np.cumsum(counts, axis=1)
 
 
 def fit_model(model: type[ParametricModel], fitter: str, columns: tuple, weights, penalizer: float, notes: list[str],

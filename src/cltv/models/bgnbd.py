@@ -27,7 +27,7 @@ import numpy as np
 from scipy.special import betainc, betaln, digamma, expit, gammaln, hyp2f1
 
 from ..numeric import dot, matvec
-from .base import PurchaseModel
+from .base import PurchaseModel, poisson_counts
 
 Params = tuple[float, float, float, float]
 A_ONE_GAP = 1e-4  # alive_purchases interpolates between a = 1 -+ this when |a - 1| < this / 2
@@ -178,11 +178,24 @@ class BGNBD(PurchaseModel):
     def prob_alive(self, x, tx, T) -> np.ndarray:
         return prob_alive(self.values, x, tx, T)
 
+    def prob_alive_draws(self, params, x, tx, T) -> np.ndarray:
+        return prob_alive(tuple(params.T[:, :, None]), *(np.asarray(v, dtype=float)[None, :] for v in (x, tx, T)))
+
     def alive_purchases(self, t, x, T) -> np.ndarray:
         return alive_purchases(self.values, t, x, T)
 
     def prob_n_purchases(self, t, n: int) -> np.ndarray:
         return prob_n_purchases(self.values, t, n)
+
+    @staticmethod
+    def sample_alive(params, x, T, weeks, rng, chances: float = 0.0) -> np.ndarray:
+        """Alive at T: lambda ~ Gamma(r + x, alpha + T), p ~ Beta(a, b + x + ``chances``) (the
+        dropout chances survived beyond the x purchases: 0 here, 1 for MBG/NBD); the customer
+        leaves after the J-th future purchase, J ~ Geometric(p)."""
+        r, alpha, a, b = params.T
+        rate = rng.standard_gamma(r + x) / (alpha + T)
+        p = np.clip(rng.beta(a, b + x + chances), 1e-12, 1.0)
+        return np.minimum(poisson_counts(rate, weeks, rng), rng.geometric(p)[:, None])
 
     def dropout_note(self) -> str | None:
         a, b = self.params["a"], self.params["b"]

@@ -20,6 +20,13 @@ from . import bgnbd
 from .base import PurchaseModel, nbd_log_pmf
 
 
+def _prob_alive(params, x, tx, T) -> np.ndarray:
+    r, alpha, a, b = params
+    x, tx, T = (np.asarray(v, dtype=float) for v in (x, tx, T))
+    log_odds_dead = (r + x) * (np.log(alpha + T) - np.log(alpha + tx)) + np.log(a) - np.log(b + x)
+    return expit(-log_odds_dead)
+
+
 class MBGNBD(PurchaseModel):
     """MBG/NBD: see the module docstring."""
 
@@ -29,10 +36,10 @@ class MBGNBD(PurchaseModel):
     objective = staticmethod(partial(bgnbd._objective, first_dropout=True))  # lifetimes' MBG/NBD likelihood
 
     def prob_alive(self, x, tx, T) -> np.ndarray:
-        r, alpha, a, b = self.values
-        x, tx, T = (np.asarray(v, dtype=float) for v in (x, tx, T))
-        log_odds_dead = (r + x) * (np.log(alpha + T) - np.log(alpha + tx)) + np.log(a) - np.log(b + x)
-        return expit(-log_odds_dead)
+        return _prob_alive(self.values, x, tx, T)
+
+    def prob_alive_draws(self, params, x, tx, T) -> np.ndarray:
+        return _prob_alive(tuple(params.T[:, :, None]), *(np.asarray(v, dtype=float)[None, :] for v in (x, tx, T)))
 
     def alive_purchases(self, t, x, T) -> np.ndarray:
         r, alpha, a, b = self.values
@@ -47,6 +54,11 @@ class MBGNBD(PurchaseModel):
         at_least = betainc(n, r, t / (alpha + t)) if n > 0 else 1.0
         return (np.exp(betaln(a, b + n + 1.0) - betaln(a, b) + log_nbd)
                 + np.exp(betaln(a + 1.0, b + n) - betaln(a, b)) * at_least)
+
+    @staticmethod
+    def sample_alive(params, x, T, weeks, rng) -> np.ndarray:
+        """As BG/NBD's, with p ~ Beta(a, b + x + 1): alive at T, the customer survived x + 1 chances."""
+        return bgnbd.BGNBD.sample_alive(params, x, T, weeks, rng, chances=1.0)
 
     def dropout_note(self) -> str | None:
         a, b = self.params["a"], self.params["b"]

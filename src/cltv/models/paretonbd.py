@@ -26,7 +26,7 @@ import numpy as np
 from scipy.special import digamma, expit, gammaln
 
 from ..numeric import dot, matvec
-from .base import PurchaseModel, nbd_log_pmf
+from .base import PurchaseModel, nbd_log_pmf, poisson_counts
 
 NODES, HARD_NODES = 32, 128  # Gauss-Legendre nodes; the second count for rows with beta + tx << alpha + tx
 HARD = 1e-3  # (beta + tx) / (alpha + tx) below this: the integrand changes within a sliver at y = 0
@@ -48,7 +48,8 @@ def _dead(r, alpha, s, beta, x, tx, T, gradient: bool = True):
     out = _dead_on(_nodes(NODES), r, alpha, s, beta, x, tx, T, gradient)
     hard = np.flatnonzero(beta + tx < HARD * (alpha + tx))
     if hard.size:
-        again = _dead_on(_nodes(HARD_NODES), r, alpha, s, beta, x[hard], tx[hard], T[hard], gradient)
+        part = [v[hard] if np.ndim(v) else v for v in (r, alpha, s, beta, x, tx, T)]  # parameters per row, or one
+        again = _dead_on(_nodes(HARD_NODES), *part, gradient)
         for whole, part in zip((out[0], *out[1]), (again[0], *again[1])):
             whole[hard] = part
     return out
@@ -67,7 +68,7 @@ def _dead_on(nodes, r, alpha, s, beta, x, tx, T, gradient: bool):
     b_tau = (beta + tx)[:, None] + a0[:, None] * grow  # beta + tau, without cancellation
     log_b = np.log(b_tau)
     log_a = la0[:, None] + v
-    log_g = (s + 1.0) * (log_a - log_b) - m[:, None] * v  # e^-y ((alpha+tau)/(beta+tau))^(s+1)
+    log_g = (np.asarray(s)[..., None] + 1.0) * (log_a - log_b) - m[:, None] * v  # e^-y ((alpha+tau)/(beta+tau))^(s+1)
     top = log_g.max(axis=1)
     gw = np.exp(log_g - top[:, None]) * weights
     norm = gw.sum(axis=1)  # the integral over y, divided by Y e^top
@@ -106,6 +107,16 @@ def _objective(log_params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndar
     return float(value), (-grad / total + 2.0 * penalizer * params) * params
 
 
+def _prob_alive(r, alpha, s, beta, x, tx, T) -> np.ndarray:
+    """P(alive at T | x, tx, T); parameters scalars or arrays broadcast with the history."""
+    r, alpha, s, beta, x, tx, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (r, alpha, s, beta, x, tx, T)))
+    shape = x.shape
+    r, alpha, s, beta, x, tx, T = (v.ravel() for v in (r, alpha, s, beta, x, tx, T))
+    alive = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
+    dead = _dead(r, alpha, s, beta, x, tx, T, gradient=False)[0]
+    return expit(alive - dead).reshape(shape)
+
+
 class ParetoNBD(PurchaseModel):
     """Pareto/NBD: see the module docstring."""
 
@@ -115,13 +126,10 @@ class ParetoNBD(PurchaseModel):
     objective = staticmethod(_objective)
 
     def prob_alive(self, x, tx, T) -> np.ndarray:
-        r, alpha, s, beta = self.values
-        x, tx, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, tx, T)))
-        shape = x.shape
-        x, tx, T = x.ravel(), tx.ravel(), T.ravel()
-        alive = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
-        dead = _dead(r, alpha, s, beta, x, tx, T, gradient=False)[0]
-        return expit(alive - dead).reshape(shape)
+        return _prob_alive(*self.values, x, tx, T)
+
+    def prob_alive_draws(self, params, x, tx, T) -> np.ndarray:
+        return _prob_alive(*(params.T[:, :, None]), *(np.asarray(v, dtype=float)[None, :] for v in (x, tx, T)))
 
     def alive_purchases(self, t, x, T) -> np.ndarray:
         """``(r+x)/(alpha+T) (beta+T)/(s-1) [1 - ((beta+T)/(beta+T+t))^(s-1)]``, its s -> 1 limit
@@ -132,6 +140,17 @@ class ParetoNBD(PurchaseModel):
         k = s - 1.0
         growth = log_ratio * (1.0 - k * log_ratio / 2.0) if abs(k) < 1e-8 else -np.expm1(-k * log_ratio) / k
         return (r + x) / (alpha + T) * (beta + T) * growth
+
+    @staticmethod
+    def sample_alive(params, x, T, weeks, rng) -> np.ndarray:
+        """Alive at T: lambda ~ Gamma(r + x, alpha + T), mu ~ Gamma(s, beta + T); the rest of the
+        lifetime is exponential with rate mu (memoryless)."""
+        r, alpha, s, beta = params.T
+        rate = rng.standard_gamma(r + x) / (alpha + T)
+        mu = rng.standard_gamma(s) / (beta + T)
+        with np.errstate(divide="ignore"):  # mu = 0 (tiny s): the lifetime never ends
+            until = rng.standard_exponential(rate.size) / mu
+        return poisson_counts(rate, weeks, rng, until=until)
 
     def prob_n_purchases(self, t, n: int, nodes: int = 64) -> np.ndarray:
         """Alive at t with n purchases, or gone at tau < t with n purchases by then: the NBD

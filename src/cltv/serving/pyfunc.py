@@ -13,7 +13,9 @@ before the model sees them: a JSON ``true`` arrives as 1.0). The values are chec
 and gets the same numbers.
 
 Response columns: ``customer_id`` (when sent), ``expected_purchases_<h>m`` per configured
-horizon, ``p_alive``, ``expected_value``, ``clv`` and ``segment``; rows in request order. The
+horizon, ``p_alive``, ``expected_value``, ``clv`` and ``segment``; with the model's
+``interval_level`` also the predictive interval bounds (``purchases_<h>m_lo``/``_hi``,
+``spend_<n>m_lo``/``_hi``, ``clv_lo``/``_hi``) and ``segment_span``; rows in request order. The
 RFM columns are not echoed: JSON encoding in MLflow's server is the largest cost of a large
 request, and the echo would add half of it. A request that breaks a rule is refused with
 :class:`~mlflow.exceptions.MlflowException` ``INVALID_PARAMETER_VALUE`` (HTTP 400) and a
@@ -38,7 +40,7 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types.schema import ColSpec, Schema
 
 from ..model import CLTVModel
-from ..schema import RFM_COLUMNS, RFMError, rows, score_columns
+from ..schema import RFM_COLUMNS, RFMError, interval_columns, rows, score_columns
 from . import http_guard
 
 MODEL_CODE = Path(__file__).with_name("model_code.py")
@@ -72,22 +74,31 @@ def score(model: CLTVModel, request: pd.DataFrame, max_rows: int | None = None) 
     except (ValueError, FloatingPointError) as exc:
         raise RequestError(str(exc) if isinstance(exc, RFMError) else f"the model cannot score this request: {exc}") \
             from None
-    numbers = score_columns(model.horizons_months)
+    numbers, labels = response_columns(model)
     bad = np.zeros(len(scores), dtype=bool)
     for column in numbers:
         bad |= ~np.isfinite(scores[column].to_numpy())
     if bad.any():
         raise RequestError(f"the model cannot score {rows(bad)}: values outside its numeric range")
-    return scores[(["customer_id"] if "customer_id" in scores.columns else []) + numbers + ["segment"]]
+    return scores[(["customer_id"] if "customer_id" in scores.columns else []) + numbers + labels]
+
+
+def response_columns(model: CLTVModel) -> tuple[list[str], list[str]]:
+    """The numeric and the label columns of a response, in order."""
+    if model.interval_level is None:
+        return score_columns(model.horizons_months), ["segment"]
+    return ([*score_columns(model.horizons_months), *interval_columns(model.horizons_months, model.clv_months)],
+            ["segment", "segment_span"])
 
 
 def signature(model: CLTVModel):
     """Input: optional ``customer_id`` (text) and the four RFM columns (doubles, so that MLflow can
-    parse CSV bodies too); output: the scores."""
+    parse CSV bodies too); output: the scores (purchase bounds are whole numbers)."""
     inputs = Schema([ColSpec("string", "customer_id", required=False), *(ColSpec("double", c) for c in RFM_COLUMNS)])
+    numbers, labels = response_columns(model)
     outputs = Schema([ColSpec("string", "customer_id", required=False),
-                      *(ColSpec("double", c) for c in score_columns(model.horizons_months)),
-                      ColSpec("string", "segment")])
+                      *(ColSpec("long" if c.startswith("purchases_") else "double", c) for c in numbers),
+                      *(ColSpec("string", c) for c in labels)])
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 

@@ -281,6 +281,9 @@ def description(data_label: str, metrics: dict, warnings: list[str]) -> str:
                  f"{metrics['baseline_mae']:.4f}; "
                  f"{metrics['holdout_purchases_predicted']:,.0f} purchases predicted for "
                  f"{metrics['holdout_purchases_actual']:,.0f} made. ")
+        if "holdout_coverage" in metrics:
+            text += (f"Nominal {metrics['interval_level']:.0%} predictive intervals held for "
+                     f"{metrics['holdout_coverage']:.1%} of customers' holdout purchases (randomised PIT). ")
     else:
         text += "No holdout (a snapshot): in-sample fit only. "
     return text + ("Warnings: " + "; ".join(warnings) + "." if warnings else "No warnings.")

@@ -1,0 +1,227 @@
+"""How sure are we: per-customer predictive intervals of future purchases, spend and CLV.
+
+What a customer will *actually* do, given their history, is uncertain in two ways, and both are
+drawn here: (a) the customer's own posterior (alive or not; their purchase rate and dropout given
+x, t_x and T; their mean spend given the spend history), sampled by the purchase model
+(:meth:`cltv.models.base.PurchaseModel.sample_alive`) and the Gamma-Gamma posterior of the
+spend rate; (b) the fitted population parameters, drawn from a log-normal around the estimates
+with the covariance of :meth:`~cltv.models.base.PurchaseModel.estimate_covariance` (delta method).
+
+Draws are :data:`DRAWS` per distinct history with fixed seeds. A history's draws depend on the
+history, the fitted model and :data:`SEED` only: the random streams are seeded by (x, T) and the
+parameter draws by the seed, so a customer gets the same interval alone or in any batch. The
+interval at level L is the pair of order statistics k and D + 1 - k of the D draws with
+k = round((D + 1)(1 - L) / 2): for a value that behaves like one more draw it holds with
+probability (D + 1 - 2k) / (D + 1) = L exactly (0.9 with D = 199: the 10th and 190th draws).
+Purchase counts are whole numbers, so such intervals hold with probability at least L; their
+calibration is judged by the randomised PIT (:func:`randomised_pit`).
+
+Spend over the next t weeks is ``(v + n m) W`` with ``W`` drawn per history (n spend values of mean
+m, :mod:`cltv.models.gamma_gamma`); with the population parameter v drawn too, the factor is
+``(v_hat + n m) (1 + kappa (v / v_hat - 1))``, kappa = v_hat / (v_hat + n m) in (0, 1]. The
+quantiles are taken per history at kappa in :data:`KAPPAS` and interpolated linearly in kappa per
+customer: on the CDNOW sample 99 % of the bounds are within 3.2 % of the exact order statistics,
+where the Monte Carlo error of a bound is about 17 % (tests/test_intervals.py).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import segment
+from .models import tuples
+from .models.base import ParametricModel, PurchaseModel
+
+DRAWS = 199
+SEED = 15
+KAPPAS = np.linspace(0.0, 1.0, 5)
+CHUNK = 1 << 18  # (draw, history) pairs of P(alive) computed at once
+
+
+def order_statistics(level: float, draws: int = DRAWS) -> tuple[int, int]:
+    """0-based positions of the lower and upper bound among ``draws`` sorted draws."""
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"interval level must be between 0 and 1 (exclusive), got {level}")
+    k = max(1, int(round((draws + 1) * (1.0 - level) / 2.0)))
+    return k - 1, draws - k
+
+
+def parameter_draws(model: ParametricModel, draws: int = DRAWS, seed: int = SEED) -> np.ndarray:
+    """``draws`` parameter vectors (rows, ``param_names`` order, natural units), log-normal around
+    the estimates with their covariance; every row the estimate when the covariance is unknown."""
+    values = np.array(model.values)
+    if model.covariance is None:
+        return np.tile(values, (draws, 1))
+    cov = np.array(model.covariance) / np.outer(values, values)  # covariance of the log-parameters
+    chol = _cholesky(cov)
+    z = np.random.default_rng([seed, len(values)]).standard_normal((draws, len(values)))
+    return values * np.exp(np.sum(z[:, None, :] * chol[None, :, :], axis=-1))  # fixed-order sums
+
+
+def _cholesky(a: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factor in plain Python floats (no LAPACK: the same on every CPU)."""
+    n = len(a)
+    low = [[0.0] * n for _ in range(n)]
+    for i in range(n):
+        for j in range(i + 1):
+            s = float(a[i][j]) - sum(low[i][k] * low[j][k] for k in range(j))
+            low[i][j] = (max(s, 0.0) ** 0.5) if i == j else (s / low[j][j] if low[j][j] > 0 else 0.0)
+    return np.array(low)
+
+
+@dataclass
+class Futures:
+    """Draws of each distinct history's future over ``weeks`` (ascending grid, weeks after T).
+
+    ``alive``: (histories, D) bool; ``counts``: (grid, keys, D) purchases by each grid time if
+    alive; ``spend``: (grid, 2, keys, D) the spend of each grid step in units of the customer's
+    spend scale, for customers without (0) and with (1) usable repeat spend; ``key``: each history's (x, T) key; ``customer``: each customer's history;
+    ``scale``: per customer v_hat + n m; ``kappa``: per customer; ``usable``: per customer;
+    ``v_ratio``: per draw v / v_hat.
+    """
+
+    weeks: np.ndarray
+    alive: np.ndarray
+    counts: np.ndarray
+    spend: np.ndarray
+    key: np.ndarray
+    customer: np.ndarray
+    scale: np.ndarray
+    kappa: np.ndarray
+    usable: np.ndarray
+    v_ratio: np.ndarray
+
+    def purchases(self, step: int) -> np.ndarray:
+        """(histories, D) draws of the purchases by grid time ``weeks[step]``."""
+        return self.counts[step][self.key] * self.alive
+
+    def purchase_interval(self, step: int, level: float) -> tuple[np.ndarray, np.ndarray]:
+        """Per customer: lower and upper bound of the purchases by ``weeks[step]``."""
+        lo, hi = order_statistics(level, self.alive.shape[1])
+        draws = self.purchases(step)
+        draws.sort(axis=1)  # numpy's sort is faster than np.partition here
+        return draws[self.customer, lo], draws[self.customer, hi]
+
+    def value_draws(self, weights: np.ndarray, customers: np.ndarray) -> np.ndarray:
+        """(len(customers), D) draws of the spend of the grid steps weighted by ``weights``, in
+        money, for the customers at the positions ``customers`` (exact: no kappa grid)."""
+        unit = np.sum(self.spend * np.asarray(weights, dtype=float)[:, None, None, None], axis=0)  # (2, keys, D)
+        hist = self.customer[customers]
+        v = self.v_ratio * (self.scale[customers] * self.kappa[customers])[:, None]  # v draws (v_hat = scale kappa)
+        amount = (self.scale * (1.0 - self.kappa))[customers][:, None]  # n m
+        return unit[self.usable[customers].astype(np.intp), self.key[hist]] * self.alive[hist] * (v + amount)
+
+    def value_interval(self, weights: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+        """Per customer: bounds of the spend of the grid steps weighted by ``weights`` (1 for the
+        spend up to a time, discount factors for the CLV), in money."""
+        lo, hi = order_statistics(level, self.alive.shape[1])
+        unit = np.sum(self.spend * np.asarray(weights, dtype=float)[:, None, None, None], axis=0)  # (2, keys, D)
+        bounds = np.empty((2, self.customer.size))
+        for usable in (False, True):
+            who = np.flatnonzero(self.usable == usable)
+            if who.size == 0:
+                continue
+            hist, back = np.unique(self.customer[who], return_inverse=True)
+            base = unit[int(usable)][self.key[hist]] * self.alive[hist]
+            by_kappa = np.empty((2, KAPPAS.size, hist.size))
+            for j, kappa in enumerate(KAPPAS):
+                draws = base * (1.0 + kappa * (self.v_ratio - 1.0))
+                draws.sort(axis=1)
+                by_kappa[0, j], by_kappa[1, j] = draws[:, lo], draws[:, hi]
+            for b in (0, 1):
+                bounds[b, who] = _interp_rows(self.kappa[who], by_kappa[b][:, back]) * self.scale[who]
+        return bounds[0], bounds[1]
+
+
+def _interp_rows(kappa: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Per column j, ``table[:, j]`` (values at :data:`KAPPAS`) interpolated linearly at ``kappa[j]``."""
+    pos = np.clip(kappa * (KAPPAS.size - 1), 0.0, KAPPAS.size - 1.0)
+    left = np.minimum(pos.astype(np.intp), KAPPAS.size - 2)
+    frac = pos - left
+    cols = np.arange(kappa.size)
+    return table[left, cols] * (1.0 - frac) + table[left + 1, cols] * frac
+
+
+def simulate_futures(purchases: PurchaseModel, spend, x, tx, T, spend_count, monetary, weeks: Sequence[float],
+                     draws: int = DRAWS, seed: int = SEED) -> Futures:
+    """Draws of every customer's purchases and spend over the grid ``weeks`` (weeks after T).
+
+    Per customer: ``x``, ``tx``, ``T`` (weeks), ``spend_count`` n and ``monetary`` m (the spend
+    history of :class:`cltv.models.gamma_gamma.GammaGamma`; usable when n > 0 and m > 0).
+    """
+    x, tx, T, n, m = (np.asarray(v, dtype=float) for v in (x, tx, T, spend_count, monetary))
+    weeks = np.asarray(weeks, dtype=float)
+    theta = parameter_draws(purchases, draws, seed)
+    phi = parameter_draws(spend, draws, seed + 1)
+    (hx, htx, hT), customer, _ = tuples.distinct(x, tx, T)
+    (kx, kT), key, _ = tuples.distinct(hx, hT)
+    usable = (n > 0) & (m > 0)
+    n_key = np.zeros(kx.size)  # the spend count of the customers with usable spend, per (x, T) key
+    n_key[key[customer[usable]]] = n[usable]  # n is a function of x for one model
+
+    counts = np.empty((weeks.size, kx.size, draws), dtype=np.int64)
+    spend_units = np.empty((weeks.size, 2, kx.size, draws))
+    uniform = np.empty((draws, kx.size))
+    p_gg, q_gg = phi[:, 0], phi[:, 1]
+    for k in range(kx.size):
+        rng = np.random.default_rng([seed, int(kx[k]), *_bits(kT[k])])
+        uniform[:, k] = rng.random(draws)
+        c = purchases.sample_alive(theta, kx[k], kT[k], weeks, rng)
+        counts[:, k] = c.T
+        amounts = rng.standard_gamma(p_gg[:, None] * np.diff(c, axis=1, prepend=0)).T  # standard units per step
+        for usable_spend, count in ((0, 0.0), (1, n_key[k])):
+            spend_units[:, usable_spend, k] = amounts / rng.standard_gamma(q_gg + p_gg * count)
+
+    alive = np.empty((draws, hx.size), dtype=bool)
+    step = max(1, CHUNK // hx.size)  # parameter draws per call: bounded memory
+    for d in range(0, draws, step):
+        alive[d:d + step] = uniform[d:d + step, key] < purchases.prob_alive_draws(theta[d:d + step], hx, htx, hT)
+    alive = np.ascontiguousarray(alive.T)
+    v_hat = spend.params["v"]
+    scale = v_hat + np.where(usable, n * m, 0.0)
+    return Futures(weeks=weeks, alive=alive, counts=counts, spend=spend_units, key=key, customer=customer,
+                   scale=scale, kappa=v_hat / scale, usable=usable, v_ratio=phi[:, 2] / v_hat)
+
+
+def _bits(value: float) -> tuple[int, int]:
+    """The 64 bits of a float as two 32-bit seed words."""
+    u = int(np.float64(value).view(np.uint64))
+    return u >> 32, u & 0xFFFFFFFF
+
+
+def randomised_pit(draws: np.ndarray, actual: np.ndarray, seed: int = SEED) -> np.ndarray:
+    """Randomised probability integral transform of whole-number ``actual`` values against rows of
+    ``draws``: (below + V (ties + 1)) / (D + 1), V uniform; uniform on (0, 1) when the draws come
+    from the distribution the actual value comes from."""
+    actual = np.asarray(actual)[:, None]
+    below = np.sum(draws < actual, axis=1)
+    ties = np.sum(draws == actual, axis=1)
+    v = np.random.default_rng([seed, 1]).random(actual.shape[0])
+    return (below + v * (ties + 1)) / (draws.shape[1] + 1)
+
+
+def predict(model, rfm: pd.DataFrame, level: float) -> dict[str, np.ndarray]:
+    """Per customer of the (validated) RFM table: the bounds of the predictive intervals at
+    ``level`` of a fitted :class:`cltv.model.CLTVModel` for the purchases per horizon, the spend
+    over the CLV horizon and the CLV (:func:`cltv.schema.interval_columns`), and ``segment_span``:
+    the segments from ``clv_hi``'s to ``clv_lo``'s ("A-C"; one label when both are in one)."""
+    weeks, at_horizon, at_month = model.grid()
+    usable = rfm["monetary_value"].to_numpy() > 0
+    futures = simulate_futures(model.purchases_, model.spend_, *(rfm[c] for c in ("frequency", "recency", "T")),
+                               np.where(usable, model.spend_counts(rfm), 0.0), rfm["monetary_value"], weeks)
+    out = {}
+    for h, step in zip(model.horizons_months, at_horizon):
+        out[f"purchases_{h:g}m_lo"], out[f"purchases_{h:g}m_hi"] = futures.purchase_interval(step, level)
+    months = int(model.clv_months)
+    month = np.searchsorted(weeks[at_month], weeks, side="left")  # the CLV month of each grid step (0: none)
+    inside = (month >= 1) & (month <= months)
+    discount = np.where(inside, np.concatenate([[0.0], model.discounts()])[np.minimum(month, months)], 0.0)
+    out[f"spend_{months}m_lo"], out[f"spend_{months}m_hi"] = futures.value_interval(inside.astype(float), level)
+    out["clv_lo"], out["clv_hi"] = futures.value_interval(discount, level)
+    best, worst = (np.asarray(segment.assign(out[c], model.segment_cutoffs_, model.segment_labels)).astype(str)
+                   for c in ("clv_hi", "clv_lo"))
+    out["segment_span"] = np.where(best == worst, best, np.char.add(np.char.add(best, "-"), worst))
+    return out
