@@ -105,3 +105,28 @@ def test_large_gamma_gamma_penalizer_is_flagged_or_refused(sample_ch):
     assert (model.predict(buyers)["clv"] > 0).all()
     with pytest.raises(ValueError, match="cannot value customers without repeat spend"):
         model.predict(sample_ch)
+
+
+def test_sample_weight_is_the_fit_on_repeated_rows(sample_ch):
+    """The distinct histories with their counts (what the Spark engine sends to the driver) fit
+    the same model as every customer, and the weighted segment cut-offs are numpy's quantiles of
+    the repeated values, bit for bit."""
+    from cltv.segment import quantile_cutoffs
+
+    columns = ["frequency", "recency", "T", "monetary_value"]
+    distinct = sample_ch.groupby(columns, as_index=False).size()
+    assert len(distinct) < len(sample_ch)
+    every = CLTVModel(interval_level=None).fit(sample_ch)
+    weighted = CLTVModel(interval_level=None).fit(distinct[columns], sample_weight=distinct["size"])
+    assert weighted.purchases_.params == every.purchases_.params
+    for k, v in every.spend_.params.items():
+        assert weighted.spend_.params[k] == pytest.approx(v, rel=1e-9)
+    np.testing.assert_allclose(weighted.segment_cutoffs_, every.segment_cutoffs_, rtol=1e-9)
+    assert weighted.training_["customers"] == len(sample_ch)
+    assert weighted.training_["repeat_buyers"] == every.training_["repeat_buyers"]
+    rng = np.random.default_rng(1)
+    for _ in range(300):
+        values, weights = np.round(rng.gamma(0.5, 10, 30), 1), rng.integers(1, 5, 30)
+        assert quantile_cutoffs(values, 4, weights) == quantile_cutoffs(np.repeat(values, weights), 4)
+    with pytest.raises(ValueError, match="sample_weight must hold one whole number"):
+        CLTVModel().fit(distinct[columns], sample_weight=np.full(len(distinct), 0.5))

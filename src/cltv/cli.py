@@ -13,6 +13,13 @@ purchase day; a snapshot: default its latest order + 2 days). The model is loade
 one call, segments by the cut-offs frozen in the model. The output (``.csv`` or ``.parquet``, written
 atomically) has ``customer_id``, the RFM columns and the scores; the command prints the number of
 customers per segment. Errors end with one line and exit code 1.
+
+``--engine spark`` (the ``spark`` extra and Java): Spark reads the log (a file or a folder of part
+files), builds the RFM table and scores it with ``mlflow.pyfunc.spark_udf``; the output is a
+folder of Parquet part files at ``--output`` (``.parquet``). ``--master`` picks the cluster
+(default ``local[*]``). Transaction logs only.
+
+    cltv score --model models:/cltv@champion --input s3a://shop/tx/ --engine spark --output scores.parquet
 """
 from __future__ import annotations
 
@@ -66,21 +73,54 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--date-col", default="date")
     p.add_argument("--amount-col", default="amount")
     p.add_argument("--date-format", default=None, help="strptime format of the dates (default: ISO)")
+    p.add_argument("--engine", choices=("pandas", "spark"), default="pandas",
+                   help="spark: read, build the RFM table and score in Spark; write Parquet part files")
+    p.add_argument("--master", default="local[*]", help="the Spark master of --engine spark")
     args = parser.parse_args(argv)
     if args.output.suffix not in (".csv", ".parquet"):
         parser.error(f"--output {args.output}: expected a .csv or .parquet file name")
+    if args.engine == "spark":
+        if args.source != "transactions" or args.output.suffix != ".parquet":
+            parser.error("--engine spark scores transaction logs into Parquet part files: use --source transactions "
+                         "and an --output ending in .parquet")
+        return _score_spark(args)
     try:
         out = score(args.model, args.input, args.source, args.as_of or None,
                     {"customer_col": args.customer_col, "date_col": args.date_col, "amount_col": args.amount_col,
                      "date_format": args.date_format})
     except Exception as exc:  # noqa: BLE001 - one line for the user, whatever failed
-        message = getattr(exc, "message", None) or str(exc)
-        kind = "" if isinstance(exc, (DataError, ValueError)) else f"{type(exc).__name__}: "
-        print(f"error: {kind}{message.splitlines()[0] if message else ''}", file=sys.stderr)
-        return 1
+        return _fail(exc)
     (io.write_parquet if args.output.suffix == ".parquet" else io.write_csv)(args.output, out)
     counts = out["segment"].value_counts(sort=False)  # categorical: every label, best first
     print(f"cltv score: {len(out):,} customers -> {args.output}; " + ", ".join(f"{k}={v:,}" for k, v in counts.items()))
+    return 0
+
+
+def _fail(exc: Exception) -> int:
+    """Print ``exc`` as one line ("error: ..."); exit code 1."""
+    message = getattr(exc, "message", None) or str(exc)
+    kind = "" if isinstance(exc, (DataError, ValueError)) else f"{type(exc).__name__}: "
+    print(f"error: {kind}{message.splitlines()[0] if message else ''}", file=sys.stderr)
+    return 1
+
+
+def _score_spark(args) -> int:
+    """``cltv score --engine spark``: see the module docstring."""
+    try:
+        from .engines import spark as engine
+
+        session = engine.session(args.master)
+        tx = engine.read_transactions(session, args.input, args.customer_col, args.date_col, args.amount_col,
+                                      args.date_format, end=args.as_of)
+        daily = engine.daily_purchases(tx)
+        as_of = args.as_of or str(daily.agg({"date": "max"}).first()[0])
+        scores = engine.score(session, args.model, engine.rfm(daily, as_of))
+        engine.write_parquet(scores, args.output)
+        counts = pd.read_parquet(args.output, columns=["segment"])["segment"].value_counts()
+    except Exception as exc:  # noqa: BLE001 - one line for the user, whatever failed
+        return _fail(exc)
+    print(f"cltv score: {int(counts.sum()):,} customers -> {args.output} (Spark, as of {as_of}); "
+          + ", ".join(f"{k}={v:,}" for k, v in sorted(counts.items())))
     return 0
 
 

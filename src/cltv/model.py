@@ -101,13 +101,21 @@ class CLTVModel(BaseEstimator):
         self.interval_level = interval_level
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, rfm: pd.DataFrame, y=None) -> CLTVModel:
+    def fit(self, rfm: pd.DataFrame, y=None, sample_weight=None) -> CLTVModel:
         """Fit the purchase model on all customers, the spend model on those with usable repeat
-        spend, then take the segment cut-offs from the training population's CLV."""
+        spend, then take the segment cut-offs from the training population's CLV.
+
+        ``sample_weight``: whole numbers, the customers each row stands for (e.g. the distinct
+        histories with their counts that Spark sends, :mod:`cltv.engines.spark`); the fit is
+        then the fit on the table with each row repeated that often."""
         rfm = validate_rfm(rfm)
         purchases, spend = purchase_model(self.purchases), spend_model(self.spend)
-        if len(rfm) < MIN_CUSTOMERS:
-            raise FitError(f"cannot fit {purchases.title} + {spend.title} on {len(rfm)} customer(s): at least "
+        weight = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        if weight is not None and (weight.shape != (len(rfm),) or (weight < 1).any() or (weight % 1).any()):
+            raise ValueError("sample_weight must hold one whole number >= 1 per row (the customers it stands for)")
+        customers = len(rfm) if weight is None else int(weight.sum())
+        if customers < MIN_CUSTOMERS:
+            raise FitError(f"cannot fit {purchases.title} + {spend.title} on {customers} customer(s): at least "
                            f"{MIN_CUSTOMERS} are needed; check the input file and the split dates")
         if int(self.clv_months) != self.clv_months or self.clv_months < 1:
             raise ValueError(f"clv_months must be a whole number of months >= 1, got {self.clv_months}")
@@ -118,10 +126,12 @@ class CLTVModel(BaseEstimator):
         notes: list[str] = []
         history = _histories(rfm)
         if self.fitter == "fast":
-            (f, rec, age), _, n = history
+            (f, rec, age), inverse, n = history
+            if weight is not None:
+                n = np.bincount(inverse, weights=weight, minlength=f.size)
         else:
             f, rec, age = (rfm[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
-            n = None
+            n = weight
         self.purchases_ = fit_model(purchases, self.fitter, (f, rec, age), n, self.purchases_penalizer, notes, (
             f"{purchases.title} did not converge on {len(rfm)} customers with penalizer {self.purchases_penalizer}: "
             "try a small penalizer (e.g. model.purchases.penalizer=0.001) or filter customers with implausible "
@@ -135,7 +145,8 @@ class CLTVModel(BaseEstimator):
         if not usable.any():
             raise FitError(f"{spend.title} cannot be fitted: no customer has a repeat purchase with a positive amount")
         gx, gm = counts[usable], amounts[usable]
-        self.spend_ = fit_model(spend, self.fitter, (gx, gm), None, self.spend_penalizer, notes, (
+        gw = None if weight is None else weight[usable]
+        self.spend_ = fit_model(spend, self.fitter, (gx, gm), gw, self.spend_penalizer, notes, (
             f"{spend.title} did not converge on {int(usable.sum())} repeat buyers with penalizer "
             f"{self.spend_penalizer}: try a small penalizer (e.g. model.spend.penalizer=0.01) or cap extreme amounts"))
         q = self.spend_.params["q"]
@@ -149,21 +160,21 @@ class CLTVModel(BaseEstimator):
         if q <= 1.0:
             notes.append(f"Gamma-Gamma q = {q:.4g} <= 1: the population mean spend is not finite, so a customer "
                          "without repeat spend cannot be valued (every training customer here can); lower the penalizer")
-        corr = numeric.pearson(gx, gm) if gx.size > 2 and gx.std() > 0 and gm.std() > 0 else None
+        corr = numeric.pearson(gx, gm, gw) if gx.size > 2 and gx.std() > 0 and gm.std() > 0 else None
         for note in notes:
             warnings.warn(note, stacklevel=2)
         self.training_ = {
-            "customers": int(len(rfm)),
-            "repeat_buyers": int((rfm["frequency"] > 0).sum()),
-            "gamma_gamma_customers": int(usable.sum()),
+            "customers": customers,
+            "repeat_buyers": _total(rfm["frequency"].to_numpy() > 0, weight),
+            "gamma_gamma_customers": _total(usable, weight),
             "purchases_fit_rows": int(len(f)),  # distinct (x, t_x, T) tuples with the fast fitter
             "purchases_log_likelihood": self.purchases_.log_likelihood(f, rec, age, n),
-            "spend_log_likelihood": self.spend_.log_likelihood(gx, gm),
+            "spend_log_likelihood": self.spend_.log_likelihood(gx, gm, gw),
             "frequency_monetary_corr": corr,
             "warnings": notes,
         }
         clv = self.expected_value(rfm) * self._purchases(history)[2]
-        self.segment_cutoffs_ = segment.quantile_cutoffs(clv, len(self.segment_labels))
+        self.segment_cutoffs_ = segment.quantile_cutoffs(clv, len(self.segment_labels), weight)
         return self
 
     # --------------------------------------------------------------- prediction
@@ -313,6 +324,11 @@ def _upgrade_v1(d: dict) -> dict:
          "spend_penalizer": h.pop("gg_penalizer"), **h}
     return {**d, "format": FORMAT, "hyperparameters": h, "purchases": {"kind": "bgnbd", "params": d["bgnbd"]},
             "spend": {"kind": "gamma_gamma", "params": d["gamma_gamma"]}}
+
+
+def _total(mask: np.ndarray, weight: np.ndarray | None) -> int:
+    """Customers where ``mask`` holds: rows, or their weights."""
+    return int(mask.sum()) if weight is None else int(weight[mask].sum())
 
 
 def _histories(rfm: pd.DataFrame) -> tuple:

@@ -23,10 +23,18 @@ def matvec(m: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.sum(np.multiply(m, v), axis=-1)
 
 
-def pearson(x, y) -> float:
-    """Pearson correlation of two equal-length arrays; 0.0 when either is constant."""
+def pearson(x, y, weights=None) -> float:
+    """Pearson correlation of two equal-length arrays (rows repeated ``weights`` times, when
+    given); 0.0 when either is constant."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    dx, dy = x - np.mean(x), y - np.mean(y)
+    if weights is None:
+        dx, dy = x - np.mean(x), y - np.mean(y)
+    else:
+        w = np.asarray(weights, dtype=float)
+        dx, dy = x - dot(w, x) / w.sum(), y - dot(w, y) / w.sum()
+        x, y = dx * w, dy * w  # the weighted cross products below
+        sxx, syy = dot(x, dx), dot(y, dy)
+        return 0.0 if sxx == 0.0 or syy == 0.0 else float(np.clip(dot(x, dy) / np.sqrt(sxx * syy), -1.0, 1.0))
     sxx, syy = dot(dx, dx), dot(dy, dy)
     if sxx == 0.0 or syy == 0.0:
         return 0.0

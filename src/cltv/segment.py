@@ -18,15 +18,29 @@ import numpy as np
 import pandas as pd
 
 
-def quantile_cutoffs(values: np.ndarray | pd.Series, n_segments: int) -> list[float]:
-    """The ``n_segments - 1`` ascending cut-offs (quantiles at k / n_segments)."""
+def quantile_cutoffs(values: np.ndarray | pd.Series, n_segments: int, weights=None) -> list[float]:
+    """The ``n_segments - 1`` ascending cut-offs (quantiles at k / n_segments). ``weights``
+    (whole numbers): each value stands for that many customers; the cut-offs are then exactly
+    those of the values repeated that often."""
     values = np.asarray(values, dtype=float)
     if n_segments < 1:
         raise ValueError("n_segments must be at least 1")
     if values.size == 0:
         raise ValueError("cannot take segment cut-offs of an empty population")
     probs = np.arange(1, n_segments) / n_segments
-    return [float(c) for c in np.quantile(values, probs)]
+    if weights is None:
+        return [float(c) for c in np.quantile(values, probs)]
+    order = np.argsort(values, kind="stable")
+    values, ends = values[order], np.cumsum(np.asarray(weights, dtype=np.int64)[order])  # last position + 1
+    out = []
+    n = int(ends[-1])
+    for p in probs:
+        h = (n - 1) * p  # numpy's position for method "linear", in its own arithmetic
+        k = int(np.floor(h))
+        a, b = (values[np.searchsorted(ends, i, side="right")] for i in (k, min(k + 1, n - 1)))
+        t = h - k
+        out.append(float(b - (b - a) * (1.0 - t) if t >= 0.5 else a + (b - a) * t))  # numpy's lerp
+    return out
 
 
 def assign(values: np.ndarray | pd.Series, cutoffs: Sequence[float], labels: Sequence[str]) -> pd.Categorical:

@@ -1,0 +1,218 @@
+"""The RFM table, the fit and the scores on Apache Spark, for logs larger than one machine.
+
+The same rules as the pandas path (:mod:`cltv.data.rfm`, :mod:`cltv.model`), computed where the
+data are: Spark reads the log (CSV or Parquet, a file or a folder of part files), merges each
+customer's purchases of one day, and builds the calibration/holdout and full RFM tables. Only
+the *distinct* histories reach the driver, with their counts: (x, t_x, T) for the purchase model
+and (x, m) for the spend model; the fit there is :class:`cltv.model.CLTVModel`'s, on those rows
+weighted by their counts, and gives the parameters of a fit on every customer. Scores are a
+``mlflow.pyfunc.spark_udf`` of the packaged model over the RFM table, batch by batch.
+
+Times in weeks (days / 7), as everywhere in cltv. Needs the ``spark`` extra (``pip install
+.[spark]``: pyspark) and Java 17 (``apt-get install openjdk-17-jre-headless``).
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import DataError
+from ..schema import DAYS_PER_WEEK, RFM_COLUMNS
+
+TIDY = ("customer_id", "date", "amount")
+
+
+def java_missing() -> str | None:
+    """None when a Java runtime is on the PATH (or JAVA_HOME), else how to install one."""
+    if os.environ.get("JAVA_HOME") and Path(os.environ["JAVA_HOME"], "bin", "java").exists():
+        return None
+    if shutil.which("java"):
+        return None
+    return ("Spark needs a Java runtime (17 or later) and none was found: install one, e.g. "
+            "`apt-get install openjdk-17-jre-headless`, or set JAVA_HOME")
+
+
+def session(master: str = "local[*]", shuffle_partitions: int = 8, driver_memory: str = "2g"):
+    """A Spark session for cltv: UTC session time zone (days are calendar days as written),
+    Arrow for the pandas boundary, the UI off; Python workers run this interpreter."""
+    from pyspark.sql import SparkSession
+
+    if problem := java_missing():
+        raise RuntimeError(problem)
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    return (SparkSession.builder.master(master).appName("cltv")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+            .config("spark.driver.memory", driver_memory)
+            .config("spark.ui.enabled", "false")
+            .getOrCreate())
+
+
+def _examples(frame, column: str, limit: int = 5) -> str:
+    values = [r[0] for r in frame.select(column).limit(limit).collect()]
+    return ", ".join(repr(v) for v in values)
+
+
+def read_transactions(spark, path: str | Path, customer_col: str = "customer_id", date_col: str = "date",
+                      amount_col: str = "amount", date_format: str | None = None, end: str | None = None):
+    """A tidy log (CSV with a header, or Parquet; a file or a folder of part files) as a Spark
+    DataFrame ``customer_id`` (text), ``date`` (the calendar day), ``amount`` (double), rows after
+    ``end`` left out: the rules of :func:`cltv.data.cdnow.load_transactions` (ids as text with
+    blanks trimmed, a whole-number id without ``.0``; every row needs an id, a day and a numeric
+    amount, else :class:`DataError` naming the file, the column and example values)."""
+    from pyspark.sql import functions as F
+
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: file not found")
+    parquet = path.is_dir() and any(path.rglob("*.parquet")) or ".parquet" in "".join(path.suffixes).lower()
+    if parquet:
+        raw = spark.read.parquet(str(path))
+    else:
+        raw = spark.read.option("header", True).option("inferSchema", False).option("encoding", "UTF-8").csv(str(path))
+    missing = [c for c in (customer_col, date_col, amount_col) if c not in raw.columns]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {missing}; found {raw.columns[:12]} (set the data.*_col keys)")
+    ident = F.col(customer_col)
+    if dict(raw.dtypes)[customer_col] in ("double", "float"):
+        ident = F.when(ident == F.floor(ident), ident.cast("long").cast("string")).otherwise(ident.cast("string"))
+    ident = F.trim(ident.cast("string"))
+    day = F.col(date_col)
+    if dict(raw.dtypes)[date_col] == "string":  # try_*: a bad value becomes null (reported below), ANSI or not
+        text = F.regexp_replace(F.trim(day), r"(Z|[+-]\d{2}:?\d{2})$", "")  # the day as written
+        day = F.try_to_timestamp(text, F.lit(_spark_format(date_format))) if date_format else F.try_to_timestamp(text)
+    amount = F.col(amount_col).try_cast("double")
+    tx = raw.select(F.when(ident != "", ident).alias("customer_id"), F.to_date(day).alias("date"),
+                    amount.alias("amount"), F.col(date_col).cast("string").alias("_date"),
+                    F.col(amount_col).cast("string").alias("_amount"))
+    checks = (("customer_id", customer_col, "missing customer id", None),
+              ("date", date_col, "unparseable or missing date", "_date"),
+              ("amount", amount_col, "non-numeric or missing amount", "_amount"))
+    bad = {column: F.col(column).isNull() for column, *_ in checks}
+    bad["amount"] = bad["amount"] | F.isnan("amount") | F.col("amount").isin(float("inf"), float("-inf"))
+    counts = tx.select(*(F.sum(F.when(b, 1).otherwise(0)).alias(c) for c, b in bad.items())).first()  # one pass
+    for column, name, problem, shown in checks:
+        if counts[column]:
+            examples = f", e.g. {_examples(tx.filter(bad[column]), shown)}" if shown else ""
+            raise DataError(f"{path}: column {name!r}: {problem} in {counts[column]:,} row(s){examples}; expected a "
+                            "value on every row (Spark reads no line numbers: search the file for these values)")
+    tx = tx.select(*TIDY)
+    if end is not None:
+        tx = tx.filter(F.col("date") <= F.to_date(F.lit(str(end))))
+    return tx
+
+
+def _spark_format(python_format: str) -> str:
+    """A strftime format (``%Y-%m-%d``) as Spark's datetime pattern (``yyyy-MM-dd``)."""
+    table = {"%Y": "yyyy", "%m": "MM", "%d": "dd", "%H": "HH", "%M": "mm", "%S": "ss", "%y": "yy", "%b": "MMM"}
+    return re.sub(r"%[YmdHMSyb]", lambda m: table[m.group(0)], python_format)
+
+
+def daily_purchases(tx):
+    """One row per customer and day, amounts summed (:func:`cltv.data.rfm.daily_purchases`)."""
+    from pyspark.sql import functions as F
+
+    return tx.groupBy("customer_id", "date").agg(F.sum("amount").alias("amount"))
+
+
+def _rfm(daily, end: str):
+    """RFM of the purchase days on or before ``end`` (:func:`cltv.data.rfm.rfm`'s rules)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    end_day = F.to_date(F.lit(str(end)))
+    days = daily.filter(F.col("date") <= end_day)
+    first = Window.partitionBy("customer_id")
+    days = days.withColumn("first", F.min("date").over(first))
+    repeat = (F.col("date") > F.col("first")) & (F.col("amount") > 0)  # the first day is not a repeat purchase
+    out = days.groupBy("customer_id").agg(
+        (F.count("*") - 1).cast("long").alias("frequency"),
+        (F.datediff(F.max("date"), F.min("date")) / DAYS_PER_WEEK).alias("recency"),
+        (F.datediff(end_day, F.min("date")) / DAYS_PER_WEEK).alias("T"),
+        F.sum(F.when(repeat, 1).otherwise(0)).alias("_counted"),
+        F.sum(F.when(repeat, F.col("amount")).otherwise(0.0)).alias("_spend"))
+    monetary = F.when(F.col("_counted") > 0, F.col("_spend") / F.col("_counted")).otherwise(F.lit(0.0))
+    return out.select("customer_id", "frequency", "recency", "T", monetary.alias("monetary_value"))
+
+
+def rfm(daily, end: str):
+    """RFM per customer whose first purchase is on or before ``end`` (:data:`RFM_COLUMNS`)."""
+    return _rfm(daily, end)
+
+
+def calibration_holdout(daily, calibration_end: str, observation_end: str):
+    """Calibration RFM plus ``holdout_purchases``, ``holdout_spend`` and ``holdout_weeks``
+    (:func:`cltv.data.rfm.calibration_holdout`)."""
+    from pyspark.sql import functions as F
+
+    cal, obs = F.to_date(F.lit(str(calibration_end))), F.to_date(F.lit(str(observation_end)))
+    hold = daily.filter((F.col("date") > cal) & (F.col("date") <= obs)).groupBy("customer_id").agg(
+        F.count("*").cast("long").alias("holdout_purchases"), F.sum("amount").alias("holdout_spend"))
+    weeks = (pd.Timestamp(observation_end) - pd.Timestamp(calibration_end)).days / DAYS_PER_WEEK
+    return (_rfm(daily, calibration_end).join(hold, "customer_id", "left")
+            .fillna({"holdout_purchases": 0, "holdout_spend": 0.0})
+            .withColumn("holdout_weeks", F.lit(float(weeks))))
+
+
+def distinct_histories(rfm_frame) -> pd.DataFrame:
+    """The distinct (frequency, recency, T, monetary_value) rows of a Spark RFM table with the
+    number of customers of each (``customers``), computed in Spark: all the fit needs, and the
+    only table that reaches the driver (about half the customers of CDNOW: everyone without a
+    repeat purchase and one age shares one row)."""
+    from pyspark.sql import functions as F
+
+    columns = list(RFM_COLUMNS)
+    table = rfm_frame.groupBy(*columns).agg(F.count("*").alias("customers")).toPandas()
+    return table.sort_values(columns, kind="stable").reset_index(drop=True)
+
+
+def fit(model, rfm_frame):
+    """``model`` (an unfitted :class:`cltv.model.CLTVModel`) fitted on a Spark RFM table: the
+    fit on every customer, computed from :func:`distinct_histories` weighted by their counts."""
+    table = distinct_histories(rfm_frame)
+    return model.fit(table[list(RFM_COLUMNS)], sample_weight=table["customers"].to_numpy())
+
+
+def score(spark, model_uri: str, rfm_frame):
+    """``rfm_frame`` (Spark: ``customer_id`` and :data:`RFM_COLUMNS`) with the packaged model's
+    scores, by ``mlflow.pyfunc.spark_udf`` (the model scores each Arrow batch in the Python
+    workers; a customer's scores and intervals do not depend on the batch)."""
+    import mlflow.pyfunc
+    from pyspark.sql import functions as F
+
+    model = mlflow.pyfunc.load_model(model_uri)
+    outputs = model.metadata.get_output_schema()
+    fields = [(c.name, c.type.to_spark()) for c in outputs.inputs if c.name != "customer_id"]
+    from pyspark.sql.types import StructField, StructType
+
+    udf = mlflow.pyfunc.spark_udf(spark, model_uri, env_manager="local",
+                                  result_type=StructType([StructField(n, t) for n, t in fields]))
+    inputs = rfm_frame.select("customer_id", *(F.col(c).cast("double").alias(c) for c in RFM_COLUMNS))
+    scored = inputs.withColumn("_scores", udf(*[F.col(c) for c in ["customer_id", *RFM_COLUMNS]]))
+    return scored.select("customer_id", *RFM_COLUMNS, *(F.col(f"_scores.{n}").alias(n) for n, _ in fields))
+
+
+def write_parquet(frame, path: str | Path, partitions: int = 8) -> None:
+    """``frame`` as Parquet part files in the folder ``path`` (replaced as a whole: written to a
+    sibling folder, then renamed), so a killed job leaves the previous result."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    frame.repartition(partitions).write.parquet(str(tmp))
+    old = path.with_name(f".{path.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if path.exists():
+        path.rename(old)
+    tmp.rename(path)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+__all__ = ["java_missing", "session", "read_transactions", "daily_purchases", "rfm", "calibration_holdout",
+           "distinct_histories", "fit", "score", "write_parquet"]

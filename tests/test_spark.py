@@ -1,0 +1,153 @@
+"""The Spark engine (cltv.engines.spark) on local Spark: the same RFM tables, the same fit from the
+distinct histories, the same scores through mlflow.pyfunc.spark_udf as the pandas path."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from cltv.data import cdnow, rfm
+from cltv.engines import spark as engine
+from cltv.errors import DataError
+from cltv.model import CLTVModel
+from cltv.schema import RFM_COLUMNS, interval_columns
+
+CAL_END, OBS_END = "1997-09-30", "1998-06-30"
+
+
+@pytest.fixture(scope="module")
+def spark():
+    pytest.importorskip("pyspark", reason="the spark extra is not installed: pip install '.[spark]'")
+    if problem := engine.java_missing():
+        pytest.skip(problem)  # says how to install Java; shown in the test summary, never silent
+    session = engine.session("local[2]", shuffle_partitions=4)
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def master_csv(tmp_path_factory):
+    tx = cdnow.load_cdnow("master")
+    path = tmp_path_factory.mktemp("cdnow") / "transactions.csv"
+    tx.assign(date=tx["date"].dt.strftime("%Y-%m-%d")).to_csv(path, index=False)
+    return path, tx
+
+
+def _same(spark_table: pd.DataFrame, pandas_table: pd.DataFrame) -> None:
+    """Whole numbers equal exactly, floats within 1e-12 relative, customer by customer."""
+    a = spark_table.sort_values("customer_id").reset_index(drop=True)
+    b = pandas_table.sort_values("customer_id").reset_index(drop=True)
+    assert list(a["customer_id"]) == list(b["customer_id"])
+    for column in b.columns.drop("customer_id"):
+        if pd.api.types.is_integer_dtype(b[column]):
+            assert (a[column].to_numpy() == b[column].to_numpy()).all(), column
+        else:
+            np.testing.assert_allclose(a[column].to_numpy(dtype=float), b[column].to_numpy(dtype=float),
+                                       rtol=1e-12, atol=1e-12, err_msg=column)
+
+
+def test_cdnow_rfm_in_spark_equals_the_pandas_path(spark, master_csv, tmp_path):
+    path, tx = master_csv
+    daily = rfm.daily_purchases(tx)
+    want_ch = rfm.calibration_holdout(daily, CAL_END, OBS_END)
+    want_full = rfm.rfm(daily, OBS_END)
+    # a CSV file, and the same log as a folder of Parquet part files
+    spark.createDataFrame(tx.assign(date=tx["date"].dt.date)).repartition(3).write.parquet(str(tmp_path / "parts"))
+    for source in (path, tmp_path / "parts"):
+        sdaily = engine.daily_purchases(engine.read_transactions(spark, source, date_format="%Y-%m-%d"))
+        ch = engine.calibration_holdout(sdaily, CAL_END, OBS_END).toPandas()
+        assert len(ch) == 23_570 and int(ch["frequency"].sum()) == 24_337
+        _same(ch, want_ch)
+        _same(engine.rfm(sdaily, OBS_END).toPandas(), want_full)
+    # written as Parquet part files, replaced whole
+    engine.write_parquet(engine.rfm(sdaily, OBS_END), tmp_path / "rfm", partitions=3)
+    assert len(list((tmp_path / "rfm").glob("*.parquet"))) == 3
+    _same(pd.read_parquet(tmp_path / "rfm"), want_full)
+
+
+def test_bad_rows_name_the_file_the_column_and_values(spark, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("customer_id,date,amount\nx,1997-01-01,1\nx,1997-01-05,abc\n")
+    with pytest.raises(DataError, match=r"bad.csv: column 'amount': non-numeric or missing amount in 1 row\(s\), "
+                                        r"e.g. 'abc'"):
+        engine.read_transactions(spark, bad)
+    guest = tmp_path / "guest.csv"
+    guest.write_text("customer_id,date,amount\n ,1997-01-01,1\n")
+    with pytest.raises(DataError, match="missing customer id"):
+        engine.read_transactions(spark, guest)
+    with pytest.raises(DataError, match="missing column"):
+        engine.read_transactions(spark, bad, amount_col="value")
+
+
+def test_fit_from_distinct_histories_equals_the_fit_on_every_customer(spark, master_csv):
+    path, tx = master_csv
+    full = rfm.rfm(rfm.daily_purchases(tx), OBS_END)
+    table = engine.rfm(engine.daily_purchases(engine.read_transactions(spark, path)), OBS_END)
+    distinct = engine.distinct_histories(table)
+    assert int(distinct["customers"].sum()) == len(full) and len(distinct) < len(full) / 2
+    ours = engine.fit(CLTVModel(interval_level=None), table)
+    want = CLTVModel(interval_level=None).fit(full)
+    # the purchase model sees the same distinct (x, t_x, T) with the same counts: the same numbers
+    assert ours.purchases_.params == want.purchases_.params
+    # Spark sums a customer's amounts in another order (monetary values differ by up to 1.3e-15),
+    # and the spend fit stops where the gradient meets lifetimes' tolerance: equal to about 1e-7
+    got, expected = ours.spend_.params, want.spend_.params
+    assert max(abs(got[k] / expected[k] - 1) for k in expected) < 1e-6
+    np.testing.assert_allclose(ours.segment_cutoffs_, want.segment_cutoffs_, rtol=1e-6)
+    assert (ours.predict(full)["segment"] == want.predict(full)["segment"]).all()
+
+
+def test_spark_udf_scores_equal_the_pandas_scores(spark, master_csv, tmp_path, sample_ch, sample_model):
+    import mlflow
+
+    from cltv.serving import log_model
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    try:
+        mlflow.set_experiment(experiment_id=mlflow.create_experiment("spark", artifact_location=(tmp_path / "a").as_uri()))
+        sample_model.save(tmp_path / "model.json")
+        with mlflow.start_run():
+            info = log_model(tmp_path / "model.json", sample_ch[["customer_id", *RFM_COLUMNS]].head(3))
+        table = spark.createDataFrame(sample_ch[["customer_id", *RFM_COLUMNS]]).repartition(3)
+        scored = engine.score(spark, info.model_uri, table).toPandas().sort_values("customer_id")
+    finally:
+        mlflow.set_tracking_uri(None)
+    want = sample_model.predict(sample_ch).sort_values("customer_id")
+    assert list(scored["customer_id"]) == list(want["customer_id"])
+    assert list(scored["segment"]) == list(want["segment"].astype(str))
+    assert list(scored["segment_span"]) == list(want["segment_span"])
+    for column in ("expected_purchases_3m", "expected_purchases_6m", "p_alive", "expected_value", "clv",
+                   *interval_columns((3, 6), 12)):
+        np.testing.assert_allclose(scored[column].to_numpy(dtype=float), want[column].to_numpy(dtype=float),
+                                   rtol=1e-9, err_msg=column)
+
+
+def test_cltv_score_with_the_spark_engine_writes_what_pandas_scores(spark, tmp_path, sample_model, capsys):
+    import mlflow
+
+    from cltv import cli
+    from cltv.serving import log_model
+
+    tx = cdnow.load_cdnow("sample")
+    log = tmp_path / "log.csv"
+    tx.assign(date=tx["date"].dt.strftime("%Y-%m-%d")).to_csv(log, index=False)
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    try:
+        mlflow.set_experiment(experiment_id=mlflow.create_experiment("cli", artifact_location=(tmp_path / "a").as_uri()))
+        sample_model.save(tmp_path / "model.json")
+        with mlflow.start_run():
+            uri = log_model(tmp_path / "model.json", pd.DataFrame(
+                {"frequency": [1.0], "recency": [2.0], "T": [3.0], "monetary_value": [4.0]})).model_uri
+        assert cli.main(["score", "--model", uri, "--input", str(log), "--engine", "spark", "--master", "local[2]",
+                         "--output", str(tmp_path / "scores.parquet")]) == 0
+        want = cli.score(uri, log).sort_values("customer_id").reset_index(drop=True)
+    finally:
+        mlflow.set_tracking_uri(None)
+    assert "cltv score: 2,357 customers" in capsys.readouterr().out
+    got = pd.read_parquet(tmp_path / "scores.parquet").sort_values("customer_id").reset_index(drop=True)
+    assert list(got["customer_id"]) == list(want["customer_id"]) and list(got["segment"]) == list(want["segment"])
+    np.testing.assert_allclose(got["clv"], want["clv"], rtol=1e-9)
+    assert (got["purchases_3m_hi"].to_numpy() == want["purchases_3m_hi"].to_numpy()).all()
+    # a bad request is one line, exit code 1
+    assert cli.main(["score", "--model", uri, "--input", str(tmp_path / "none.csv"), "--engine", "spark",
+                     "--output", str(tmp_path / "x.parquet")]) == 1
+    assert "none.csv: file not found" in capsys.readouterr().err
