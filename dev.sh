@@ -5,6 +5,7 @@
 #   ./dev.sh test  [pytest args]      runs the test suite
 #   ./dev.sh bench [args]             runs the scale benchmark (benchmarks/scale.py)
 #   ./dev.sh bench-models [args]      purchase models against lifetimes (benchmarks/models.py)
+#   ./dev.sh bench-spark [args]       pandas against Spark local[2] on 10M transactions (benchmarks/spark.py)
 #   ./dev.sh env                      only installs
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -35,6 +36,7 @@ case "$cmd" in
     test)  exec python -m pytest "$@" ;;
     bench) exec python -m benchmarks.scale "$@" ;;
     bench-models) exec python -m benchmarks.models "$@" ;;
+    bench-spark) exec python -m benchmarks.spark "$@" ;;
     env)   ;;
-    *) echo "usage: ./dev.sh repro|test|bench|bench-models|env [args]" >&2; exit 2 ;;
+    *) echo "usage: ./dev.sh repro|test|bench|bench-models|bench-spark|env [args]" >&2; exit 2 ;;
 esac

@@ -187,6 +187,11 @@ SCHEMA: dict[str, Key] = {
     "model.segment_labels": labels(),
     "model.fitter": choice("fast", "lifetimes"),
     "model.interval_level": optional_number(0, 1),
+    "engine.kind": choice("pandas", "spark"),
+    "engine.master": text(r"local(\[(\*|\d+)\])?|(spark|k8s|mesos)://\S+|yarn",
+                          "a Spark master URL: local[*], local[N], spark://host:port, k8s://..., yarn"),
+    "engine.shuffle_partitions": number(1, 100_000, integer=True),
+    "engine.driver_memory": text(r"\d+[kmgt]", "a memory size such as 2g or 512m"),
     "registry.experiment": text(),
     "registry.model_name": text(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}",
                                 "a model name of letters, digits, '_', '.', '-' (at most 100 characters)"),
@@ -234,6 +239,8 @@ def _cross_checks(p: dict) -> None:
             raise ConfigError(f"data.seed_compatible = True: the original procedure needs the model preset, but "
                               f"{', '.join(f'{k} = {p[k]!r}' for k in differ)} differ from it; add -S model=flo_original "
                               "(conf/model/flo_original.yaml)")
+    if p["engine.kind"] == "spark":
+        _spark_checks(p)
     if p["data.source"] != "flo":
         for key in ("data.calibration_end", "data.observation_end"):
             if p[key] is None:
@@ -249,3 +256,21 @@ def _cross_checks(p: dict) -> None:
         if p["data.calibration_end"] >= p["data.observation_end"]:
             raise ConfigError(f"data.calibration_end = {p['data.calibration_end']!r}: expected a day before "
                               f"data.observation_end ({p['data.observation_end']})")
+
+
+#: data.* keys the Spark reader does not apply yet, with the values it does (docs/scaling.md)
+SPARK_PLAIN_LOG = {"data.quantity_col": None, "data.price_col": None, "data.invoice_col": None,
+                   "data.cancellations.invoice_prefix": None, "data.cancellations.negative": False,
+                   "data.missing_customer": "error", "data.nonpositive_amounts": "keep", "data.filter.column": None,
+                   "data.timezone": None, "data.sheets": None}
+
+
+def _spark_checks(p: dict) -> None:
+    """engine=spark reads tidy transaction logs (customer, date, amount) only, for now."""
+    if p["data.source"] == "flo":
+        raise ConfigError("engine.kind = 'spark': a FLO snapshot is one row per customer and fits in memory; "
+                          "use -S engine=pandas with data=flo")
+    differ = [k for k, v in SPARK_PLAIN_LOG.items() if p[k] != v]
+    if differ:
+        raise ConfigError(f"engine.kind = 'spark': the Spark reader takes tidy logs (customer, date, amount) and does "
+                          f"not apply {', '.join(f'{k} = {p[k]!r}' for k in differ)} yet; use -S engine=pandas")

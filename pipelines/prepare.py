@@ -7,12 +7,14 @@ Transaction logs (data=cdnow, data=transactions):
   data/customers.parquet    customer_id (a log has no other customer attributes)
   metrics/data_quality.json rows read, dropped by reason (filtered, missing customer, cancellation,
                             non-positive amount, outside the window), kept; customers, purchase days, dates
+engine=spark: the same tables, built in Spark, as folders of Parquet part files (docs/scaling.md).
 FLO snapshot (data=flo): no time split is possible, so calibration.parquet is the RFM table
 itself (in-sample evaluation) and daily.parquet is empty; customers.parquet adds the channels
 and interest categories for the segment report.
 """
 import pandas as pd
 from common import ROOT, run
+from engine import spark_session
 
 from cltv.data import flo, rfm
 from cltv.io import write_json, write_parquet
@@ -62,7 +64,40 @@ def transactions(p: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.
     return daily, calibration, full, full[["customer_id"]], account(quality, daily)
 
 
+def transactions_spark(p: dict) -> None:
+    """engine=spark: read, merge days and build both RFM tables in Spark; write Parquet part files."""
+    from pyspark.sql import functions as F
+
+    from cltv.engines import spark
+
+    d = p["data"]
+    session = spark_session(p)
+    read = spark.read_transactions(session, ROOT / d["path"], d["customer_col"], d["date_col"], d["amount_col"],
+                                   d["date_format"]).cache()
+    inside = F.col("date") <= F.to_date(F.lit(d["observation_end"]))
+    rows, kept, nonpositive = read.select(F.count("*"), F.sum(F.when(inside, 1).otherwise(0)),
+                                          F.sum(F.when(inside & (F.col("amount") <= 0), 1).otherwise(0))).first()
+    daily = spark.daily_purchases(read.filter(inside)).cache()
+    first, last, days = daily.selectExpr("min(date)", "max(date)", "count(*)").first()
+    rfm.check_period(pd.DataFrame({"date": pd.to_datetime([first, last])}), d["calibration_end"],
+                     d["observation_end"], source=str(d["path"]))
+    full = spark.rfm(daily, d["observation_end"]).cache()
+    tables = {"daily": daily, "calibration": spark.calibration_holdout(daily, d["calibration_end"], d["observation_end"]),
+              "rfm": full, "customers": full.select("customer_id")}
+    for name, table in tables.items():  # sorted: pandas reads the part files back in customer order
+        spark.write_parquet(table.orderBy("customer_id", *(["date"] if name == "daily" else [])), ROOT / f"data/{name}.parquet")
+    quality = Quality(rows_read=rows, rows_kept=kept, nonpositive_kept=nonpositive or 0)
+    quality.dropped["outside_window"] = rows - kept
+    customers = full.count()
+    write_json(ROOT / "metrics/data_quality.json", {**quality.as_dict(), "customers": customers, "purchase_days": days,
+                                                     "first_date": str(first), "last_date": str(last)})
+    print(f"prepare: {rows:,} rows read in Spark ({d['path']}), {days:,} purchase days, {customers:,} customers")
+    session.stop()
+
+
 def main(p: dict) -> None:
+    if p["engine"]["kind"] == "spark":
+        return transactions_spark(p)
     daily, calibration, full, customers, quality = (snapshot if p["data"]["source"] == "flo" else transactions)(p)
     write_parquet(ROOT / "data/daily.parquet", daily)
     write_parquet(ROOT / "data/calibration.parquet", calibration)

@@ -1,13 +1,21 @@
 """Stage `train`: the production model on the whole history -> models/cltv_model.json."""
 import pandas as pd
 from common import ROOT, run
+from engine import spark_session
 from settings import model_params
 
 from cltv.model import CLTVModel
 
 
 def main(p: dict) -> None:
-    model = CLTVModel(**model_params(p)).fit(pd.read_parquet(ROOT / "data/rfm.parquet"))
+    if p["engine"]["kind"] == "spark":  # only the distinct histories reach this process
+        from cltv.engines import spark
+
+        session = spark_session(p)
+        model = spark.fit(CLTVModel(**model_params(p)), session.read.parquet(str(ROOT / "data/rfm.parquet")))
+        session.stop()
+    else:
+        model = CLTVModel(**model_params(p)).fit(pd.read_parquet(ROOT / "data/rfm.parquet"))
     model.save(ROOT / "models/cltv_model.json")
     print(f"train: {model.purchases_.title} {model.purchases_.params}, {model.spend_.title} {model.spend_.params}, "
           f"segment cut-offs {model.segment_cutoffs_}")

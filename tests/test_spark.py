@@ -151,3 +151,29 @@ def test_cltv_score_with_the_spark_engine_writes_what_pandas_scores(spark, tmp_p
     assert cli.main(["score", "--model", uri, "--input", str(tmp_path / "none.csv"), "--engine", "spark",
                      "--output", str(tmp_path / "x.parquet")]) == 1
     assert "none.csv: file not found" in capsys.readouterr().err
+
+
+def test_exp_run_with_the_spark_engine_gives_the_pandas_segments(spark, tmp_path_factory):
+    """`dvc exp run -S engine=spark` runs the whole pipeline on CDNOW with Spark (prepare, train from
+    the distinct histories, segment with spark_udf) and gives the pandas engine's segments."""
+    from .repo import commit, copy_repo, sh
+
+    repo = copy_repo(tmp_path_factory.mktemp("repo"), keep_lock=False)
+    sh(repo, "dvc", "repro")
+    want = pd.read_csv(repo / "outputs/scores.csv", dtype={"customer_id": str})
+    commit(repo, "baseline")
+    run = sh(repo, "dvc", "exp", "run", "-S", "engine=spark")
+    for stage in ("prepare", "train", "segment"):
+        assert f"Running stage '{stage}'" in run.stdout
+    assert "23,570 customers" in run.stdout and "rows read in Spark" in run.stdout
+    assert (repo / "data/rfm.parquet").is_dir()  # Parquet part files
+    got = pd.read_csv(repo / "outputs/scores.csv", dtype={"customer_id": str})
+    assert list(got.columns) == list(want.columns) and list(got["customer_id"]) == list(want["customer_id"])
+    for column in ("segment", "segment_span", "frequency", "purchases_3m_lo", "purchases_3m_hi", "purchases_6m_hi"):
+        assert (got[column] == want[column]).all(), column
+    np.testing.assert_allclose(got["clv"], want["clv"], rtol=1e-6)  # the spend fit: see test_fit_from_distinct...
+    quality = __import__("json").loads((repo / "metrics/data_quality.json").read_text())
+    assert quality["rows_read"] == 69_659 and quality["customers"] == 23_570 and quality["nonpositive_kept"] == 80
+    # what the Spark reader does not apply yet is refused before any work, in one line
+    bad = sh(repo, "dvc", "exp", "run", "-S", "engine=spark", "-S", "data=flo", check=False)
+    assert bad.returncode != 0 and "engine.kind = 'spark': a FLO snapshot" in bad.stderr + bad.stdout

@@ -34,6 +34,7 @@ import pandas as pd
 from . import segment
 from .models import tuples
 from .models.base import ParametricModel, PurchaseModel
+from .models.mle import cholesky
 
 DRAWS = 199
 SEED = 15
@@ -51,25 +52,14 @@ def order_statistics(level: float, draws: int = DRAWS) -> tuple[int, int]:
 
 def parameter_draws(model: ParametricModel, draws: int = DRAWS, seed: int = SEED) -> np.ndarray:
     """``draws`` parameter vectors (rows, ``param_names`` order, natural units), log-normal around
-    the estimates with their covariance; every row the estimate when the covariance is unknown."""
+    the estimates with their covariance; every row the estimate when the covariance is unknown
+    (or not positive definite)."""
     values = np.array(model.values)
-    if model.covariance is None:
+    low = None if model.covariance is None else cholesky(np.array(model.covariance) / np.outer(values, values))
+    if low is None:  # the covariance of the log-parameters has no Cholesky factor
         return np.tile(values, (draws, 1))
-    cov = np.array(model.covariance) / np.outer(values, values)  # covariance of the log-parameters
-    chol = _cholesky(cov)
     z = np.random.default_rng([seed, len(values)]).standard_normal((draws, len(values)))
-    return values * np.exp(np.sum(z[:, None, :] * chol[None, :, :], axis=-1))  # fixed-order sums
-
-
-def _cholesky(a: np.ndarray) -> np.ndarray:
-    """Lower Cholesky factor in plain Python floats (no LAPACK: the same on every CPU)."""
-    n = len(a)
-    low = [[0.0] * n for _ in range(n)]
-    for i in range(n):
-        for j in range(i + 1):
-            s = float(a[i][j]) - sum(low[i][k] * low[j][k] for k in range(j))
-            low[i][j] = (max(s, 0.0) ** 0.5) if i == j else (s / low[j][j] if low[j][j] > 0 else 0.0)
-    return np.array(low)
+    return values * np.exp(np.sum(z[:, None, :] * np.array(low)[None, :, :], axis=-1))  # fixed-order sums
 
 
 @dataclass
@@ -78,9 +68,9 @@ class Futures:
 
     ``alive``: (histories, D) bool; ``counts``: (grid, keys, D) purchases by each grid time if
     alive; ``spend``: (grid, 2, keys, D) the spend of each grid step in units of the customer's
-    spend scale, for customers without (0) and with (1) usable repeat spend; ``key``: each history's (x, T) key; ``customer``: each customer's history;
-    ``scale``: per customer v_hat + n m; ``kappa``: per customer; ``usable``: per customer;
-    ``v_ratio``: per draw v / v_hat.
+    spend scale, for customers without (0) and with (1) usable repeat spend; ``key``: each
+    history's (x, T) key; ``customer``: each customer's history; per customer ``scale``
+    (v_hat + n m), ``kappa`` and ``usable``; per draw ``v_ratio`` (v / v_hat).
     """
 
     weeks: np.ndarray

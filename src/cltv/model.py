@@ -133,7 +133,7 @@ class CLTVModel(BaseEstimator):
             f, rec, age = (rfm[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
             n = weight
         self.purchases_ = fit_model(purchases, self.fitter, (f, rec, age), n, self.purchases_penalizer, notes, (
-            f"{purchases.title} did not converge on {len(rfm)} customers with penalizer {self.purchases_penalizer}: "
+            f"{purchases.title} did not converge on {customers} customers with penalizer {self.purchases_penalizer}: "
             "try a small penalizer (e.g. model.purchases.penalizer=0.001) or filter customers with implausible "
             "histories"))
         if note := self.purchases_.dropout_note():
@@ -147,14 +147,14 @@ class CLTVModel(BaseEstimator):
         gx, gm = counts[usable], amounts[usable]
         gw = None if weight is None else weight[usable]
         self.spend_ = fit_model(spend, self.fitter, (gx, gm), gw, self.spend_penalizer, notes, (
-            f"{spend.title} did not converge on {int(usable.sum())} repeat buyers with penalizer "
+            f"{spend.title} did not converge on {_total(usable, weight)} repeat buyers with penalizer "
             f"{self.spend_penalizer}: try a small penalizer (e.g. model.spend.penalizer=0.01) or cap extreme amounts"))
         q = self.spend_.params["q"]
         unvalued = ~self._valued(rfm)
         if unvalued.any():
             raise FitError(
                 f"Gamma-Gamma q = {q:.4g} <= 1 with penalizer {self.spend_penalizer}: the expected spend per "
-                f"purchase is not finite for {int(unvalued.sum())} customers (those without repeat spend or with "
+                f"purchase is not finite for {_total(unvalued, weight)} customers (those without repeat spend or with "
                 "too few purchases), so they cannot be valued; lower the penalizer (model.spend.penalizer, "
                 "default 0) or cap extreme amounts")
         if q <= 1.0:

@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import sys
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -44,6 +45,9 @@ def session(master: str = "local[*]", shuffle_partitions: int = 8, driver_memory
 
     if problem := java_missing():
         raise RuntimeError(problem)
+    # pyspark 4.3's notice on pandas 3: cltv keeps the boundary to Arrow batches and small tables,
+    # which tests/test_spark.py checks against the pandas path
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     return (SparkSession.builder.master(master).appName("cltv")
@@ -199,17 +203,25 @@ def score(spark, model_uri: str, rfm_frame):
     return scored.select("customer_id", *RFM_COLUMNS, *(F.col(f"_scores.{n}").alias(n) for n, _ in fields))
 
 
-def write_parquet(frame, path: str | Path, partitions: int = 8) -> None:
+def write_parquet(frame, path: str | Path, partitions: int | None = None) -> None:
     """``frame`` as Parquet part files in the folder ``path`` (replaced as a whole: written to a
-    sibling folder, then renamed), so a killed job leaves the previous result."""
+    sibling folder, then renamed, so a killed job leaves the previous result). Dates are written
+    as timestamps without time zone (pandas reads them as ``datetime64``). ``partitions``:
+    repartition first (else the frame's own partitions, e.g. the ranges of an ``orderBy``, whose
+    files pandas reads back in order)."""
+    from pyspark.sql import functions as F
+
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    frame.repartition(partitions).write.parquet(str(tmp))
-    old = path.with_name(f".{path.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if path.exists():
+    dates = [name for name, kind in frame.dtypes if kind == "date"]
+    frame = frame.select(*(F.col(c).cast("timestamp_ntz").alias(c) if c in dates else F.col(c) for c in frame.columns))
+    tmp, old = path.with_name(f".{path.name}.tmp"), path.with_name(f".{path.name}.old")
+    for leftover in (tmp, old):
+        shutil.rmtree(leftover, ignore_errors=True)
+    (frame.repartition(partitions) if partitions else frame).write.parquet(str(tmp))
+    if path.is_dir():
         path.rename(old)
+    elif path.exists():
+        path.unlink()  # a single file written by the pandas engine
     tmp.rename(path)
     shutil.rmtree(old, ignore_errors=True)
 

@@ -133,10 +133,9 @@ def _newton(f, x: np.ndarray, tol: float, steps: int = 8) -> np.ndarray | None:
     return x if _norm(f(x)[1]) <= tol else None
 
 
-def solve_positive_definite(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray | None:
-    """``matrix^-1 rhs`` by Cholesky in Python floats (the matrices here are 3x3 or 4x4, and
-    LAPACK's result would depend on the CPU); None unless ``matrix`` is finite and positive
-    definite."""
+def cholesky(matrix: np.ndarray) -> list[list[float]] | None:
+    """The lower Cholesky factor in Python floats (the matrices here are 3x3 or 4x4, and LAPACK's
+    result would depend on the CPU); None unless ``matrix`` is finite and positive definite."""
     a = [[float(v) for v in row] for row in matrix]
     n = len(a)
     low = [[0.0] * n for _ in range(n)]
@@ -149,6 +148,15 @@ def solve_positive_definite(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray |
                 low[i][i] = s ** 0.5
             else:
                 low[i][j] = s / low[j][j]
+    return low
+
+
+def solve_positive_definite(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray | None:
+    """``matrix^-1 rhs`` by :func:`cholesky`; None unless ``matrix`` is finite and positive definite."""
+    low = cholesky(matrix)
+    if low is None:
+        return None
+    n = len(low)
     y = [0.0] * n
     for i in range(n):
         y[i] = (float(rhs[i]) - sum(low[i][k] * y[k] for k in range(i))) / low[i][i]

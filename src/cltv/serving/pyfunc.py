@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from contextlib import contextmanager
 import sys
 import tempfile
 from pathlib import Path
@@ -109,6 +110,22 @@ def pip_requirements() -> list[str]:
     return [f"{p}=={version(p)}" for p in ("mlflow", "lifetimes", "pandas", "numpy", "scipy", "scikit-learn")]
 
 
+@contextmanager
+def _package(model_json: str | Path):
+    """The arguments of ``mlflow.pyfunc.log_model`` / ``save_model`` for the model JSON: the
+    models-from-code file, the JSON as artifact, this package's code (copied to a temporary
+    folder for the duration), the signature and the pinned requirements."""
+    model = CLTVModel.load(model_json)
+    with tempfile.TemporaryDirectory() as tmp:
+        code = Path(tmp) / "cltv"
+        code.mkdir()
+        for src in sorted(PACKAGE_DIR.rglob("*.py")):  # the package with its subpackages (models, ...)
+            (code / src.relative_to(PACKAGE_DIR)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, code / src.relative_to(PACKAGE_DIR))
+        yield {"python_model": str(MODEL_CODE), "artifacts": {"model_json": str(model_json)},
+               "code_paths": [str(code)], "signature": signature(model), "pip_requirements": pip_requirements()}
+
+
 def log_model(model_json: str | Path, input_example: pd.DataFrame, registered_model_name: str | None = None,
               name: str = "model"):
     """Log the packaged model into the active MLflow run (and register it when a name is given).
@@ -118,20 +135,20 @@ def log_model(model_json: str | Path, input_example: pd.DataFrame, registered_mo
     The input example is scored here first, so a broken example fails loudly instead of MLflow's
     warning. Returns MLflow's ``ModelInfo``.
     """
-    model = CLTVModel.load(model_json)
     input_example = input_example.astype({c: float for c in RFM_COLUMNS})
-    score(model, input_example)
-    with tempfile.TemporaryDirectory() as tmp:
-        code = Path(tmp) / "cltv"
-        code.mkdir()
-        for src in sorted(PACKAGE_DIR.rglob("*.py")):  # the package with its subpackages (models, ...)
-            (code / src.relative_to(PACKAGE_DIR)).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, code / src.relative_to(PACKAGE_DIR))
-        return mlflow.pyfunc.log_model(
-            name=name, python_model=str(MODEL_CODE), artifacts={"model_json": str(model_json)},
-            code_paths=[str(code)], signature=signature(model), input_example=input_example,
-            pip_requirements=pip_requirements(), registered_model_name=registered_model_name,
-        )
+    score(CLTVModel.load(model_json), input_example)
+    with _package(model_json) as packaged:
+        return mlflow.pyfunc.log_model(name=name, input_example=input_example,
+                                       registered_model_name=registered_model_name, **packaged)
+
+
+def save_model(model_json: str | Path, path: str | Path, input_example: pd.DataFrame) -> None:
+    """The packaged model as a local MLflow model folder at ``path`` (no tracking store), e.g. for
+    ``mlflow.pyfunc.spark_udf`` in the pipeline's segment stage."""
+    input_example = input_example.astype({c: float for c in RFM_COLUMNS})
+    score(CLTVModel.load(model_json), input_example)
+    with _package(model_json) as packaged:
+        mlflow.pyfunc.save_model(path=str(path), input_example=input_example, **packaged)
 
 
 class CLTVPyfunc(mlflow.pyfunc.PythonModel):
