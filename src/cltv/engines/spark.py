@@ -52,6 +52,7 @@ def session(master: str = "local[*]", shuffle_partitions: int = 8, driver_memory
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     return (SparkSession.builder.master(master).appName("cltv")
             .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.legacy.parquet.nanosAsLong", "true")  # pandas' nanosecond times: read as epochs
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
             .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
             .config("spark.driver.memory", driver_memory)
@@ -89,7 +90,9 @@ def read_transactions(spark, path: str | Path, customer_col: str = "customer_id"
         ident = F.when(ident == F.floor(ident), ident.cast("long").cast("string")).otherwise(ident.cast("string"))
     ident = F.trim(ident.cast("string"))
     day = F.col(date_col)
-    if dict(raw.dtypes)[date_col] == "string":  # try_*: a bad value becomes null (reported below), ANSI or not
+    if dict(raw.dtypes)[date_col] in ("bigint", "int", "double"):  # epoch numbers (pandas' nanosecond times)
+        day = _epoch(raw, date_col, path)
+    elif dict(raw.dtypes)[date_col] == "string":  # try_*: a bad value becomes null (reported below), ANSI or not
         text = F.regexp_replace(F.trim(day), r"(Z|[+-]\d{2}:?\d{2})$", "")  # the day as written
         day = F.try_to_timestamp(text, F.lit(_spark_format(date_format))) if date_format else F.try_to_timestamp(text)
     amount = F.col(amount_col).try_cast("double")
@@ -111,6 +114,21 @@ def read_transactions(spark, path: str | Path, customer_col: str = "customer_id"
     if end is not None:
         tx = tx.filter(F.col("date") <= F.to_date(F.lit(str(end))))
     return tx
+
+
+def _epoch(raw, column: str, path: Path):
+    """Epoch numbers as timestamps, in the unit their size implies (seconds to nanoseconds), the
+    rule of :func:`cltv.data.transactions.local_days`."""
+    from pyspark.sql import functions as F
+
+    from ..data.transactions import EPOCH_UNITS
+
+    size = raw.select(F.percentile_approx(F.abs(F.col(column)), 0.5)).first()[0]
+    unit = next((u for lo, hi, u in EPOCH_UNITS if size is not None and lo <= size < hi), None)
+    if unit is None:
+        raise DataError(f"{path}: column {column!r}: numbers that are not epoch times (median {size}); expected dates")
+    per_second = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[unit]
+    return F.timestamp_micros((F.col(column).cast("decimal(38,0)") * 10**6 / per_second).cast("long"))
 
 
 def _spark_format(python_format: str) -> str:
