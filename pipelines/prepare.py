@@ -66,18 +66,12 @@ def transactions(p: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.
 
 def transactions_spark(p: dict) -> None:
     """engine=spark: read, merge days and build both RFM tables in Spark; write Parquet part files."""
-    from pyspark.sql import functions as F
-
     from cltv.engines import spark
 
     d = p["data"]
     session = spark_session(p)
-    read = spark.read_transactions(session, ROOT / d["path"], d["customer_col"], d["date_col"], d["amount_col"],
-                                   d["date_format"]).cache()
-    inside = F.col("date") <= F.to_date(F.lit(d["observation_end"]))
-    rows, kept, nonpositive = read.select(F.count("*"), F.sum(F.when(inside, 1).otherwise(0)),
-                                          F.sum(F.when(inside & (F.col("amount") <= 0), 1).otherwise(0))).first()
-    daily = spark.daily_purchases(read.filter(inside)).cache()
+    tx, quality = spark.read_log(session, ROOT / d["path"], log_spec(d), end=d["observation_end"])
+    daily = spark.daily_purchases(tx).cache()
     first, last, days = daily.selectExpr("min(date)", "max(date)", "count(*)").first()
     rfm.check_period(pd.DataFrame({"date": pd.to_datetime([first, last])}), d["calibration_end"],
                      d["observation_end"], source=str(d["path"]))
@@ -86,12 +80,12 @@ def transactions_spark(p: dict) -> None:
               "rfm": full, "customers": full.select("customer_id")}
     for name, table in tables.items():  # sorted: pandas reads the part files back in customer order
         spark.write_parquet(table.orderBy("customer_id", *(["date"] if name == "daily" else [])), ROOT / f"data/{name}.parquet")
-    quality = Quality(rows_read=rows, rows_kept=kept, nonpositive_kept=nonpositive or 0)
-    quality.dropped["outside_window"] = rows - kept
     customers = full.count()
     write_json(ROOT / "metrics/data_quality.json", {**quality.as_dict(), "customers": customers, "purchase_days": days,
                                                      "first_date": str(first), "last_date": str(last)})
-    print(f"prepare: {rows:,} rows read in Spark ({d['path']}), {days:,} purchase days, {customers:,} customers")
+    dropped = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in quality.dropped.items() if v) or "none"
+    print(f"prepare: {quality.rows_read:,} rows read in Spark ({d['path']}), dropped: {dropped}; {days:,} purchase "
+          f"days, {customers:,} customers")
     session.stop()
 
 

@@ -68,13 +68,15 @@ def test_seed_compatible_mode_needs_the_flo_preset():
         validate(composed("data=flo", "data.seed_compatible=true", "model=flo_original", "model/purchases=paretonbd"))
 
 
-def test_the_spark_engine_takes_tidy_logs_only():
+def test_the_spark_engine_reads_logs_not_snapshots_nor_workbooks():
     validate(composed("engine=spark"))
     validate(composed("engine=spark", "engine.master=spark://head:7077", "engine.driver_memory=8g"))
     with pytest.raises(ConfigError, match=r"engine.kind = 'spark': a FLO snapshot .* use -S engine=pandas"):
         validate(composed("engine=spark", "data=flo"))
-    with pytest.raises(ConfigError, match=r"does not apply data.invoice_col = 'InvoiceNo' yet; use -S engine=pandas"):
-        validate(composed("engine=spark", "data.invoice_col=InvoiceNo"))
+    validate(composed("engine=spark", "data.invoice_col=Invoice", "data.missing_customer=drop",
+                      "data.cancellations.invoice_prefix=C", "data.timezone=Europe/Istanbul"))
+    with pytest.raises(ConfigError, match=r"data.cancellations.treatment = 'net': the Spark reader does not net"):
+        validate(composed("engine=spark", "data.cancellations.treatment=net"))
 
 
 def _with(params: dict, key: str, value) -> dict:

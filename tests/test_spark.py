@@ -64,6 +64,27 @@ def test_cdnow_rfm_in_spark_equals_the_pandas_path(spark, master_csv, tmp_path):
     _same(pd.read_parquet(tmp_path / "rfm"), want_full)
 
 
+def test_an_invoice_line_export_reads_as_pandas_reads_it(spark, tmp_path):
+    """Invoice lines (quantity x price), cancellations, guests dropped, one market, times with
+    offsets converted to the shop's time zone: the same transactions, data-quality account and
+    RFM as the pandas reader, from CSV and Parquet."""
+    from cltv.data.simulate_invoices import simulate_invoices, write_invoices
+    from cltv.data.transactions import LogSpec, load_log
+
+    end = "2021-06-30"
+    spec = LogSpec(customer_col="Customer ID", date_col="InvoiceDate", amount_col=None, quantity_col="Quantity",
+                   price_col="Price", invoice_col="Invoice", cancel_prefix="C", missing_customer="drop",
+                   timezone="Europe/Istanbul", filter_column="Country", filter_values=("United Kingdom",))
+    lines, _ = simulate_invoices(20_000, end=end, seed=3)
+    for name in ("export.csv.gz", "export.parquet"):
+        write_invoices(lines, tmp_path / name)
+        want, want_quality = load_log(tmp_path / name, spec, end=end)
+        got, quality = engine.read_log(spark, tmp_path / name, spec, end=end)
+        assert quality.as_dict() == want_quality.as_dict(), name
+        assert quality.dropped["cancellation"] > 0 and quality.dropped["missing_customer"] > 0
+        _same(engine.rfm(engine.daily_purchases(got), end).toPandas(), rfm.rfm(rfm.daily_purchases(want), end))
+
+
 def test_bad_rows_name_the_file_the_column_and_values(spark, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("customer_id,date,amount\nx,1997-01-01,1\nx,1997-01-05,abc\n")

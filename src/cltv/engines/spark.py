@@ -1,7 +1,8 @@
 """The RFM table, the fit and the scores on Apache Spark, for logs larger than one machine.
 
-The same rules as the pandas path (:mod:`cltv.data.rfm`, :mod:`cltv.model`), computed where the
-data are: Spark reads the log (CSV or Parquet, a file or a folder of part files), merges each
+The same rules as the pandas path (:mod:`cltv.data.transactions`, :mod:`cltv.data.rfm`,
+:mod:`cltv.model`), computed where the data are: Spark reads the log (CSV or Parquet, a file or a
+folder of part files; invoice lines, returns, guests, time zones as configured), merges each
 customer's purchases of one day, and builds the calibration/holdout and full RFM tables. Only
 the *distinct* histories reach the driver, with their counts: (x, t_x, T) for the purchase model
 and (x, m) for the spend model; the fit there is :class:`cltv.model.CLTVModel`'s, on those rows
@@ -67,53 +68,114 @@ def _examples(frame, column: str, limit: int = 5) -> str:
 
 def read_transactions(spark, path: str | Path, customer_col: str = "customer_id", date_col: str = "date",
                       amount_col: str = "amount", date_format: str | None = None, end: str | None = None):
-    """A tidy log (CSV with a header, or Parquet; a file or a folder of part files) as a Spark
-    DataFrame ``customer_id`` (text), ``date`` (the calendar day), ``amount`` (double), rows after
-    ``end`` left out: the rules of :func:`cltv.data.cdnow.load_transactions` (ids as text with
-    blanks trimmed, a whole-number id without ``.0``; every row needs an id, a day and a numeric
-    amount, else :class:`DataError` naming the file, the column and example values)."""
+    """A tidy log (customer, date, amount) as :func:`read_log` reads it: the transactions alone."""
+    from ..data.transactions import LogSpec
+
+    spec = LogSpec(customer_col=customer_col, date_col=date_col, amount_col=amount_col, date_format=date_format)
+    return read_log(spark, path, spec, end)[0]
+
+
+def read_log(spark, path: str | Path, spec, end: str | None = None):
+    """``(transactions, quality)``: the log at ``path`` (CSV with a header, or Parquet; a file or a
+    folder of part files) read by the rules of :func:`cltv.data.transactions.load_log` for the
+    :class:`~cltv.data.transactions.LogSpec` ``spec`` (filter, ids as text, guests, the local day
+    with time zones, quantity x unit price, cancellations and returns dropped, non-positive
+    amounts, the window), as a Spark DataFrame ``customer_id`` (text), ``date`` (the calendar
+    day), ``amount`` (double), and the :class:`~cltv.data.transactions.Quality` account. Not in
+    Spark: Excel workbooks and ``cancellations="net"``. A row without a readable id (unless guests
+    are dropped), day or number fails with :class:`DataError` naming the file, the column and
+    example values (Spark knows no line numbers)."""
     from pyspark.sql import functions as F
+
+    from ..data.transactions import Quality
 
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: file not found")
+    if spec.cancellations == "net" or spec.sheets:
+        raise DataError(f"{path}: the Spark reader does not net cancellations or read Excel sheets; use the pandas engine")
     parquet = path.is_dir() and any(path.rglob("*.parquet")) or ".parquet" in "".join(path.suffixes).lower()
     if parquet:
         raw = spark.read.parquet(str(path))
     else:
         raw = spark.read.option("header", True).option("inferSchema", False).option("encoding", "UTF-8").csv(str(path))
-    missing = [c for c in (customer_col, date_col, amount_col) if c not in raw.columns]
+    needed = [c for c in (spec.customer_col, spec.date_col, spec.amount_col, spec.quantity_col, spec.price_col,
+                          spec.invoice_col, spec.filter_column) if c]
+    missing = [c for c in dict.fromkeys(needed) if c not in raw.columns]
     if missing:
         raise DataError(f"{path}: missing column(s) {missing}; found {raw.columns[:12]} (set the data.*_col keys)")
-    ident = F.col(customer_col)
-    if dict(raw.dtypes)[customer_col] in ("double", "float"):
+    types = dict(raw.dtypes)
+    ident = F.col(spec.customer_col)
+    if types[spec.customer_col] in ("double", "float"):
         ident = F.when(ident == F.floor(ident), ident.cast("long").cast("string")).otherwise(ident.cast("string"))
     ident = F.trim(ident.cast("string"))
-    day = F.col(date_col)
-    if dict(raw.dtypes)[date_col] in ("bigint", "int", "double"):  # epoch numbers (pandas' nanosecond times)
-        day = _epoch(raw, date_col, path)
-    elif dict(raw.dtypes)[date_col] == "string":  # try_*: a bad value becomes null (reported below), ANSI or not
-        text = F.regexp_replace(F.trim(day), r"(Z|[+-]\d{2}:?\d{2})$", "")  # the day as written
-        day = F.try_to_timestamp(text, F.lit(_spark_format(date_format))) if date_format else F.try_to_timestamp(text)
-    amount = F.col(amount_col).try_cast("double")
-    tx = raw.select(F.when(ident != "", ident).alias("customer_id"), F.to_date(day).alias("date"),
-                    amount.alias("amount"), F.col(date_col).cast("string").alias("_date"),
-                    F.col(amount_col).cast("string").alias("_amount"))
-    checks = (("customer_id", customer_col, "missing customer id", None),
-              ("date", date_col, "unparseable or missing date", "_date"),
-              ("amount", amount_col, "non-numeric or missing amount", "_amount"))
-    bad = {column: F.col(column).isNull() for column, *_ in checks}
-    bad["amount"] = bad["amount"] | F.isnan("amount") | F.col("amount").isin(float("inf"), float("-inf"))
-    counts = tx.select(*(F.sum(F.when(b, 1).otherwise(0)).alias(c) for c, b in bad.items())).first()  # one pass
-    for column, name, problem, shown in checks:
-        if counts[column]:
-            examples = f", e.g. {_examples(tx.filter(bad[column]), shown)}" if shown else ""
-            raise DataError(f"{path}: column {name!r}: {problem} in {counts[column]:,} row(s){examples}; expected a "
+    number = lambda c: F.col(c).try_cast("double")  # noqa: E731 - try_*: a bad value becomes null, ANSI or not
+    quantity = number(spec.amount_col or spec.quantity_col)
+    amount = quantity if spec.amount_col else quantity * number(spec.price_col)
+    cancel = F.lit(False)
+    if spec.invoice_col and spec.cancel_prefix:
+        cancel = cancel | F.trim(F.col(spec.invoice_col).cast("string")).startswith(spec.cancel_prefix)
+    if spec.cancel_negative:
+        cancel = cancel | (quantity < 0) | (amount < 0)
+    keep = F.lit(True)
+    if spec.filter_column:
+        keep = F.trim(F.col(spec.filter_column).cast("string")).isin([str(v) for v in spec.filter_values])
+    tx = raw.select(F.when(ident != "", ident).alias("customer_id"), _local_day(raw, spec, path).alias("date"),
+                    amount.alias("amount"), cancel.alias("_cancel"), keep.alias("_keep"),
+                    F.col(spec.date_col).cast("string").alias("_date"),
+                    *(F.col(c).cast("string").alias(f"_{i}") for i, c in enumerate(
+                        [spec.amount_col] if spec.amount_col else [spec.quantity_col, spec.price_col])))
+    rows = tx.filter("_keep")
+    guest = F.col("customer_id").isNull()
+    bad_number = F.col("amount").isNull() | F.isnan("amount") | F.col("amount").isin(float("inf"), float("-inf"))
+    late = F.col("date") > F.to_date(F.lit(str(end))) if end is not None else F.lit(False)
+    counted = lambda condition: F.sum(F.when(condition, 1).otherwise(0))  # noqa: E731
+    c = rows.select(F.count("*").alias("kept"), counted(guest).alias("guest"),
+                    counted(~guest & F.col("date").isNull()).alias("bad_date"), counted(~guest & bad_number).alias("bad_number"),
+                    counted(~guest & late).alias("late"), counted(~guest & ~late & F.col("_cancel")).alias("cancel"),
+                    counted(~guest & ~late & ~F.col("_cancel") & (F.col("amount") <= 0)).alias("nonpositive"),
+                    ).first()
+    read = tx.count()
+    if c["guest"] and spec.missing_customer == "error":
+        raise DataError(f"{path}: column {spec.customer_col!r}: missing customer id in {c['guest']:,} row(s); expected "
+                        "an id on every row (guest purchases: set data.missing_customer=drop)")
+    for count, column, problem, shown, condition in (
+            (c["bad_date"], spec.date_col, "unparseable or missing date", "_date", F.col("date").isNull()),
+            (c["bad_number"], spec.amount_col or f"{spec.quantity_col} or {spec.price_col}", "non-numeric or missing "
+             "amount", "_0", bad_number)):
+        if count:
+            examples = _examples(rows.filter(~guest & condition), shown)
+            raise DataError(f"{path}: column {column!r}: {problem} in {count:,} row(s), e.g. {examples}; expected a "
                             "value on every row (Spark reads no line numbers: search the file for these values)")
-    tx = tx.select(*TIDY)
-    if end is not None:
-        tx = tx.filter(F.col("date") <= F.to_date(F.lit(str(end))))
-    return tx
+    out = rows.filter(~guest & ~late & ~F.col("_cancel"))
+    if spec.nonpositive == "drop":
+        out = out.filter(F.col("amount") > 0)
+    quality = Quality(rows_read=read)
+    quality.dropped.update(filtered=read - c["kept"], missing_customer=c["guest"], outside_window=c["late"],
+                           cancellation=c["cancel"], nonpositive_amount=c["nonpositive"] if spec.nonpositive == "drop" else 0)
+    quality.nonpositive_kept = 0 if spec.nonpositive == "drop" else c["nonpositive"]
+    quality.rows_kept = read - sum(quality.dropped.values())
+    return out.select(*TIDY), quality
+
+
+def _local_day(raw, spec, path: Path):
+    """The purchase day of each row (rule 4 of :mod:`cltv.data.transactions`): a time without an
+    offset is local; one with an offset is converted to ``spec.timezone`` when set, else taken at
+    its own offset; epoch numbers by their size."""
+    from pyspark.sql import functions as F
+
+    kind = dict(raw.dtypes)[spec.date_col]
+    if kind in ("bigint", "int", "double"):  # epoch numbers (pandas' nanosecond times)
+        return F.to_date(_epoch(raw, spec.date_col, path))
+    if kind != "string":  # date or timestamp columns
+        return F.to_date(F.col(spec.date_col))
+    text = F.trim(F.col(spec.date_col))
+    offset = r"(Z|[+-]\d{2}:?\d{2})$"
+    parse = (lambda t: F.try_to_timestamp(t, F.lit(_spark_format(spec.date_format)))) if spec.date_format else F.try_to_timestamp
+    as_written = F.to_date(parse(F.regexp_replace(text, offset, "")))
+    if spec.timezone is None:
+        return as_written
+    return F.when(text.rlike(offset), F.to_date(F.from_utc_timestamp(parse(text), spec.timezone))).otherwise(as_written)
 
 
 def _epoch(raw, column: str, path: Path):
@@ -244,5 +306,5 @@ def write_parquet(frame, path: str | Path, partitions: int | None = None) -> Non
     shutil.rmtree(old, ignore_errors=True)
 
 
-__all__ = ["java_missing", "session", "read_transactions", "daily_purchases", "rfm", "calibration_holdout",
+__all__ = ["java_missing", "session", "read_log", "read_transactions", "daily_purchases", "rfm", "calibration_holdout",
            "distinct_histories", "fit", "score", "write_parquet"]
