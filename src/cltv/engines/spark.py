@@ -4,10 +4,10 @@ The same rules as the pandas path (:mod:`cltv.data.transactions`, :mod:`cltv.dat
 :mod:`cltv.model`), computed where the data are: Spark reads the log (CSV or Parquet, a file or a
 folder of part files; invoice lines, returns, guests, time zones as configured), merges each
 customer's purchases of one day, and builds the calibration/holdout and full RFM tables. Only
-the *distinct* histories reach the driver, with their counts: (x, t_x, T) for the purchase model
-and (x, m) for the spend model; the fit there is :class:`cltv.model.CLTVModel`'s, on those rows
-weighted by their counts, and gives the parameters of a fit on every customer. Scores are a
-``mlflow.pyfunc.spark_udf`` of the packaged model over the RFM table, batch by batch.
+the *distinct* histories (frequency, recency, T, monetary value) reach the driver, with their
+customer counts; the fit there is :class:`cltv.model.CLTVModel`'s on those rows weighted by their
+counts, the fit on every customer. Scores are a ``mlflow.pyfunc.spark_udf`` of the packaged model
+over the RFM table, batch by batch.
 
 Times in weeks (days / 7), as everywhere in cltv. Needs the ``spark`` extra (``pip install
 .[spark]``: pyspark) and Java 17 (``apt-get install openjdk-17-jre-headless``).
@@ -206,8 +206,9 @@ def daily_purchases(tx):
     return tx.groupBy("customer_id", "date").agg(F.sum("amount").alias("amount"))
 
 
-def _rfm(daily, end: str):
-    """RFM of the purchase days on or before ``end`` (:func:`cltv.data.rfm.rfm`'s rules)."""
+def rfm(daily, end: str):
+    """RFM (:data:`cltv.schema.RFM_COLUMNS` and ``customer_id``) of every customer whose first
+    purchase day is on or before ``end``, from those days (:func:`cltv.data.rfm.rfm`'s rules)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -226,11 +227,6 @@ def _rfm(daily, end: str):
     return out.select("customer_id", "frequency", "recency", "T", monetary.alias("monetary_value"))
 
 
-def rfm(daily, end: str):
-    """RFM per customer whose first purchase is on or before ``end`` (:data:`RFM_COLUMNS`)."""
-    return _rfm(daily, end)
-
-
 def calibration_holdout(daily, calibration_end: str, observation_end: str):
     """Calibration RFM plus ``holdout_purchases``, ``holdout_spend`` and ``holdout_weeks``
     (:func:`cltv.data.rfm.calibration_holdout`)."""
@@ -240,7 +236,7 @@ def calibration_holdout(daily, calibration_end: str, observation_end: str):
     hold = daily.filter((F.col("date") > cal) & (F.col("date") <= obs)).groupBy("customer_id").agg(
         F.count("*").cast("long").alias("holdout_purchases"), F.sum("amount").alias("holdout_spend"))
     weeks = (pd.Timestamp(observation_end) - pd.Timestamp(calibration_end)).days / DAYS_PER_WEEK
-    return (_rfm(daily, calibration_end).join(hold, "customer_id", "left")
+    return (rfm(daily, calibration_end).join(hold, "customer_id", "left")
             .fillna({"holdout_purchases": 0, "holdout_spend": 0.0})
             .withColumn("holdout_weeks", F.lit(float(weeks))))
 
