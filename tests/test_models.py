@@ -125,10 +125,14 @@ def test_every_model_round_trips_through_json(kind, tmp_path, sample_ch):
 
 def test_a_bgnbd_model_file_of_format_1_still_loads(sample_ch, sample_model):
     old = CLTVModel.load(DATA / "cdnow_sample_model_v1.json")  # written by the BG/NBD-only code (cltv-model/1)
-    assert old.purchases == "bgnbd" and old.purchases_.params == sample_model.purchases_.params
+    # its parameters are where that code's BFGS stopped; today's fit goes on to the optimum
+    assert old.purchases == "bgnbd" and old.purchases_.params == pytest.approx(sample_model.purchases_.params, rel=1e-6)
     scores, expected = old.predict(sample_ch), sample_model.predict(sample_ch)
     same = [c for c in scores.columns if not c.endswith(("_lo", "_hi", "_span"))]
-    assert scores[same].equals(expected[same])
+    assert list(scores.columns) == list(expected.columns)
+    assert scores["segment"].equals(expected["segment"]) and scores["customer_id"].equals(expected["customer_id"])
+    numbers = [c for c in same if c not in ("customer_id", "segment")]
+    np.testing.assert_allclose(scores[numbers], expected[numbers], rtol=1e-6)
     # no covariance in a format-1 file: intervals from the customers' posterior alone
     assert old.purchases_.covariance is None and np.isfinite(scores["clv_hi"]).all()
     assert not scores["clv_hi"].equals(expected["clv_hi"])
@@ -146,7 +150,7 @@ def test_pareto_fit_uses_only_distinct_histories(sample_ch):
     (x, tx, T), _, n = tuples.distinct(*cols)
     by_tuple, _ = ParetoNBD.fit(x, tx, T, n)
     by_row, _ = ParetoNBD.fit(*cols)
-    np.testing.assert_allclose(by_tuple.values, by_row.values, rtol=1e-7)
+    np.testing.assert_allclose(by_tuple.values, by_row.values, rtol=1e-10)
 
 
 @pytest.mark.parametrize("kind, truth", [("mbgnbd", (0.5, 6.0, 0.9, 1.6)), ("paretonbd", (0.55, 10.6, 0.61, 11.7))])
