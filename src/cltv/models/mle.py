@@ -120,13 +120,19 @@ def _line_search(f, x, value, grad, direction, slope, max_steps: int = 40):
     return None
 
 
-def _newton_step(f, x: np.ndarray, grad: np.ndarray) -> np.ndarray | None:
-    """The Newton step ``H^-1 grad`` at ``x``, with ``H`` from central differences of the analytic
+def _hessian_factor(f, x: np.ndarray) -> list[list[float]] | None:
+    """The Cholesky factor of the Hessian at ``x`` from central differences of the analytic
     gradient; None when that Hessian is not positive definite."""
     h = 1e-5 * np.maximum(1.0, np.abs(x))
     cols = [(f(x + hi * e)[1] - f(x - hi * e)[1]) / (2 * hi) for hi, e in zip(h, np.eye(x.size))]
     hess = np.array(cols)
-    return solve_positive_definite((hess + hess.T) / 2, grad)
+    return cholesky((hess + hess.T) / 2)
+
+
+def _newton_step(f, x: np.ndarray, grad: np.ndarray) -> np.ndarray | None:
+    """The Newton step ``H^-1 grad`` at ``x`` (see :func:`_hessian_factor`), or None."""
+    low = _hessian_factor(f, x)
+    return None if low is None else _solve(low, grad)
 
 
 def _newton(f, x: np.ndarray, tol: float, steps: int = 8) -> np.ndarray | None:
@@ -145,16 +151,15 @@ def _newton(f, x: np.ndarray, tol: float, steps: int = 8) -> np.ndarray | None:
     return x if _norm(f(x)[1]) <= tol else None
 
 
-def _refine(f, x: np.ndarray, value: float, grad: np.ndarray, steps: int = 6):
+def _refine(f, x: np.ndarray, value: float, grad: np.ndarray, steps: int = 8):
     """Newton steps from a converged point while each at least halves the gradient's max-norm:
     the optimum to the gradient's rounding floor. Where BFGS stopped depends on its path, which
     rounding-level changes of the data (another summation order) change; the optimum moves only
-    by about those changes. Returns ``(x, value, grad)`` of the best point."""
-    for _ in range(steps):
-        step = _newton_step(f, x, grad)
-        if step is None:
-            break
-        x_new = x - step
+    by about those changes. The Hessian of the start serves every step (the point moves by about
+    1e-7), so a step costs one gradient. Returns ``(x, value, grad)`` of the last point."""
+    low = _hessian_factor(f, x)
+    for _ in range(steps if low is not None else 0):
+        x_new = x - _solve(low, grad)
         value_new, grad_new = f(x_new)
         if not _norm(grad_new) <= _norm(grad) / 2:
             break
@@ -183,8 +188,11 @@ def cholesky(matrix: np.ndarray) -> list[list[float]] | None:
 def solve_positive_definite(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray | None:
     """``matrix^-1 rhs`` by :func:`cholesky`; None unless ``matrix`` is finite and positive definite."""
     low = cholesky(matrix)
-    if low is None:
-        return None
+    return None if low is None else _solve(low, rhs)
+
+
+def _solve(low: list[list[float]], rhs: np.ndarray) -> np.ndarray:
+    """``(L L^T)^-1 rhs`` for a lower Cholesky factor ``low``, in Python floats."""
     n = len(low)
     y = [0.0] * n
     for i in range(n):

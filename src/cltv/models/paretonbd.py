@@ -148,7 +148,7 @@ class ParetoNBD(PurchaseModel):
         r, alpha, s, beta = params.T
         rate = rng.standard_gamma(r + x) / (alpha + T)
         mu = rng.standard_gamma(s) / (beta + T)
-        with np.errstate(divide="ignore"):  # mu = 0 (tiny s): the lifetime never ends
+        with np.errstate(divide="ignore", over="ignore"):  # mu = 0 or subnormal (tiny s): the lifetime never ends
             until = rng.standard_exponential(rate.size) / mu
         return poisson_counts(rate, weeks, rng, until=until)
 
