@@ -1,7 +1,9 @@
 """Stage `segment`: score every customer with the trained model (engine=spark: with
 mlflow.pyfunc.spark_udf of the packaged model, in Spark).
 
-outputs/scores.csv           one row per customer (see README "Outputs")
+outputs/scores.parquet       one row per customer (see README "Outputs"); engine=spark: a folder
+                             of Parquet part files written by the executors, sorted by customer
+outputs/scores.csv           the same rows as CSV, for the report and spreadsheets
 outputs/segment_profile.csv  one row per segment, best first
 """
 import os
@@ -13,7 +15,7 @@ from common import ROOT, run
 from engine import spark_session
 
 from cltv import segment
-from cltv.io import write_csv
+from cltv.io import write_csv, write_parquet
 from cltv.model import CLTVModel
 
 
@@ -23,6 +25,7 @@ def main(p: dict) -> None:
         scores = spark_scores(p, model)
     else:
         scores = model.predict(pd.read_parquet(ROOT / "data/rfm.parquet"))
+        write_parquet(ROOT / "outputs/scores.parquet", scores)
     write_csv(ROOT / "outputs/scores.csv", scores)
     write_csv(ROOT / "outputs/segment_profile.csv", segment.profile(scores, model.segment_labels))
     print(f"segment: {len(scores)} customers, " + ", ".join(
@@ -30,7 +33,9 @@ def main(p: dict) -> None:
 
 
 def spark_scores(p: dict, model: CLTVModel) -> pd.DataFrame:
-    """The scores of ``spark_udf`` of the packaged stage model, by customer id, as pandas'."""
+    """The scores of ``spark_udf`` of the packaged stage model, written by Spark to
+    ``outputs/scores.parquet`` (part files sorted by customer id, columns as
+    :meth:`CLTVModel.predict` orders them), read back as pandas'."""
     from cltv.engines import spark
     from cltv.serving import save_model
 
@@ -38,12 +43,15 @@ def spark_scores(p: dict, model: CLTVModel) -> pd.DataFrame:
     session = spark_session(p)
     with tempfile.TemporaryDirectory() as tmp:
         table = session.read.parquet(str(ROOT / "data/rfm.parquet"))
-        save_model(ROOT / "models/cltv_model.json", Path(tmp) / "model", table.limit(3).toPandas())
-        scores = spark.score(session, str(Path(tmp) / "model"), table).orderBy("customer_id").toPandas()
+        example = table.limit(3).toPandas()
+        columns = list(model.predict(example).columns)
+        save_model(ROOT / "models/cltv_model.json", Path(tmp) / "model", example)
+        scored = spark.score(session, str(Path(tmp) / "model"), table).select(*columns).orderBy("customer_id")
+        spark.write_parquet(scored, ROOT / "outputs/scores.parquet")
     session.stop()
-    columns = list(model.predict(scores.head(1)[["customer_id", "frequency", "recency", "T", "monetary_value"]]).columns)
+    scores = pd.read_parquet(ROOT / "outputs/scores.parquet")
     scores["segment"] = pd.Categorical(scores["segment"], categories=list(model.segment_labels))
-    return scores[columns]
+    return scores
 
 
 if __name__ == "__main__":

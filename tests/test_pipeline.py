@@ -18,7 +18,7 @@ from cltv.schema import interval_columns
 from .repo import commit, copy_repo, sh, tool_env
 
 OUTPUTS = ["data/rfm.parquet", "data/calibration.parquet", "metrics/evaluation.json", "models/cltv_model.json",
-           "outputs/scores.csv", "outputs/segment_profile.csv", "plots/cumulative_repeat.csv", "models/registry.json",
+           "outputs/scores.csv", "outputs/scores.parquet", "outputs/segment_profile.csv", "plots/cumulative_repeat.csv", "models/registry.json",
            "reports/segments.md", "reports/clv_by_segment.png", "data/raw/flo_sample.csv"]
 STAGES = ("flo_sample", "cdnow", "prepare", "evaluate", "train", "segment", "report", "register")
 
@@ -57,6 +57,9 @@ def test_repro_runs_every_stage_then_nothing(repo):
                                     "expected_value", "clv", "segment", *interval_columns((3, 6), 6), "segment_span"]
     assert scores.select_dtypes("number").notna().all().all()
     assert set(scores["segment"]) == {"A", "B", "C", "D"}
+    table = pd.read_parquet(repo / "outputs/scores.parquet")  # the same rows, typed
+    assert list(table["segment"].cat.categories) == ["A", "B", "C", "D"]
+    pd.testing.assert_frame_equal(table.astype({"segment": str}), scores, check_dtype=False, check_exact=True)
     metrics = json.loads((repo / "metrics/evaluation.json").read_text())
     assert metrics["customers"] == 23570 and metrics["mae"] < metrics["baseline_mae"]
     model = json.loads((repo / "models/cltv_model.json").read_text())

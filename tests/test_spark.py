@@ -186,7 +186,10 @@ def test_exp_run_with_the_spark_engine_gives_the_pandas_segments(spark, master_c
         assert f"Running stage '{stage}'" in run.stdout
     assert "23,570 customers" in run.stdout and "rows read in Spark" in run.stdout
     assert (repo / "data/rfm.parquet").is_dir()  # Parquet part files
+    assert (repo / "outputs/scores.parquet").is_dir()  # written by the executors
     got = pd.read_csv(repo / "outputs/scores.csv", dtype={"customer_id": str})
+    table = pd.read_parquet(repo / "outputs/scores.parquet")
+    pd.testing.assert_frame_equal(table.astype({"segment": str}), got, check_dtype=False, check_exact=True)
     full = rfm.rfm(rfm.daily_purchases(master_csv[1]), OBS_END)
     want = CLTVModel().fit(full).predict(full)  # the pandas engine's defaults (conf/model/default.yaml)
     assert list(got.columns) == list(want.columns) and list(got["customer_id"]) == list(want["customer_id"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -15,14 +16,20 @@ import pandas as pd
 
 
 def atomic(path: str | Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp_path)`` and move the result onto ``path`` in one rename."""
+    """Call ``write(tmp_path)`` and move the result onto ``path`` in one rename. A folder at
+    ``path`` (Parquet part files of the Spark engine) is moved aside first and removed after."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         write(Path(tmp))
+        old = path.with_name(f".{path.name}.old")
+        if path.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+            path.rename(old)
         os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
