@@ -120,3 +120,24 @@ def test_bom_crlf_and_gzip_are_accepted(tmp_path, good):
     plain = prepare_and_fit(write(tmp_path, good))
     for name in ("bom.csv", "tx.csv.gz"):
         pd.testing.assert_frame_equal(prepare_and_fit(tmp_path / name), plain)
+
+
+def test_a_file_output_replaces_a_spark_part_folder_and_a_failed_write_keeps_it(tmp_path):
+    """Switching engine=spark back to pandas: data/*.parquet and outputs/scores.parquet were
+    folders of part files; the pandas stages replace them by files, atomically."""
+    from cltv.io import atomic, write_parquet
+
+    folder = tmp_path / "scores.parquet"
+    folder.mkdir()
+    (folder / "part-00000.parquet").write_bytes(b"spark")
+
+    def broken(path):
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        atomic(folder, broken)
+    assert (folder / "part-00000.parquet").read_bytes() == b"spark"  # untouched
+    frame = pd.DataFrame({"customer_id": ["1", "2"], "clv": [1.5, 2.5]})
+    write_parquet(folder, frame)
+    assert folder.is_file() and pd.read_parquet(folder).equals(frame)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.parquet"]  # nothing left aside
