@@ -259,11 +259,10 @@ def _cross_checks(p: dict) -> None:
 
 
 def _spark_checks(p: dict) -> None:
-    """engine=spark reads transaction logs (CSV/Parquet) by the same rules, except netting and Excel."""
+    """engine=spark reads transaction logs (CSV/Parquet) by the same rules; not Excel."""
     if p["data.source"] == "flo":
         raise ConfigError("engine.kind = 'spark': a FLO snapshot is one row per customer and fits in memory; "
                           "use -S engine=pandas with data=flo")
-    if p["data.cancellations.treatment"] == "net" or p["data.sheets"]:
-        key = "data.cancellations.treatment" if p["data.cancellations.treatment"] == "net" else "data.sheets"
-        raise ConfigError(f"{key} = {p[key]!r}: the Spark reader does not net cancellations or read Excel sheets "
-                          "yet; use -S engine=pandas")
+    if p["data.sheets"]:
+        raise ConfigError(f"data.sheets = {p['data.sheets']!r}: the Spark reader reads CSV and Parquet, not Excel "
+                          "workbooks; use -S engine=pandas")

@@ -75,8 +75,9 @@ def test_the_spark_engine_reads_logs_not_snapshots_nor_workbooks():
         validate(composed("engine=spark", "data=flo"))
     validate(composed("engine=spark", "data.invoice_col=Invoice", "data.missing_customer=drop",
                       "data.cancellations.invoice_prefix=C", "data.timezone=Europe/Istanbul"))
-    with pytest.raises(ConfigError, match=r"data.cancellations.treatment = 'net': the Spark reader does not net"):
-        validate(composed("engine=spark", "data.cancellations.treatment=net"))
+    validate(composed("engine=spark", "data.cancellations.treatment=net"))
+    with pytest.raises(ConfigError, match=r"data.sheets = \[2010\]: the Spark reader reads CSV and Parquet, not Excel"):
+        validate(composed("engine=spark", "data.sheets=[2010]"))
 
 
 def _with(params: dict, key: str, value) -> dict:

@@ -1,5 +1,7 @@
 """The Spark engine (cltv.engines.spark) on local Spark: the same RFM tables, the same fit from the
 distinct histories, the same scores through mlflow.pyfunc.spark_udf as the pandas path."""
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -76,12 +78,18 @@ def test_an_invoice_line_export_reads_as_pandas_reads_it(spark, tmp_path):
                    price_col="Price", invoice_col="Invoice", cancel_prefix="C", missing_customer="drop",
                    timezone="Europe/Istanbul", filter_column="Country", filter_values=("United Kingdom",))
     lines, _ = simulate_invoices(20_000, end=end, seed=3)
-    for name in ("export.csv.gz", "export.parquet"):
+    netting = dataclasses.replace(spec, cancellations="net", nonpositive="drop")
+    for name, rules in (("export.csv.gz", spec), ("export.parquet", spec), ("export.csv.gz", netting),
+                        ("export.parquet", netting)):
         write_invoices(lines, tmp_path / name)
-        want, want_quality = load_log(tmp_path / name, spec, end=end)
-        got, quality = engine.read_log(spark, tmp_path / name, spec, end=end)
-        assert quality.as_dict() == want_quality.as_dict(), name
-        assert quality.dropped["cancellation"] > 0 and quality.dropped["missing_customer"] > 0
+        want, want_quality = load_log(tmp_path / name, rules, end=end)
+        got, quality = engine.read_log(spark, tmp_path / name, rules, end=end)
+        assert quality.as_dict() == want_quality.as_dict(), (name, rules.cancellations)
+        assert quality.dropped["missing_customer"] > 0
+        if rules is netting:  # each return lowers a purchase; a purchase it cancels whole is dropped (amount 0)
+            assert quality.netted_cancellations > 0 and quality.dropped["nonpositive_amount"] > 0
+        else:
+            assert quality.dropped["cancellation"] > 0
         _same(engine.rfm(engine.daily_purchases(got), end).toPandas(), rfm.rfm(rfm.daily_purchases(want), end))
 
 

@@ -260,10 +260,12 @@ def load_log(path: str | Path, spec: LogSpec = LogSpec(), end: str | pd.Timestam
 
 def _net(tx: pd.DataFrame, cancel: np.ndarray) -> pd.DataFrame:
     """Purchases with each cancellation's amount subtracted from the same customer's latest
-    purchase on or before its day (cancellations without such a purchase are dropped)."""
+    purchase on or before its day, the last such row in input order (cancellations without such
+    a purchase are dropped)."""
     buys = tx[~cancel].reset_index(drop=True).assign(__row__=lambda d: np.arange(len(d)))
     returns = tx[cancel].assign(amount=lambda d: -d["amount"].abs())
-    matched = pd.merge_asof(returns.sort_values("date"), buys[["customer_id", "date", "__row__"]].sort_values("date"),
+    matched = pd.merge_asof(returns.sort_values("date", kind="stable"),
+                            buys[["customer_id", "date", "__row__"]].sort_values("date", kind="stable"),
                             on="date", by="customer_id", direction="backward")
     matched = matched.dropna(subset=["__row__"])
     change = matched.groupby(matched["__row__"].astype(int))["amount"].sum()

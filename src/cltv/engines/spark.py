@@ -82,9 +82,9 @@ def read_log(spark, path: str | Path, spec, end: str | None = None):
     with time zones, quantity x unit price, cancellations and returns dropped, non-positive
     amounts, the window), as a Spark DataFrame ``customer_id`` (text), ``date`` (the calendar
     day), ``amount`` (double), and the :class:`~cltv.data.transactions.Quality` account. Not in
-    Spark: Excel workbooks and ``cancellations="net"``. A row without a readable id (unless guests
-    are dropped), day or number fails with :class:`DataError` naming the file, the column and
-    example values (Spark knows no line numbers)."""
+    Spark: Excel workbooks. A row without a readable id (unless guests are dropped), day or
+    number fails with :class:`DataError` naming the file, the column and example values (Spark
+    knows no line numbers)."""
     from pyspark.sql import functions as F
 
     from ..data.transactions import Quality
@@ -92,8 +92,8 @@ def read_log(spark, path: str | Path, spec, end: str | None = None):
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: file not found")
-    if spec.cancellations == "net" or spec.sheets:
-        raise DataError(f"{path}: the Spark reader does not net cancellations or read Excel sheets; use the pandas engine")
+    if spec.sheets:
+        raise DataError(f"{path}: the Spark reader does not read Excel sheets; use the pandas engine")
     parquet = path.is_dir() and any(path.rglob("*.parquet")) or ".parquet" in "".join(path.suffixes).lower()
     if parquet:
         raw = spark.read.parquet(str(path))
@@ -122,6 +122,7 @@ def read_log(spark, path: str | Path, spec, end: str | None = None):
         keep = F.trim(F.col(spec.filter_column).cast("string")).isin([str(v) for v in spec.filter_values])
     tx = raw.select(F.when(ident != "", ident).alias("customer_id"), _local_day(raw, spec, path).alias("date"),
                     amount.alias("amount"), cancel.alias("_cancel"), keep.alias("_keep"),
+                    F.monotonically_increasing_id().alias("_row"),  # input order: the file's, in one file
                     F.col(spec.date_col).cast("string").alias("_date"),
                     *(F.col(c).cast("string").alias(f"_{i}") for i, c in enumerate(
                         [spec.amount_col] if spec.amount_col else [spec.quantity_col, spec.price_col])))
@@ -148,14 +149,41 @@ def read_log(spark, path: str | Path, spec, end: str | None = None):
             raise DataError(f"{path}: column {column!r}: {problem} in {count:,} row(s), e.g. {examples}; expected a "
                             "value on every row (Spark reads no line numbers: search the file for these values)")
     out = rows.filter(~guest & ~late & ~F.col("_cancel"))
+    quality = Quality(rows_read=read)
+    nonpositive = c["nonpositive"]
+    if spec.cancellations == "net" and c["cancel"]:
+        out = _net(out, rows.filter(~guest & ~late & F.col("_cancel"))).cache()
+        nonpositive = out.filter(F.col("amount") <= 0).count()
+        quality.netted_cancellations = c["cancel"]
     if spec.nonpositive == "drop":
         out = out.filter(F.col("amount") > 0)
-    quality = Quality(rows_read=read)
     quality.dropped.update(filtered=read - c["kept"], missing_customer=c["guest"], outside_window=c["late"],
-                           cancellation=c["cancel"], nonpositive_amount=c["nonpositive"] if spec.nonpositive == "drop" else 0)
-    quality.nonpositive_kept = 0 if spec.nonpositive == "drop" else c["nonpositive"]
+                           cancellation=c["cancel"] - quality.netted_cancellations,
+                           nonpositive_amount=nonpositive if spec.nonpositive == "drop" else 0)
+    quality.nonpositive_kept = 0 if spec.nonpositive == "drop" else nonpositive
     quality.rows_kept = read - sum(quality.dropped.values())
     return out.select(*TIDY), quality
+
+
+def _net(buys, cancellations):
+    """``buys`` with each cancellation's amount subtracted from the same customer's latest
+    purchase row on or before its day (the last such row in input order; cancellations without
+    one are dropped): :func:`cltv.data.transactions.load_log`'s ``net``. One pass per customer:
+    purchases and cancellations in (day, purchases first, input order), each cancellation takes
+    the last purchase row seen."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    both = buys.select("customer_id", "date", "_row", F.lit(0).alias("_is_cancel"), F.col("_row").alias("_buy")).unionByName(
+        cancellations.select("customer_id", "date", "_row", F.lit(1).alias("_is_cancel"), F.lit(None).cast("long").alias("_buy"),
+                             (-F.abs("amount")).alias("_change")), allowMissingColumns=True)
+    seen = Window.partitionBy("customer_id").orderBy("date", "_is_cancel", "_row").rowsBetween(Window.unboundedPreceding, 0)
+    matched = (both.withColumn("_target", F.last("_buy", ignorenulls=True).over(seen))
+               .filter((F.col("_is_cancel") == 1) & F.col("_target").isNotNull())
+               .groupBy("_target").agg(F.sum("_change").alias("_change")))
+    return (buys.join(matched, buys["_row"] == matched["_target"], "left")
+            .withColumn("amount", F.col("amount") + F.coalesce(F.col("_change"), F.lit(0.0)))
+            .drop("_target", "_change"))
 
 
 def _local_day(raw, spec, path: Path):
