@@ -225,11 +225,7 @@ def holdout_coverage(ch: pd.DataFrame, model: CLTVModel, level: float, chunk: in
     share with ``lo <= actual <= hi`` (at least ``level`` for whole numbers). The table holds the
     PIT histogram (:data:`PIT_BINS` bins; ``expected`` is the uniform share).
     """
-    weeks = float(ch["holdout_weeks"].iloc[0])
-    usable = ch["monetary_value"].to_numpy() > 0
-    futures = intervals.simulate_futures(
-        model.purchases_, model.spend_, *(ch[c] for c in ("frequency", "recency", "T")),
-        np.where(usable, model.spend_counts(ch), 0.0), ch["monetary_value"], [weeks])
+    futures = intervals.futures_of(model, ch, [float(ch["holdout_weeks"].iloc[0])])
     purchases = futures.purchases(0)
     actual = ch["holdout_purchases"].to_numpy()
     pit = intervals.randomised_pit(purchases[futures.customer], actual)
@@ -242,13 +238,14 @@ def holdout_coverage(ch: pd.DataFrame, model: CLTVModel, level: float, chunk: in
     edges = np.linspace(0.0, 1.0, PIT_BINS + 1)
     counts = np.histogram(pit, bins=edges)[0]
     central = lambda u: float(np.mean(np.abs(u - 0.5) <= level / 2.0))  # noqa: E731
+    uniform = stats.chisquare(counts)
     metrics = {
         "interval_level": float(level),
         "holdout_coverage": central(pit),
         "holdout_coverage_inclusive": float(np.mean((actual >= lo) & (actual <= hi))),
         "holdout_spend_coverage": central(spend_pit),
-        "holdout_pit_chi2": float(stats.chisquare(counts).statistic),
-        "holdout_pit_chi2_pvalue": float(stats.chisquare(counts).pvalue),
+        "holdout_pit_chi2": float(uniform.statistic),
+        "holdout_pit_chi2_pvalue": float(uniform.pvalue),
     }
     table = pd.DataFrame({"pit": [f"{a:.1f}-{b:.1f}" for a, b in zip(edges[:-1], edges[1:])],
                           "observed": counts / len(pit), "expected": np.full(PIT_BINS, 1.0 / PIT_BINS),

@@ -95,10 +95,14 @@ class Futures:
         draws.sort(axis=1)  # numpy's sort is faster than np.partition here
         return draws[self.customer, lo], draws[self.customer, hi]
 
+    def _units(self, weights: np.ndarray) -> np.ndarray:
+        """(2, keys, D): the spend of the grid steps weighted by ``weights``, in spend-scale units."""
+        return np.sum(self.spend * np.asarray(weights, dtype=float)[:, None, None, None], axis=0)
+
     def value_draws(self, weights: np.ndarray, customers: np.ndarray) -> np.ndarray:
         """(len(customers), D) draws of the spend of the grid steps weighted by ``weights``, in
         money, for the customers at the positions ``customers`` (exact: no kappa grid)."""
-        unit = np.sum(self.spend * np.asarray(weights, dtype=float)[:, None, None, None], axis=0)  # (2, keys, D)
+        unit = self._units(weights)
         hist = self.customer[customers]
         v = self.v_ratio * (self.scale[customers] * self.kappa[customers])[:, None]  # v draws (v_hat = scale kappa)
         amount = (self.scale * (1.0 - self.kappa))[customers][:, None]  # n m
@@ -108,7 +112,7 @@ class Futures:
         """Per customer: bounds of the spend of the grid steps weighted by ``weights`` (1 for the
         spend up to a time, discount factors for the CLV), in money."""
         lo, hi = order_statistics(level, self.alive.shape[1])
-        unit = np.sum(self.spend * np.asarray(weights, dtype=float)[:, None, None, None], axis=0)  # (2, keys, D)
+        unit = self._units(weights)
         bounds = np.empty((2, self.customer.size))
         for usable in (False, True):
             who = np.flatnonzero(self.usable == usable)
@@ -193,15 +197,21 @@ def randomised_pit(draws: np.ndarray, actual: np.ndarray, seed: int = SEED) -> n
     return (below + v * (ties + 1)) / (draws.shape[1] + 1)
 
 
+def futures_of(model, rfm: pd.DataFrame, weeks: Sequence[float]) -> Futures:
+    """:func:`simulate_futures` of the customers of an RFM table under a fitted
+    :class:`cltv.model.CLTVModel`, over ``weeks`` (weeks after T)."""
+    usable = rfm["monetary_value"].to_numpy() > 0
+    return simulate_futures(model.purchases_, model.spend_, *(rfm[c] for c in ("frequency", "recency", "T")),
+                            np.where(usable, model.spend_counts(rfm), 0.0), rfm["monetary_value"], weeks)
+
+
 def predict(model, rfm: pd.DataFrame, level: float) -> dict[str, np.ndarray]:
     """Per customer of the (validated) RFM table: the bounds of the predictive intervals at
     ``level`` of a fitted :class:`cltv.model.CLTVModel` for the purchases per horizon, the spend
     over the CLV horizon and the CLV (:func:`cltv.schema.interval_columns`), and ``segment_span``:
     the segments from ``clv_hi``'s to ``clv_lo``'s ("A-C"; one label when both are in one)."""
     weeks, at_horizon, at_month = model.grid()
-    usable = rfm["monetary_value"].to_numpy() > 0
-    futures = simulate_futures(model.purchases_, model.spend_, *(rfm[c] for c in ("frequency", "recency", "T")),
-                               np.where(usable, model.spend_counts(rfm), 0.0), rfm["monetary_value"], weeks)
+    futures = futures_of(model, rfm, weeks)
     out = {}
     for h, step in zip(model.horizons_months, at_horizon):
         out[f"purchases_{h:g}m_lo"], out[f"purchases_{h:g}m_hi"] = futures.purchase_interval(step, level)

@@ -131,12 +131,14 @@ def read_log(spark, path: str | Path, spec, end: str | None = None):
     bad_number = F.col("amount").isNull() | F.isnan("amount") | F.col("amount").isin(float("inf"), float("-inf"))
     late = F.col("date") > F.to_date(F.lit(str(end))) if end is not None else F.lit(False)
     counted = lambda condition: F.sum(F.when(condition, 1).otherwise(0))  # noqa: E731
-    c = rows.select(F.count("*").alias("kept"), counted(guest).alias("guest"),
-                    counted(~guest & F.col("date").isNull()).alias("bad_date"), counted(~guest & bad_number).alias("bad_number"),
-                    counted(~guest & late).alias("late"), counted(~guest & ~late & F.col("_cancel")).alias("cancel"),
-                    counted(~guest & ~late & ~F.col("_cancel") & (F.col("amount") <= 0)).alias("nonpositive"),
-                    ).first()
-    read = tx.count()
+    kept = F.col("_keep")
+    c = tx.select(F.count("*").alias("read"), counted(kept).alias("kept"), counted(kept & guest).alias("guest"),
+                  counted(kept & ~guest & F.col("date").isNull()).alias("bad_date"),
+                  counted(kept & ~guest & bad_number).alias("bad_number"), counted(kept & ~guest & late).alias("late"),
+                  counted(kept & ~guest & ~late & F.col("_cancel")).alias("cancel"),
+                  counted(kept & ~guest & ~late & ~F.col("_cancel") & (F.col("amount") <= 0)).alias("nonpositive"),
+                  ).first()  # one pass over the log for the whole account
+    read = c["read"]
     if c["guest"] and spec.missing_customer == "error":
         raise DataError(f"{path}: column {spec.customer_col!r}: missing customer id in {c['guest']:,} row(s); expected "
                         "an id on every row (guest purchases: set data.missing_customer=drop)")
