@@ -284,6 +284,7 @@ def test_a_killed_registration_is_done_again_by_the_next_run(repo):
     assert proc.wait(timeout=300) != 0
     killed = runs(repo)[-1]
     assert killed.info.status == "RUNNING" and "cltv.fingerprint" not in killed.data.tags
+    assert killed.data.tags.get("cltv.registered_by") == "register"  # written with the run: never an unowned orphan
     again = sh(repo, "dvc", "repro")
     assert "Running stage 'register'" in again.stdout and "is candidate" in again.stdout, \
         f"killed run:\n{log.read_text()}\nnext run:\n{again.stdout}"

@@ -202,9 +202,10 @@ def register(result: Result, registry: Registry, log_model, name: str, descripti
         if not registry.project_run_id and (done := logged_run(client, exp_id, fp)):
             return {"fingerprint": fp, "run_id": done.info.run_id, "logged": False,
                     "version": done.data.tags.get("cltv.model_version", "")}
+        # the owner tag is written with the run itself: a run killed at once is still found as an orphan
         with mlflow.start_run(run_id=registry.project_run_id, experiment_id=None if registry.project_run_id else exp_id,
-                              run_name=None if registry.project_run_id else name) as run:
-            mlflow.set_tags({OWNER_TAG: "register", "mlflow.note.content": description,
+                              run_name=None if registry.project_run_id else name, tags={OWNER_TAG: "register"}) as run:
+            mlflow.set_tags({"mlflow.note.content": description,
                              "cltv.data_label": result.data_label, "cltv.evaluation_data": evaluation,
                              "cltv.data_fingerprint": f"sha256:{sha256(result.data_file)}",
                              **result.tags})
