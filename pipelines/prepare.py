@@ -81,11 +81,12 @@ def transactions_spark(p: dict) -> None:
     for name, table in tables.items():  # sorted: pandas reads the part files back in customer order
         spark.write_parquet(table.orderBy("customer_id", *(["date"] if name == "daily" else [])), ROOT / f"data/{name}.parquet")
     customers = full.count()
+    cohort = session.read.parquet(str(ROOT / "data/calibration.parquet")).count()  # from the Parquet footers
     write_json(ROOT / "metrics/data_quality.json", {**quality.as_dict(), "customers": customers, "purchase_days": days,
                                                      "first_date": str(first), "last_date": str(last)})
     dropped = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in quality.dropped.items() if v) or "none"
     print(f"prepare: {quality.rows_read:,} rows read in Spark ({d['path']}), dropped: {dropped}; {days:,} purchase "
-          f"days, {customers:,} customers")
+          f"days, {customers:,} customers ({cohort:,} in the calibration cohort)")
     session.stop()
 
 

@@ -192,7 +192,7 @@ def test_exp_run_with_the_spark_engine_gives_the_pandas_segments(spark, master_c
     run = sh(repo, "dvc", "exp", "run", "-S", "engine=spark")
     for stage in ("prepare", "train", "segment"):
         assert f"Running stage '{stage}'" in run.stdout
-    assert "23,570 customers" in run.stdout and "rows read in Spark" in run.stdout
+    assert "23,570 customers (23,570 in the calibration cohort)" in run.stdout and "rows read in Spark" in run.stdout
     assert (repo / "data/rfm.parquet").is_dir()  # Parquet part files
     assert (repo / "outputs/scores.parquet").is_dir()  # written by the executors
     got = pd.read_csv(repo / "outputs/scores.csv", dtype={"customer_id": str})
