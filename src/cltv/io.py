@@ -22,9 +22,9 @@ def atomic(path: str | Path, write: Callable[[Path], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    old = path.with_name(f".{path.name}.old")
     try:
         write(Path(tmp))
-        old = path.with_name(f".{path.name}.old")
         if path.is_dir():
             shutil.rmtree(old, ignore_errors=True)
             path.rename(old)
@@ -32,6 +32,8 @@ def atomic(path: str | Path, write: Callable[[Path], None]) -> None:
         shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        if old.is_dir() and not path.exists():  # interrupted between the two renames: put the folder back
+            old.rename(path)
         raise
 
 
