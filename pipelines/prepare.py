@@ -58,9 +58,7 @@ def transactions(p: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.
     rfm.check_period(daily, d["calibration_end"], d["observation_end"], source=str(d["path"]))
     calibration = rfm.calibration_holdout(daily, d["calibration_end"], d["observation_end"])
     full = rfm.rfm(daily, d["observation_end"])
-    dropped = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in quality.dropped.items() if v) or "none"
-    print(f"prepare: {quality.rows_read:,} rows read, dropped: {dropped}; {len(daily):,} purchase days, "
-          f"{len(full):,} customers ({len(calibration):,} in the calibration cohort)")
+    print(_summary(quality, "", len(daily), len(full), len(calibration)))
     return daily, calibration, full, full[["customer_id"]], account(quality, daily)
 
 
@@ -84,10 +82,15 @@ def transactions_spark(p: dict) -> None:
     cohort = session.read.parquet(str(ROOT / "data/calibration.parquet")).count()  # from the Parquet footers
     write_json(ROOT / "metrics/data_quality.json", {**quality.as_dict(), "customers": customers, "purchase_days": days,
                                                      "first_date": str(first), "last_date": str(last)})
-    dropped = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in quality.dropped.items() if v) or "none"
-    print(f"prepare: {quality.rows_read:,} rows read in Spark ({d['path']}), dropped: {dropped}; {days:,} purchase "
-          f"days, {customers:,} customers ({cohort:,} in the calibration cohort)")
+    print(_summary(quality, f" in Spark ({d['path']})", days, customers, cohort))
     session.stop()
+
+
+def _summary(quality, where: str, days: int, customers: int, cohort: int) -> str:
+    """The stage's line on a transaction log: rows read, dropped by reason, what was built."""
+    dropped = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in quality.dropped.items() if v) or "none"
+    return (f"prepare: {quality.rows_read:,} rows read{where}, dropped: {dropped}; {days:,} purchase days, "
+            f"{customers:,} customers ({cohort:,} in the calibration cohort)")
 
 
 def main(p: dict) -> None:

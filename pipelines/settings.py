@@ -12,4 +12,3 @@ def model_params(p: dict) -> dict:
     return {**m, "purchases": purchases["kind"], "purchases_penalizer": purchases["penalizer"],
             "spend": spend["kind"], "spend_penalizer": spend["penalizer"],
             "monetary_includes_first": p["data"]["source"] == "flo" and not p["data"]["seed_compatible"]}
-

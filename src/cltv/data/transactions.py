@@ -66,6 +66,11 @@ class LogSpec:
     timezone: str | None = None
     sheets: tuple | None = None           # Excel: None = every sheet
 
+    def columns(self) -> list[str]:
+        """The columns of the log these rules read, each once."""
+        return list(dict.fromkeys(c for c in (self.customer_col, self.date_col, self.amount_col, self.quantity_col,
+                                              self.price_col, self.invoice_col, self.filter_column) if c))
+
 
 @dataclass
 class Quality:
@@ -195,9 +200,7 @@ def load_log(path: str | Path, spec: LogSpec = LogSpec(), end: str | pd.Timestam
     path = Path(path)
     raw = read_rows(path, spec.sheets)
     quality = Quality(rows_read=len(raw))
-    needed = [c for c in (spec.customer_col, spec.date_col, spec.amount_col, spec.quantity_col, spec.price_col,
-                          spec.invoice_col, spec.filter_column) if c]
-    missing = [c for c in dict.fromkeys(needed) if c not in raw.columns]
+    missing = [c for c in spec.columns() if c not in raw.columns]
     if missing:
         found = [c for c in raw.columns if c != "__line__"][:12]
         raise DataError(f"{path}: missing column(s) {missing}; found {found} (set the data.*_col keys, and check "

@@ -99,9 +99,7 @@ def read_log(spark, path: str | Path, spec, end: str | None = None):
         raw = spark.read.parquet(str(path))
     else:
         raw = spark.read.option("header", True).option("inferSchema", False).option("encoding", "UTF-8").csv(str(path))
-    needed = [c for c in (spec.customer_col, spec.date_col, spec.amount_col, spec.quantity_col, spec.price_col,
-                          spec.invoice_col, spec.filter_column) if c]
-    missing = [c for c in dict.fromkeys(needed) if c not in raw.columns]
+    missing = [c for c in spec.columns() if c not in raw.columns]
     if missing:
         raise DataError(f"{path}: missing column(s) {missing}; found {raw.columns[:12]} (set the data.*_col keys)")
     types = dict(raw.dtypes)
