@@ -10,10 +10,10 @@ from cltv.data import rfm
 from cltv.data.simulate import simulate_transactions
 from cltv.evaluate import holdout_coverage
 from cltv.model import CLTVModel
-from cltv.models import purchase_model
+from cltv.models import PURCHASE_MODELS, purchase_model
 from cltv.schema import interval_columns
 
-PARAMS = {"bgnbd": (0.243, 4.414, 0.793, 2.426), "mbgnbd": (0.25, 4.0, 0.9, 3.0), "paretonbd": (0.55, 10.6, 0.61, 11.7)}
+PARAMS = {kind: model.example for kind, model in PURCHASE_MODELS.items()}  # every registered model
 
 
 @pytest.fixture(scope="module")

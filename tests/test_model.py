@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from cltv import segment
-from cltv.models import BGNBD
+from cltv.models.bgnbd import BGNBD
 from cltv.model import CLTVModel, FitError
 from cltv.data.simulate import simulate_rfm
 

@@ -11,8 +11,9 @@ from scipy.integrate import quad
 from cltv.data import cdnow, rfm
 from cltv.evaluate import evaluate
 from cltv.model import CLTVModel
-from cltv.models import PURCHASE_MODELS, ParetoNBD, tuples
-from cltv.models.base import prepare
+from cltv.models import PURCHASE_MODELS, SPEND_MODELS, tuples
+from cltv.models.paretonbd import ParetoNBD
+from cltv.models.purchase import prepare
 from cltv.models.paretonbd import _dead
 
 from .conftest import CAL_END, OBS_END
@@ -97,30 +98,56 @@ def test_paretonbd_dropout_integral_is_exact(x, tx, T, params):
     assert got == pytest.approx(np.log(s * total) + lo, abs=1e-11)
 
 
-@pytest.mark.parametrize("kind", sorted(PURCHASE_MODELS))
-def test_gradient_is_the_objectives_derivative(kind, sample_ch):
-    cols = (sample_ch[c].to_numpy(float) for c in ("frequency", "recency", "T"))
-    (x, tx, T), _, n = tuples.distinct(*cols)
-    x, tx, T, w, by_x = prepare(x, tx / T.max(), T / T.max(), n)
-    objective = PURCHASE_MODELS[kind].objective
-    for point in (np.full(4, 0.1), np.log([0.5, 0.3, 0.6, 0.2])):
-        grad = objective(point, x, tx, T, w, 0.01, by_x)[1]
+#: every registered model as (part, kind): the generic tests below run on each
+MODELS = [("purchases", k) for k in PURCHASE_MODELS] + [("spend", k) for k in SPEND_MODELS]
+
+
+def objective_and_data(part: str, kind: str, ch):
+    """The model's objective as a function of log-parameters and penalizer, on ``ch``'s data."""
+    if part == "purchases":
+        cols = (ch[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+        (x, tx, T), _, n = tuples.distinct(*cols)
+        data = prepare(x, tx / T.max(), T / T.max(), n)
+        return lambda point, pen: PURCHASE_MODELS[kind].objective(point, *data[:4], pen, data[4])
+    usable = (ch["frequency"] > 0) & (ch["monetary_value"] > 0)
+    x, m = ch.loc[usable, "frequency"].to_numpy(float), ch.loc[usable, "monetary_value"].to_numpy(float)
+    return lambda point, pen: SPEND_MODELS[kind].objective(point, x, m, np.ones_like(x), pen)
+
+
+def fitted(part: str, kind: str, ch) -> CLTVModel:
+    return CLTVModel(**{part: kind}).fit(ch)
+
+
+@pytest.mark.parametrize("part, kind", MODELS)
+def test_gradient_is_the_objectives_derivative(part, kind, sample_ch):
+    objective = objective_and_data(part, kind, sample_ch)
+    k = len((PURCHASE_MODELS if part == "purchases" else SPEND_MODELS)[kind].param_names)
+    for point in (np.full(k, 0.1), np.log(np.linspace(0.2, 0.7, k))):
+        grad = objective(point, 0.01)[1]
         h = 1e-6
-        numeric = [(objective(point + h * e, x, tx, T, w, 0.01, by_x)[0] - objective(point - h * e, x, tx, T, w, 0.01,
-                                                                                      by_x)[0]) / (2 * h)
-                   for e in np.eye(4)]
+        numeric = [(objective(point + h * e, 0.01)[0] - objective(point - h * e, 0.01)[0]) / (2 * h) for e in np.eye(k)]
         np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-8)
 
 
-@pytest.mark.parametrize("kind", sorted(PURCHASE_MODELS))
-def test_every_model_round_trips_through_json(kind, tmp_path, sample_ch):
-    model = CLTVModel(purchases=kind).fit(sample_ch)
+@pytest.mark.parametrize("part, kind", MODELS)
+def test_every_model_round_trips_through_json(part, kind, tmp_path, sample_ch):
+    model = fitted(part, kind, sample_ch)
     model.save(tmp_path / "m.json")
     saved = json.loads((tmp_path / "m.json").read_text())
-    assert saved["purchases"]["kind"] == kind and saved["hyperparameters"]["purchases"] == kind
-    assert set(saved["purchases"]["params"]) == set(PURCHASE_MODELS[kind].param_names)
+    assert saved[part]["kind"] == kind and saved["hyperparameters"][part] == kind
+    assert sorted(saved[part]["params"]) == sorted(getattr(model, f"{part}_").param_names)
     again = CLTVModel.load(tmp_path / "m.json")
     assert again.predict(sample_ch).equals(model.predict(sample_ch))
+    # the file's parameters are what predicts: another value of any of them changes the scores
+    for name in saved[part]["params"]:
+        changed = json.loads(json.dumps(saved))
+        changed[part]["params"][name] *= 1.1
+        moved = CLTVModel.from_dict(changed).predict(sample_ch)
+        assert not np.allclose(moved["clv"], model.predict(sample_ch)["clv"], rtol=1e-6, atol=0), name
+    # parameter objects refuse unknown and missing names
+    for params in ({**saved[part]["params"], "extra": 1.0}, dict(list(saved[part]["params"].items())[1:])):
+        with pytest.raises(ValueError, match="expected"):
+            CLTVModel.from_dict({**saved, part: {**saved[part], "params": params}})
 
 
 def test_a_bgnbd_model_file_of_format_1_still_loads(sample_ch, sample_model):
@@ -153,12 +180,18 @@ def test_pareto_fit_uses_only_distinct_histories(sample_ch):
     np.testing.assert_allclose(by_tuple.values, by_row.values, rtol=1e-10)
 
 
-@pytest.mark.parametrize("kind, truth", [("mbgnbd", (0.5, 6.0, 0.9, 1.6)), ("paretonbd", (0.55, 10.6, 0.61, 11.7))])
-def test_simulated_parameters_are_recovered(kind, truth):
+@pytest.mark.parametrize("kind", sorted(PURCHASE_MODELS))
+def test_simulated_parameters_are_recovered(kind):
+    """Each model's own simulator (``simulate``) at its ``example`` parameters, fitted back; the
+    spend model's too."""
     from cltv.data.simulate import simulate_rfm
 
-    model = CLTVModel(purchases=kind).fit(simulate_rfm(40_000, truth, purchases=kind, seed=3))
-    np.testing.assert_allclose(model.purchases_.values, truth, rtol=0.10)
+    truth = PURCHASE_MODELS[kind].example
+    for spend, spend_model in SPEND_MODELS.items():
+        data = simulate_rfm(40_000, truth, spend_model.example, purchases=kind, spend=spend, seed=3)
+        model = CLTVModel(purchases=kind, spend=spend).fit(data)
+        np.testing.assert_allclose(model.purchases_.values, truth, rtol=0.10)
+        np.testing.assert_allclose(model.spend_.values, spend_model.example, rtol=0.10)
 
 
 def test_standard_errors_are_the_delta_method_values(sample_model):
@@ -170,23 +203,27 @@ def test_standard_errors_are_the_delta_method_values(sample_model):
     assert sample_model.to_dict()["purchases"]["standard_errors"] == se
 
 
-@pytest.mark.parametrize("kind", sorted(PURCHASE_MODELS))
-def test_covariance_is_the_inverse_of_a_finite_difference_hessian(kind, sample_ch):
+@pytest.mark.parametrize("part, kind", MODELS)
+def test_covariance_is_the_inverse_of_a_finite_difference_hessian(part, kind, sample_ch):
     """Against second differences of the log-likelihood *values* (not of the gradient) in natural
     parameters."""
-    model = CLTVModel(purchases=kind).fit(sample_ch).purchases_
-    x, tx, T = (sample_ch[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    model = getattr(fitted(part, kind, sample_ch), f"{part}_")
+    if part == "purchases":
+        columns = tuple(sample_ch[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    else:
+        usable = (sample_ch["frequency"] > 0) & (sample_ch["monetary_value"] > 0)
+        columns = tuple(sample_ch.loc[usable, c].to_numpy(float) for c in ("frequency", "monetary_value"))
     theta = np.array(model.values)
-    h = 1e-3 * theta
+    k, h = theta.size, 1e-3 * theta
 
     def ll(values):
-        return type(model).of(*values).log_likelihood(x, tx, T)
-    hessian = np.empty((4, 4))
-    for i in range(4):
-        for j in range(4):
-            ei, ej = np.eye(4)[i] * h[i], np.eye(4)[j] * h[j]
+        return type(model).of(*values).log_likelihood(*columns)
+    hessian = np.empty((k, k))
+    for i in range(k):
+        for j in range(k):
+            ei, ej = np.eye(k)[i] * h[i], np.eye(k)[j] * h[j]
             hessian[i, j] = -(ll(theta + ei + ej) - ll(theta + ei - ej) - ll(theta - ei + ej) + ll(theta - ei - ej)) / (
                 4 * h[i] * h[j])
     np.testing.assert_allclose(model.covariance, np.linalg.inv(hessian), rtol=2e-3, atol=1e-12)
-    again = CLTVModel.from_dict(CLTVModel(purchases=kind).fit(sample_ch).to_dict()).purchases_
+    again = getattr(CLTVModel.from_dict(fitted(part, kind, sample_ch).to_dict()), f"{part}_")
     assert again.covariance == model.covariance

@@ -7,7 +7,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cltv.model import CLTVModel
-from cltv.models import BGNBD, PURCHASE_MODELS, GammaGamma
+from cltv.models import PURCHASE_MODELS
+from cltv.models.bgnbd import BGNBD
+from cltv.models.gamma_gamma import GammaGamma
 
 
 def log_uniform(lo: float, hi: float):
@@ -19,7 +21,8 @@ def params(draw):
     """Valid parameters, extreme ones included: r and alpha up to 1e3 / 1e4 (with a mean purchase
     rate r / alpha between 1e-4 and 10 a week), a and b down to 1e-12 (dropout not identified),
     a at and around the removable singularity a = 1; for Pareto/NBD s and beta take a's and b's
-    ranges (s at and around 1, where its closed form takes the limit)."""
+    ranges (s at and around 1, where its closed form takes the limit); a parameter of another
+    name (a model added later) takes b's range."""
     r = draw(log_uniform(1e-3, 1e3))
     rate = draw(log_uniform(1e-4, 10.0))
     return {
@@ -54,7 +57,9 @@ def rfm_rows(draw):
 
 def model_with(p: dict, interval_level: float | None = None) -> CLTVModel:
     model = CLTVModel(purchases=p["kind"], horizons_months=(1, 3, 6, 12, 24), interval_level=interval_level)
-    model.purchases_ = PURCHASE_MODELS[p["kind"]].of(p["r"], p["alpha"], p["a"], p["b"])
+    kind = PURCHASE_MODELS[p["kind"]]
+    named = {"r": p["r"], "alpha": p["alpha"], "a": p["a"], "b": p["b"], "s": p["a"], "beta": p["b"]}
+    model.purchases_ = kind({k: named.get(k, p["b"]) for k in kind.param_names})
     model.spend_ = GammaGamma({k: p[k] for k in ("p", "q", "v")})
     model.segment_cutoffs_ = [1.0, 10.0, 100.0]
     model.training_ = {}

@@ -13,7 +13,8 @@ from lifetimes.utils import calibration_and_holdout_data
 from scipy.optimize import approx_fprime
 
 from cltv.data import rfm
-from cltv.models import BGNBD, bgnbd, gamma_gamma, tuples
+from cltv.models import bgnbd, gamma_gamma, tuples
+from cltv.models.bgnbd import BGNBD
 from cltv.models.mle import minimize_bfgs
 from cltv.model import CLTVModel, horizon_column
 from cltv.data.simulate import simulate_rfm, simulate_transactions

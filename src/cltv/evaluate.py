@@ -129,12 +129,11 @@ def diagnostics(model: CLTVModel, hist: pd.DataFrame) -> tuple[dict[str, float],
       expects (e.g. an export that keeps only customers with 2+ orders): estimates are biased.
     """
     notes = list(model.training_.get("warnings", []))
-    q = model.spend_.params["q"]
     corr = model.training_.get("frequency_monetary_corr")
     zero_obs, zero_exp = float(hist["observed"].iloc[0]), float(hist["expected"].iloc[0])
     flags = {
         "dropout_degenerate": int(model.purchases_.dropout_note() is not None),
-        "gg_q_le_1": int(q <= 1.0),
+        **model.spend_.diagnostics(),
         "zero_repeat_observed": zero_obs,
         "zero_repeat_expected": zero_exp,
         "selection_bias_suspected": int(zero_exp >= 10 and zero_obs < 0.5 * zero_exp),

@@ -32,8 +32,11 @@ import numpy as np
 import pandas as pd
 
 from . import segment
+from .schema import SEGMENT_SPAN, interval_names
 from .models import tuples
-from .models.base import ParametricModel, PurchaseModel
+from .models.base import ParametricModel
+from .models.purchase import PurchaseModel
+from .models.spend import SpendModel
 from .models.mle import cholesky
 
 DRAWS = 199
@@ -139,12 +142,12 @@ def _interp_rows(kappa: np.ndarray, table: np.ndarray) -> np.ndarray:
     return table[left, cols] * (1.0 - frac) + table[left + 1, cols] * frac
 
 
-def simulate_futures(purchases: PurchaseModel, spend, x, tx, T, spend_count, monetary, weeks: Sequence[float],
-                     draws: int = DRAWS, seed: int = SEED) -> Futures:
+def simulate_futures(purchases: PurchaseModel, spend: SpendModel, x, tx, T, spend_count, monetary,
+                     weeks: Sequence[float], draws: int = DRAWS, seed: int = SEED) -> Futures:
     """Draws of every customer's purchases and spend over the grid ``weeks`` (weeks after T).
 
     Per customer: ``x``, ``tx``, ``T`` (weeks), ``spend_count`` n and ``monetary`` m (the spend
-    history of :class:`cltv.models.gamma_gamma.GammaGamma`; usable when n > 0 and m > 0).
+    history; usable as :meth:`cltv.models.spend.SpendModel.usable` says).
     """
     x, tx, T, n, m = (np.asarray(v, dtype=float) for v in (x, tx, T, spend_count, monetary))
     weeks = np.asarray(weeks, dtype=float)
@@ -152,32 +155,29 @@ def simulate_futures(purchases: PurchaseModel, spend, x, tx, T, spend_count, mon
     phi = parameter_draws(spend, draws, seed + 1)
     (hx, htx, hT), customer, _ = tuples.distinct(x, tx, T)
     (kx, kT), key, _ = tuples.distinct(hx, hT)
-    usable = (n > 0) & (m > 0)
+    usable = spend.usable(n, m)
     n_key = np.zeros(kx.size)  # the spend count of the customers with usable spend, per (x, T) key
     n_key[key[customer[usable]]] = n[usable]  # n is a function of x for one model
 
     counts = np.empty((weeks.size, kx.size, draws), dtype=np.int64)
     spend_units = np.empty((weeks.size, 2, kx.size, draws))
     uniform = np.empty((draws, kx.size))
-    p_gg, q_gg = phi[:, 0], phi[:, 1]
     for k in range(kx.size):
         rng = np.random.default_rng([seed, int(kx[k]), *_bits(kT[k])])
         uniform[:, k] = rng.random(draws)
         c = purchases.sample_alive(theta, kx[k], kT[k], weeks, rng)
         counts[:, k] = c.T
-        amounts = rng.standard_gamma(p_gg[:, None] * np.diff(c, axis=1, prepend=0)).T  # standard units per step
-        for usable_spend, count in ((0, 0.0), (1, n_key[k])):
-            spend_units[:, usable_spend, k] = amounts / rng.standard_gamma(q_gg + p_gg * count)
+        units = spend.sample_spend(phi, np.diff(c, axis=1, prepend=0), (0.0, n_key[k]), rng)
+        spend_units[:, :, k] = np.swapaxes(units, 0, 1)
 
     alive = np.empty((draws, hx.size), dtype=bool)
     step = max(1, CHUNK // hx.size)  # parameter draws per call: bounded memory
     for d in range(0, draws, step):
         alive[d:d + step] = uniform[d:d + step, key] < purchases.prob_alive_draws(theta[d:d + step], hx, htx, hT)
     alive = np.ascontiguousarray(alive.T)
-    v_hat = spend.params["v"]
-    scale = v_hat + np.where(usable, n * m, 0.0)
+    scale, kappa = spend.interval_scale(n, m, usable)
     return Futures(weeks=weeks, alive=alive, counts=counts, spend=spend_units, key=key, customer=customer,
-                   scale=scale, kappa=v_hat / scale, usable=usable, v_ratio=phi[:, 2] / v_hat)
+                   scale=scale, kappa=kappa, usable=usable, v_ratio=spend.scale_ratio(phi))
 
 
 def _bits(value: float) -> tuple[int, int]:
@@ -212,16 +212,16 @@ def predict(model, rfm: pd.DataFrame, level: float) -> dict[str, np.ndarray]:
     the segments from ``clv_hi``'s to ``clv_lo``'s ("A-C"; one label when both are in one)."""
     weeks, at_horizon, at_month = model.grid()
     futures = futures_of(model, rfm, weeks)
-    out = {}
-    for h, step in zip(model.horizons_months, at_horizon):
-        out[f"purchases_{h:g}m_lo"], out[f"purchases_{h:g}m_hi"] = futures.purchase_interval(step, level)
     months = int(model.clv_months)
+    *purchases, spend, clv = interval_names(model.horizons_months, months)
+    bounds = [futures.purchase_interval(step, level) for step in at_horizon]
     month = np.searchsorted(weeks[at_month], weeks, side="left")  # the CLV month of each grid step (0: none)
     inside = (month >= 1) & (month <= months)
     discount = np.where(inside, np.concatenate([[0.0], model.discounts()])[np.minimum(month, months)], 0.0)
-    out[f"spend_{months}m_lo"], out[f"spend_{months}m_hi"] = futures.value_interval(inside.astype(float), level)
-    out["clv_lo"], out["clv_hi"] = futures.value_interval(discount, level)
-    best, worst = (np.asarray(segment.assign(out[c], model.segment_cutoffs_, model.segment_labels)).astype(str)
-                   for c in ("clv_hi", "clv_lo"))
-    out["segment_span"] = np.where(best == worst, best, np.char.add(np.char.add(best, "-"), worst))
+    bounds += [futures.value_interval(inside.astype(float), level), futures.value_interval(discount, level)]
+    out = {f"{name}_{end}": values for name, pair in zip([*purchases, spend, clv], bounds)
+           for end, values in zip(("lo", "hi"), pair)}
+    best, worst = (np.asarray(segment.assign(out[f"{clv}_{end}"], model.segment_cutoffs_, model.segment_labels))
+                   .astype(str) for end in ("hi", "lo"))
+    out[SEGMENT_SPAN] = np.where(best == worst, best, np.char.add(np.char.add(best, "-"), worst))
     return out

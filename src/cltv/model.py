@@ -22,13 +22,13 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from . import intervals, numeric, segment
+from . import intervals, model_json, numeric, segment
 from .errors import FitError
+from .model_json import FORMAT
 from .models import purchase_model, spend_model, tuples
 from .models.base import fit_model
 from .schema import WEEKS_PER_MONTH, horizon_column, validate_rfm
 
-FORMAT = "cltv-model/2"
 MIN_CUSTOMERS = 10
 FITTERS = ("fast", "lifetimes")
 __all__ = ["CLTVModel", "FORMAT", "horizon_column"]
@@ -69,8 +69,12 @@ class CLTVModel(BaseEstimator):
 
     Learned attributes: ``purchases_`` (the fitted purchase model, times in weeks), ``spend_``
     (the fitted spend model), ``segment_cutoffs_`` (ascending CLV cut-offs), ``training_``
-    (counts, log-likelihoods, warnings).
+    (counts, log-likelihoods, warnings). ``data_rules_`` (set by whoever prepared the training
+    data, e.g. the pipeline's ``train`` stage): how the RFM table was built from the raw data,
+    recorded in the model JSON so that scoring can apply the same rules; None when unknown.
     """
+
+    data_rules_: dict | None = None
 
     def __init__(
         self,
@@ -121,6 +125,8 @@ class CLTVModel(BaseEstimator):
             raise ValueError(f"clv_months must be a whole number of months >= 1, got {self.clv_months}")
         if self.fitter not in FITTERS:
             raise ValueError(f"fitter must be one of {FITTERS}, got {self.fitter!r}")
+        if self.fitter == "lifetimes" and (missing := [m.title for m in (purchases, spend) if m.lifetimes_class is None]):
+            raise FitError(f"model.fitter = 'lifetimes': lifetimes has no {' or '.join(missing)} model; use model.fitter=fast")
         if self.interval_level is not None:
             intervals.order_statistics(self.interval_level)  # checks the level
         notes: list[str] = []
@@ -141,7 +147,7 @@ class CLTVModel(BaseEstimator):
 
         counts = self.spend_counts(rfm)
         amounts = rfm["monetary_value"].to_numpy(dtype=float)
-        usable = (counts > 0) & (amounts > 0)
+        usable = spend.usable(counts, amounts)
         if not usable.any():
             raise FitError(f"{spend.title} cannot be fitted: no customer has a repeat purchase with a positive amount")
         gx, gm = counts[usable], amounts[usable]
@@ -149,17 +155,14 @@ class CLTVModel(BaseEstimator):
         self.spend_ = fit_model(spend, self.fitter, (gx, gm), gw, self.spend_penalizer, notes, (
             f"{spend.title} did not converge on {_total(usable, weight)} repeat buyers with penalizer "
             f"{self.spend_penalizer}: try a small penalizer (e.g. model.spend.penalizer=0.01) or cap extreme amounts"))
-        q = self.spend_.params["q"]
-        unvalued = ~self._valued(rfm)
+        unvalued = ~self.spend_.valued(counts, amounts)
         if unvalued.any():
             raise FitError(
-                f"Gamma-Gamma q = {q:.4g} <= 1 with penalizer {self.spend_penalizer}: the expected spend per "
+                f"{self.spend_.unvalued_reason()} with penalizer {self.spend_penalizer}: the expected spend per "
                 f"purchase is not finite for {_total(unvalued, weight)} customers (those without repeat spend or with "
                 "too few purchases), so they cannot be valued; lower the penalizer (model.spend.penalizer, "
                 "default 0) or cap extreme amounts")
-        if q <= 1.0:
-            notes.append(f"Gamma-Gamma q = {q:.4g} <= 1: the population mean spend is not finite, so a customer "
-                         "without repeat spend cannot be valued (every training customer here can); lower the penalizer")
+        notes.extend(self.spend_.notes())
         corr = numeric.pearson(gx, gm, gw) if gx.size > 2 and gx.std() > 0 and gm.std() > 0 else None
         for note in notes:
             warnings.warn(note, stacklevel=2)
@@ -181,15 +184,6 @@ class CLTVModel(BaseEstimator):
     def spend_counts(self, rfm: pd.DataFrame) -> np.ndarray:
         """Number of order values averaged in ``monetary_value``."""
         return rfm["frequency"].to_numpy(dtype=float) + (1.0 if self.monetary_includes_first else 0.0)
-
-    def _valued(self, rfm: pd.DataFrame) -> np.ndarray:
-        """Where the Gamma-Gamma posterior mean spend is finite and positive: p n + q - 1 > 0 with
-        n the usable spend count (always true when q > 1)."""
-        p, q, _ = self.spend_.values
-        if q > 1.0:
-            return np.ones(len(rfm), dtype=bool)
-        n = np.where(rfm["monetary_value"].to_numpy(dtype=float) > 0, self.spend_counts(rfm), 0.0)
-        return p * n + q - 1.0 > 0
 
     def grid(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The weeks after T at which predictions are needed (ascending): each horizon's, each
@@ -229,10 +223,11 @@ class CLTVModel(BaseEstimator):
     def expected_value(self, rfm: pd.DataFrame) -> np.ndarray:
         """Expected spend per future purchase (the spend model's posterior mean). With q <= 1 it
         exists only for customers with repeat spend; others raise ValueError."""
-        if not self._valued(rfm).all():
-            raise ValueError(f"this model (Gamma-Gamma q = {self.spend_.params['q']:.4g} <= 1) cannot value customers "
+        counts, amounts = self.spend_counts(rfm), rfm["monetary_value"].to_numpy(dtype=float)
+        if not self.spend_.valued(counts, amounts).all():
+            raise ValueError(f"this model ({self.spend_.unvalued_reason()}) cannot value customers "
                              "without repeat spend or with few purchases: their expected spend per purchase is not finite")
-        return self.spend_.expected_average_value(self.spend_counts(rfm), rfm["monetary_value"])
+        return self.spend_.expected_average_value(counts, amounts)
 
     def clv(self, rfm: pd.DataFrame) -> np.ndarray:
         """Discounted value of the next ``clv_months`` months (of 4.345 weeks):
@@ -258,47 +253,13 @@ class CLTVModel(BaseEstimator):
 
     # -------------------------------------------------------------- persistence
     def to_dict(self) -> dict:
-        """Everything needed to predict, as plain JSON-able data: the settings, each model's kind
-        and parameters, the segment cut-offs and the training summary."""
-        return {
-            "format": FORMAT,
-            "units": {"time": "weeks", "weeks_per_month": WEEKS_PER_MONTH, "money": "the input amounts' currency"},
-            "hyperparameters": {
-                "purchases": str(self.purchases),
-                "spend": str(self.spend),
-                "purchases_penalizer": float(self.purchases_penalizer),
-                "spend_penalizer": float(self.spend_penalizer),
-                "horizons_months": [float(h) for h in self.horizons_months],
-                "clv_months": int(self.clv_months),
-                "discount_rate": float(self.discount_rate),
-                "segment_labels": [str(s) for s in self.segment_labels],
-                "horizon_weeks_per_month": float(self.horizon_weeks_per_month),
-                "monetary_includes_first": bool(self.monetary_includes_first),
-                "fitter": str(self.fitter),
-                "interval_level": None if self.interval_level is None else float(self.interval_level),
-            },
-            "purchases": self.purchases_.to_dict(),
-            "spend": self.spend_.to_dict(),
-            "segment_cutoffs": self.segment_cutoffs_,
-            "training": self.training_,
-        }
+        """Everything needed to predict, as plain JSON-able data (:func:`cltv.model_json.to_dict`)."""
+        return model_json.to_dict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> CLTVModel:
-        """The model of :meth:`to_dict`; also reads the BG/NBD-only JSON of cltv-model/1."""
-        if d.get("format") == "cltv-model/1":
-            d = _upgrade_v1(d)
-        if d.get("format") != FORMAT:
-            raise ValueError(f"not a {FORMAT} model (format={d.get('format')!r})")
-        h = d["hyperparameters"]
-        model = cls(**{**h, "horizons_months": tuple(h["horizons_months"]), "segment_labels": tuple(h["segment_labels"])})
-        for part, kinds in (("purchases", purchase_model), ("spend", spend_model)):
-            if d[part]["kind"] != h[part]:
-                raise ValueError(f"{part}: the model is {d[part]['kind']!r}, the settings say {h[part]!r}")
-            setattr(model, f"{part}_", kinds(d[part]["kind"])(d[part]["params"], d[part].get("covariance")))
-        model.segment_cutoffs_ = [float(c) for c in d["segment_cutoffs"]]
-        model.training_ = d.get("training", {})
-        return model
+        """The model of :meth:`to_dict` (:func:`cltv.model_json.from_dict`; also cltv-model/1)."""
+        return model_json.from_dict(cls, d)
 
     def save(self, path: str | Path) -> None:
         """Write the model as JSON (atomically: a temporary file, then a rename)."""
@@ -313,17 +274,6 @@ class CLTVModel(BaseEstimator):
     def to_lifetimes(self):
         """``lifetimes`` fitters (purchase, spend) with these parameters, for ``lifetimes``' API."""
         return self.purchases_.to_lifetimes(), self.spend_.to_lifetimes()
-
-
-def _upgrade_v1(d: dict) -> dict:
-    """A cltv-model/1 JSON (BG/NBD + Gamma-Gamma only) in the cltv-model/2 layout."""
-    h = dict(d["hyperparameters"])
-    if "fit_on_distinct" in h:  # written before the fast fitter: same choice under its new name
-        h["fitter"] = "fast" if h.pop("fit_on_distinct") else "lifetimes"
-    h = {"purchases": "bgnbd", "spend": "gamma_gamma", "purchases_penalizer": h.pop("bgnbd_penalizer"),
-         "spend_penalizer": h.pop("gg_penalizer"), **h}
-    return {**d, "format": FORMAT, "hyperparameters": h, "purchases": {"kind": "bgnbd", "params": d["bgnbd"]},
-            "spend": {"kind": "gamma_gamma", "params": d["gamma_gamma"]}}
 
 
 def _total(mask: np.ndarray, weight: np.ndarray | None) -> int:

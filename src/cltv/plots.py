@@ -1,28 +1,61 @@
-"""PNG renderings of the evaluation plot tables (:func:`cltv.evaluate.evaluate`'s ``plots``).
-
-The same tables are DVC plots (``dvc plots show``); these images are for the MLflow UI.
+"""The evaluation plots, one spec each (:data:`SPECS`): the tables :func:`cltv.evaluate.evaluate`
+returns under these names, the DVC plots dvc.yaml declares (:func:`dvc_plots`) and the PNG
+renderings for the MLflow UI (:func:`save_pngs`).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-#: name -> (title, x column, y columns, x label, y label, kind)
+@dataclass(frozen=True)
+class Spec:
+    """One evaluation plot table ``plots/<name>.csv`` (written by the evaluate stage), drawn by
+    DVC as dvc.yaml declares it (:func:`dvc_plots`) and as a PNG for MLflow (:func:`save_png`)."""
+    title: str
+    x: str
+    ys: tuple[str, ...]  # the columns drawn (DVC's templates take ``ys[0]`` and fold in the rest)
+    x_label: str
+    y_label: str
+    template: str  # DVC template, .dvc/plots/<template>.json
+    png: str  # the PNG's pandas plot kind, or "heatmap": one panel (and one DVC plot ``<y>_grid``) per y
+    titles: tuple[str, ...] = ()  # heatmaps: each panel's title
+
+
+SEVEN_PLUS = "repeat purchases in calibration (7+ = seven or more)"
 SPECS = {
-    "holdout_by_frequency": ("Mean holdout purchases by calibration frequency", "frequency",
-                             ["actual", "predicted"], "repeat purchases in calibration",
-                             "mean purchases in holdout", "line"),
-    "cumulative_repeat": ("Cumulative repeat purchases, actual vs model", "week", ["actual", "model"],
-                          "week", "cumulative repeat purchases", "line"),
-    "calibration_histogram": ("Calibration frequency histogram, observed vs expected", "repeat_purchases",
-                              ["observed", "expected"], "repeat purchases", "customers", "bar"),
-    "holdout_pit": ("Randomised PIT of holdout purchases (uniform = calibrated intervals)", "pit",
-                    ["observed", "spend_observed", "expected"], "PIT", "share of customers", "bar"),
-    "frequency_recency_grid": ("By frequency and recency, at the oldest customers' age", "recency",
-                               ["p_alive", "expected_purchases"], "recency (weeks)",
-                               "frequency (repeat purchases)", "heatmap"),
+    "holdout_by_frequency": Spec("Mean holdout purchases by calibration frequency, actual vs predicted", "frequency",
+                                 ("actual", "predicted"), SEVEN_PLUS, "mean purchases in holdout", "cltv_bars", "line"),
+    "cumulative_repeat": Spec("Cumulative repeat purchases, actual vs model (dashed rule = end of calibration)", "week",
+                              ("actual", "model"), "week", "cumulative repeat purchases", "cltv_tracking", "line"),
+    "calibration_histogram": Spec("Customers by repeat purchases in calibration, observed vs expected",
+                                  "repeat_purchases", ("observed", "expected"), SEVEN_PLUS, "customers", "cltv_bars",
+                                  "bar"),
+    "holdout_pit": Spec("Randomised PIT of holdout purchases, observed vs uniform (flat = calibrated 90 % intervals)",
+                        "pit", ("observed", "spend_observed", "expected"),
+                        "PIT of the actual holdout purchases under the model's predictive distribution",
+                        "share of customers", "cltv_bars", "bar"),
+    "frequency_recency_grid": Spec(
+        "By frequency and recency, at the oldest customers' age", "recency", ("p_alive", "expected_purchases"),
+        "recency (weeks)", "frequency (repeat purchases)", "cltv_heatmap", "heatmap",
+        ("P(alive) by frequency and recency, at the oldest customers' age",
+         "Expected purchases in the first horizon by frequency and recency, at the oldest customers' age")),
 }
+
+
+def dvc_plots() -> list[dict]:
+    """The ``plots:`` list of dvc.yaml, from :data:`SPECS` (tests/test_dvc_yaml.py compares)."""
+    out = []
+    for name, spec in SPECS.items():
+        labels = {"x_label": spec.x_label, "y_label": spec.y_label}
+        if spec.png == "heatmap":
+            out += [{f"{y}_grid": {"title": title, "template": spec.template, "x": spec.x,
+                                   "y": {f"plots/{name}.csv": y}, **labels}} for y, title in zip(spec.ys, spec.titles)]
+        else:
+            out.append({f"plots/{name}.csv": {"title": spec.title, "template": spec.template, "x": spec.x,
+                                               "y": spec.ys[0], **labels}})
+    return out
 
 
 def save_png(name: str, table: pd.DataFrame, path: str | Path) -> None:
@@ -32,16 +65,17 @@ def save_png(name: str, table: pd.DataFrame, path: str | Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    title, x, ys, xlabel, ylabel, kind = SPECS[name]
+    spec = SPECS[name]
+    title, x, ys, xlabel, ylabel, kind = spec.title, spec.x, list(spec.ys), spec.x_label, spec.y_label, spec.png
     panels = len(ys) if kind == "heatmap" else 1
     fig, axes = plt.subplots(1, panels, figsize=(7 * panels, 4.5), dpi=100, squeeze=False)
     try:
         if kind == "heatmap":  # one panel per value, frequency (rows) x recency (columns)
-            for ax, y in zip(axes[0], ys):
+            for ax, y, panel in zip(axes[0], ys, spec.titles):
                 grid = table.pivot(index="frequency", columns=x, values=y)
                 image = ax.imshow(grid.to_numpy(), origin="lower", aspect="auto", cmap="viridis")
                 ax.set_xticks(range(grid.shape[1]), [f"{v:.0f}" for v in grid.columns])
-                ax.set(title=f"{title}: {y}", xlabel=xlabel, ylabel=ylabel)
+                ax.set(title=panel, xlabel=xlabel, ylabel=ylabel)
                 fig.colorbar(image, ax=ax)
         else:
             table.plot(x=x, y=ys, kind=kind, ax=axes[0][0], rot=0)

@@ -38,11 +38,19 @@ def score_columns(horizons_months) -> list[str]:
     return [*(horizon_column(h) for h in horizons_months), "p_alive", "expected_value", "clv"]
 
 
+def interval_names(horizons_months, clv_months: int) -> list[str]:
+    """What the predictive intervals bound (:mod:`cltv.intervals`): purchases per horizon (whole
+    numbers), spend over the CLV horizon and CLV."""
+    return [*(f"purchases_{h:g}m" for h in horizons_months), f"spend_{clv_months:g}m", "clv"]
+
+
 def interval_columns(horizons_months, clv_months: int) -> list[str]:
-    """The bound columns of the predictive intervals (:mod:`cltv.intervals`): purchases per
-    horizon (whole numbers), spend over the CLV horizon and CLV, each ``*_lo`` then ``*_hi``."""
-    names = [*(f"purchases_{h:g}m" for h in horizons_months), f"spend_{clv_months:g}m", "clv"]
-    return [f"{name}_{bound}" for name in names for bound in ("lo", "hi")]
+    """The bound columns of the predictive intervals, each ``*_lo`` then ``*_hi``; then the
+    scores have ``segment_span`` (:data:`SEGMENT_SPAN`)."""
+    return [f"{name}_{bound}" for name in interval_names(horizons_months, clv_months) for bound in ("lo", "hi")]
+
+
+SEGMENT_SPAN = "segment_span"  # the segments from clv_hi's to clv_lo's
 
 
 def rows(mask: np.ndarray, limit: int = ROWS_SHOWN) -> str:

@@ -13,6 +13,7 @@ import uuid
 import numpy as np
 import pandas as pd
 
+from ..models import purchase_model, spend_model
 from ..models.bgnbd import Params
 from ..models.gamma_gamma import GGParams
 from ..schema import DAYS_PER_WEEK
@@ -62,54 +63,26 @@ def simulate_rfm(
     T: float | np.ndarray | None = None,
     seed: int = 0,
     purchases: str = "bgnbd",
+    spend: str = "gamma_gamma",
 ) -> pd.DataFrame:
     """An RFM table (:data:`cltv.schema.RFM_COLUMNS`, weeks) of ``n`` simulated customers.
 
-    ``purchases``: the purchase model that generates the histories, with parameters ``bgnbd``
-    (its four parameters in :mod:`cltv.models` order: BG/NBD and MBG/NBD r, alpha, a, b;
-    Pareto/NBD r, alpha, s, beta). ``T`` (weeks): one value, one per customer, or by default
+    ``purchases`` and ``spend``: the models (:mod:`cltv.models` kinds) that generate the
+    histories (:meth:`~cltv.models.purchase.PurchaseModel.simulate`) with parameters ``bgnbd``
+    (in the model's ``param_names`` order: BG/NBD and MBG/NBD r, alpha, a, b; Pareto/NBD r,
+    alpha, s, beta) and the mean spends with parameters ``gg``. ``T`` (weeks): one value, one per customer, or by default
     uniform on [4, 104). ``monetary_value`` is the mean of the x repeat amounts (0 when x = 0).
     """
     rng = np.random.default_rng(seed)
     T = rng.uniform(4.0, 104.0, n) if T is None else np.broadcast_to(np.asarray(T, dtype=float), (n,)).copy()
-    if purchases == "bgnbd":
-        x, events, nu = _customers(n, bgnbd, gg, T, rng)
-        has = x > 0
-        recency = np.zeros(n)
-        recency[has] = T[has] * rng.beta(x[has], events[has] - x[has] + 1)
-    else:
-        x, recency = _histories(purchases, bgnbd, T, rng)
-        nu = rng.gamma(gg[1], 1.0 / gg[2], n)
-        has = x > 0
-    monetary = np.zeros(n)
-    monetary[has] = rng.gamma(gg[0] * x[has], 1.0 / (x[has] * nu[has]))
+    x, recency = purchase_model(purchases).of(*bgnbd).simulate(T, rng)
     return pd.DataFrame({
         "customer_id": [f"c{i:08d}" for i in range(n)],
         "frequency": x.astype("int64"),
         "recency": recency,
         "T": T,
-        "monetary_value": monetary,
+        "monetary_value": spend_model(spend).of(*gg).simulate(x, rng),
     })
-
-
-def _histories(purchases: str, params: Params, T: np.ndarray, rng: np.random.Generator):
-    """Repeat purchases x and recency (weeks) by T under MBG/NBD (dropout with probability p ~
-    Beta(a, b) at time 0 and after each purchase) or Pareto/NBD (an exponential lifetime with rate
-    mu ~ Gamma(s, rate beta)); purchases at rate lambda ~ Gamma(r, rate alpha) while alive."""
-    n = T.size
-    lam = rng.gamma(params[0], 1.0 / params[1], n)
-    if purchases == "paretonbd":
-        alive = np.minimum(rng.exponential(1.0 / rng.gamma(params[2], 1.0 / params[3], n)), T)
-        x = rng.poisson(lam * alive)
-        return x, np.where(x > 0, alive * rng.beta(np.maximum(x, 1), 1.0), 0.0)  # the last of x uniform times
-    if purchases != "mbgnbd":
-        raise ValueError(f"unknown purchase model {purchases!r}")
-    events = rng.poisson(lam * T)
-    x = np.minimum(events, rng.geometric(np.clip(rng.beta(params[2], params[3], n), 1e-12, 1.0)) - 1)
-    recency = np.zeros(n)
-    has = x > 0
-    recency[has] = T[has] * rng.beta(x[has], events[has] - x[has] + 1)
-    return x, recency
 
 
 def simulate_transactions(

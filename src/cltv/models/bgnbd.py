@@ -27,7 +27,8 @@ import numpy as np
 from scipy.special import betainc, betaln, digamma, expit, gammaln, hyp2f1
 
 from ..numeric import dot, matvec
-from .base import PurchaseModel, poisson_counts
+from .counts import poisson_counts
+from .purchase import PurchaseModel
 
 Params = tuple[float, float, float, float]
 A_ONE_GAP = 1e-4  # alive_purchases interpolates between a = 1 -+ this when |a - 1| < this / 2
@@ -173,6 +174,7 @@ class BGNBD(PurchaseModel):
     kind, title = "bgnbd", "BG/NBD"
     param_names, time_params = ("r", "alpha", "a", "b"), ("alpha",)
     lifetimes_class = "BetaGeoFitter"
+    example = (0.243, 4.414, 0.793, 2.426)  # CDNOW sample (FHL 2005)
     objective = staticmethod(_objective)
 
     def prob_alive(self, x, tx, T) -> np.ndarray:
@@ -197,9 +199,28 @@ class BGNBD(PurchaseModel):
         p = np.clip(rng.beta(a, b + x + chances), 1e-12, 1.0)
         return np.minimum(poisson_counts(rate, weeks, rng), rng.geometric(p)[:, None])
 
+    def simulate(self, T, rng) -> tuple[np.ndarray, np.ndarray]:
+        """lambda ~ Gamma(r, alpha), p ~ Beta(a, b); the repeat purchases seen by T are the first
+        min(N, J) of N ~ Poisson(lambda T) uniform times, J ~ Geometric(p), so the last one is T
+        times a Beta order statistic."""
+        r, alpha, a, b = self.values
+        T = np.asarray(T, dtype=float)
+        lam = rng.gamma(r, 1.0 / alpha, T.size)
+        events = rng.poisson(lam * T)
+        x = np.minimum(events, rng.geometric(np.clip(rng.beta(a, b, T.size), 1e-12, 1.0)))
+        return x, _last_of(x, events, T, rng)
+
     def dropout_note(self) -> str | None:
         a, b = self.params["a"], self.params["b"]
         if min(a, b) < 1e-4:
             return (f"BG/NBD dropout is not identified (a={a:.3g}, b={b:.3g} collapse toward 0): "
                     "predictions use the no-dropout limit")
         return None
+
+
+def _last_of(x: np.ndarray, events: np.ndarray, T: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Recency: the x-th of ``events`` uniform times in (0, T) (0 where x = 0)."""
+    recency = np.zeros(T.size)
+    has = x > 0
+    recency[has] = T[has] * rng.beta(x[has], events[has] - x[has] + 1)
+    return recency

@@ -4,7 +4,9 @@ iso-value curves for customer base analysis"; Hardie's note 025).
 Assumptions: each purchase's amount ~ Gamma(p, rate nu), nu ~ Gamma(q, rate v) across customers,
 independent of the purchase process (check the frequency-spend correlation). ``params`` is
 ``(p, q, v)`` (``v`` in money). ``x`` is the number of purchase values whose mean is ``m``.
-:class:`GammaGamma` is the spend model :class:`cltv.clv.CLTVModel` composes.
+:class:`GammaGamma` is the spend model (:class:`cltv.models.spend.SpendModel`); its rules live
+here: with q <= 1 the population mean is not finite, so customers without usable spend (and, for
+q < 1, those with few purchases) cannot be valued.
 """
 from __future__ import annotations
 
@@ -13,8 +15,8 @@ from scipy.optimize import OptimizeResult
 from scipy.special import digamma, gammaln
 
 from ..numeric import dot
-from .base import ParametricModel
 from .mle import covariance, minimize_bfgs
+from .spend import SpendModel
 
 GGParams = tuple[float, float, float]
 
@@ -99,12 +101,19 @@ def fit(x, m, weights=None, penalizer: float = 0.0, tol: float = 1e-7) -> Optimi
     return result
 
 
-class GammaGamma(ParametricModel):
+class GammaGamma(SpendModel):
     """Gamma-Gamma: see the module docstring."""
 
     kind, title = "gamma_gamma", "Gamma-Gamma"
     param_names = ("p", "q", "v")
     lifetimes_class = "GammaGammaFitter"
+    example = (6.25, 3.74, 15.44)  # CDNOW sample (FHL 2005, note 025)
+
+    @staticmethod
+    def objective(log_params, x, m, w, penalizer: float) -> tuple[float, np.ndarray]:
+        """:func:`_objective` on plain columns (the methods below prepare the data once)."""
+        x, m, w, by_x = _prepare(x, m, w)
+        return _objective(log_params, w * x, x * m, w, penalizer, by_x)
 
     @classmethod
     def fit(cls, x, m, weights=None, penalizer: float = 0.0, tol: float = 1e-7):
@@ -128,3 +137,53 @@ class GammaGamma(ParametricModel):
 
     def population_mean(self) -> float:
         return population_mean(self.values)
+
+    def valued(self, x, m) -> np.ndarray:
+        """Where the posterior mean spend is finite and positive: p n + q - 1 > 0 with n the
+        usable spend count (always true when q > 1)."""
+        p, q, _ = self.values
+        if q > 1.0:
+            return np.ones(np.shape(x), dtype=bool)
+        n = np.where(np.asarray(m, dtype=float) > 0, np.asarray(x, dtype=float), 0.0)
+        return p * n + q - 1.0 > 0
+
+    def unvalued_reason(self) -> str:
+        return f"Gamma-Gamma q = {self.params['q']:.4g} <= 1"
+
+    def notes(self) -> list[str]:
+        q = self.params["q"]
+        if q > 1.0:
+            return []
+        return [f"Gamma-Gamma q = {q:.4g} <= 1: the population mean spend is not finite, so a customer "
+                "without repeat spend cannot be valued (every training customer here can); lower the penalizer"]
+
+    def diagnostics(self) -> dict[str, int]:
+        """``gg_q_le_1``: q <= 1, the population mean spend is not finite."""
+        return {"gg_q_le_1": int(self.params["q"] <= 1.0)}
+
+    @staticmethod
+    def sample_spend(params, steps, counts, rng) -> np.ndarray:
+        """Each purchase's amount ~ Gamma(p, nu): a step's total is Gamma(p k) / nu for k purchases,
+        with nu ~ Gamma(q + p n) / scale given n usable spend values (scale = v + n m)."""
+        p, q = params[:, 0], params[:, 1]
+        amounts = rng.standard_gamma(p[:, None] * steps).T  # standard units per step
+        return np.stack([amounts / rng.standard_gamma(q + p * count) for count in counts])
+
+    def interval_scale(self, x, m, usable) -> tuple[np.ndarray, np.ndarray]:
+        """scale = v + n m (n m where usable), kappa = v / scale."""
+        v = self.params["v"]
+        scale = v + np.where(usable, np.asarray(x, dtype=float) * np.asarray(m, dtype=float), 0.0)
+        return scale, v / scale
+
+    def scale_ratio(self, params) -> np.ndarray:
+        return params[:, 2] / self.params["v"]
+
+    def simulate(self, x, rng) -> np.ndarray:
+        """nu ~ Gamma(q, rate v); the mean of x amounts ~ Gamma(p, rate nu) is Gamma(p x, rate x nu)."""
+        p, q, v = self.values
+        x = np.asarray(x)
+        nu = rng.gamma(q, 1.0 / v, x.size)
+        monetary = np.zeros(x.size)
+        has = x > 0
+        monetary[has] = rng.gamma(p * x[has], 1.0 / (x[has] * nu[has]))
+        return monetary

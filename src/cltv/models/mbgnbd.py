@@ -17,7 +17,8 @@ import numpy as np
 from scipy.special import betainc, betaln, expit
 
 from . import bgnbd
-from .base import PurchaseModel, nbd_log_pmf
+from .counts import nbd_log_pmf
+from .purchase import PurchaseModel
 
 
 def _prob_alive(params, x, tx, T) -> np.ndarray:
@@ -33,6 +34,7 @@ class MBGNBD(PurchaseModel):
     kind, title = "mbgnbd", "MBG/NBD"
     param_names, time_params = ("r", "alpha", "a", "b"), ("alpha",)
     lifetimes_class = "ModifiedBetaGeoFitter"
+    example = (0.5, 6.0, 0.9, 1.6)
     objective = staticmethod(partial(bgnbd._objective, first_dropout=True))  # lifetimes' MBG/NBD likelihood
 
     def prob_alive(self, x, tx, T) -> np.ndarray:
@@ -59,6 +61,14 @@ class MBGNBD(PurchaseModel):
     def sample_alive(params, x, T, weeks, rng) -> np.ndarray:
         """As BG/NBD's, with p ~ Beta(a, b + x + 1): alive at T, the customer survived x + 1 chances."""
         return bgnbd.BGNBD.sample_alive(params, x, T, weeks, rng, chances=1.0)
+
+    def simulate(self, T, rng) -> tuple[np.ndarray, np.ndarray]:
+        """As BG/NBD's, with a chance to leave at time 0 (J - 1 repeat purchases at most)."""
+        r, alpha, a, b = self.values
+        T = np.asarray(T, dtype=float)
+        events = rng.poisson(rng.gamma(r, 1.0 / alpha, T.size) * T)
+        x = np.minimum(events, rng.geometric(np.clip(rng.beta(a, b, T.size), 1e-12, 1.0)) - 1)
+        return x, bgnbd._last_of(x, events, T, rng)
 
     def dropout_note(self) -> str | None:
         a, b = self.params["a"], self.params["b"]

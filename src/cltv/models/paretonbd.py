@@ -26,7 +26,8 @@ import numpy as np
 from scipy.special import digamma, expit, gammaln
 
 from ..numeric import dot, matvec
-from .base import PurchaseModel, nbd_log_pmf, poisson_counts
+from .counts import nbd_log_pmf, poisson_counts
+from .purchase import PurchaseModel
 
 NODES, HARD_NODES = 32, 128  # Gauss-Legendre nodes; the second count for rows with beta + tx << alpha + tx
 HARD = 1e-3  # (beta + tx) / (alpha + tx) below this: the integrand changes within a sliver at y = 0
@@ -123,6 +124,7 @@ class ParetoNBD(PurchaseModel):
     kind, title = "paretonbd", "Pareto/NBD"
     param_names, time_params = ("r", "alpha", "s", "beta"), ("alpha", "beta")
     lifetimes_class = "ParetoNBDFitter"
+    example = (0.55, 10.6, 0.61, 11.7)  # CDNOW sample (FHL 2005)
     objective = staticmethod(_objective)
 
     def prob_alive(self, x, tx, T) -> np.ndarray:
@@ -165,6 +167,16 @@ class ParetoNBD(PurchaseModel):
         tau = beta * np.expm1(-np.log1p(-U[:, None] * u[None, :]) / s)
         nbd_t, nbd_tau = (np.exp(nbd_log_pmf(r, alpha, v, n)) for v in (t, tau))
         return np.exp(log_alive_t) * nbd_t + U * matvec(nbd_tau, wu)
+
+    def simulate(self, T, rng) -> tuple[np.ndarray, np.ndarray]:
+        """lambda ~ Gamma(r, alpha), an exponential lifetime with rate mu ~ Gamma(s, beta); the
+        last of x uniform purchase times in the observed lifetime is its recency."""
+        r, alpha, s, beta = self.values
+        T = np.asarray(T, dtype=float)
+        lam = rng.gamma(r, 1.0 / alpha, T.size)
+        alive = np.minimum(rng.exponential(1.0 / rng.gamma(s, 1.0 / beta, T.size)), T)
+        x = rng.poisson(lam * alive)
+        return x, np.where(x > 0, alive * rng.beta(np.maximum(x, 1), 1.0), 0.0)
 
     def dropout_note(self) -> str | None:
         s = self.params["s"]

@@ -41,7 +41,7 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types.schema import ColSpec, Schema
 
 from ..model import CLTVModel
-from ..schema import RFM_COLUMNS, RFMError, interval_columns, rows, score_columns
+from ..schema import RFM_COLUMNS, SEGMENT_SPAN, RFMError, interval_columns, rows, score_columns
 from . import http_guard
 
 MODEL_CODE = Path(__file__).with_name("model_code.py")
@@ -89,7 +89,7 @@ def response_columns(model: CLTVModel) -> tuple[list[str], list[str]]:
     if model.interval_level is None:
         return score_columns(model.horizons_months), ["segment"]
     return ([*score_columns(model.horizons_months), *interval_columns(model.horizons_months, model.clv_months)],
-            ["segment", "segment_span"])
+            ["segment", SEGMENT_SPAN])
 
 
 def signature(model: CLTVModel):

@@ -1,0 +1,31 @@
+"""One spec per evaluation plot (cltv.plots.SPECS) serves the evaluate tables, dvc.yaml's plots and
+the PNGs logged to MLflow."""
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from cltv.evaluate import evaluate
+from cltv.plots import SPECS, dvc_plots, save_pngs
+
+from .conftest import CAL_END, OBS_END
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_dvc_yaml_declares_the_plots_of_the_specs():
+    declared = yaml.safe_load((ROOT / "dvc.yaml").read_text())["plots"]
+    assert declared == dvc_plots(), "dvc.yaml's plots: section must be cltv.plots.dvc_plots():\n" + yaml.safe_dump(
+        dvc_plots(), sort_keys=False)
+
+
+def test_evaluate_writes_the_tables_the_specs_draw(sample_ch, sample_daily, sample_model, tmp_path):
+    _, tables = evaluate(sample_ch, sample_daily, sample_model, CAL_END, OBS_END)
+    assert set(tables) == set(SPECS)
+    for name, spec in SPECS.items():
+        assert {spec.x, *spec.ys} <= set(tables[name].columns), name
+        tables[name].to_csv(tmp_path / f"{name}.csv", index=False)
+    pngs = save_pngs(tmp_path, tmp_path)
+    assert sorted(p.name for p in pngs) == sorted(f"{name}.png" for name in SPECS)
+    assert all(p.read_bytes().startswith(b"\x89PNG") and p.stat().st_size > 10_000 for p in pngs)
+    pd.read_csv(tmp_path / "frequency_recency_grid.csv")  # the heatmap table reads back
