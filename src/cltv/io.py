@@ -15,23 +15,32 @@ from pathlib import Path
 import pandas as pd
 
 
-def atomic(path: str | Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp_path)`` and move the result onto ``path`` in one rename. A folder at
-    ``path`` (Parquet part files of the Spark engine) is moved aside first and removed after."""
+def atomic(path: str | Path, write: Callable[[Path], None], folder: bool = False) -> None:
+    """Call ``write(tmp_path)`` and move the result onto ``path`` in one rename: the one way cltv
+    replaces an output, a file or (``folder``: ``write`` creates a folder, e.g. Spark's Parquet
+    part files) a folder. A folder at ``path`` is moved aside first and removed after; a file
+    replaced by a folder is removed just before the rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    if folder:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp = Path(name)
     old = path.with_name(f".{path.name}.old")
     try:
-        write(Path(tmp))
+        write(tmp)
         if path.is_dir():
             shutil.rmtree(old, ignore_errors=True)
             path.rename(old)
+        elif folder and path.exists():
+            path.unlink()
         os.replace(tmp, path)
         shutil.rmtree(old, ignore_errors=True)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
         if old.is_dir() and not path.exists():  # interrupted between the two renames: put the folder back
             old.rename(path)
         raise
