@@ -315,19 +315,12 @@ def write_parquet(frame, path: str | Path, partitions: int | None = None) -> Non
     files pandas reads back in order)."""
     from pyspark.sql import functions as F
 
-    path = Path(path)
+    from ..io import atomic
+
     dates = [name for name, kind in frame.dtypes if kind == "date"]
     frame = frame.select(*(F.col(c).cast("timestamp_ntz").alias(c) if c in dates else F.col(c) for c in frame.columns))
-    tmp, old = path.with_name(f".{path.name}.tmp"), path.with_name(f".{path.name}.old")
-    for leftover in (tmp, old):
-        shutil.rmtree(leftover, ignore_errors=True)
-    (frame.repartition(partitions) if partitions else frame).write.parquet(str(tmp))
-    if path.is_dir():
-        path.rename(old)
-    elif path.exists():
-        path.unlink()  # a single file written by the pandas engine
-    tmp.rename(path)
-    shutil.rmtree(old, ignore_errors=True)
+    frame = frame.repartition(partitions) if partitions else frame
+    atomic(path, lambda tmp: frame.write.parquet(str(tmp)), folder=True)
 
 
 __all__ = ["java_missing", "session", "read_log", "read_transactions", "daily_purchases", "rfm", "calibration_holdout",
