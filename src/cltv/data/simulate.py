@@ -1,10 +1,6 @@
-"""Vectorised simulation of the BG/NBD + Gamma-Gamma generative process (known truth).
-
-Per customer: purchase rate lambda ~ Gamma(r, rate alpha) (per week), dropout probability
-p ~ Beta(a, b); after each *repeat* purchase the customer leaves with probability p. Spend:
-nu ~ Gamma(q, rate v); each purchase's amount ~ Gamma(p_gg, rate nu). No Python loop over
-customers: the repeat purchases seen by T are the first min(N, J) of N ~ Poisson(lambda T)
-uniform events, J ~ Geometric(p), so the last one is T times a Beta order statistic.
+"""Data with known true parameters: RFM tables drawn from any registered model (each model's
+``simulate``), and transaction logs and FLO-schema snapshots drawn from BG/NBD + Gamma-Gamma
+purchase events (:mod:`cltv.data.purchase_events`). ``python -m cltv.data.simulate`` writes them.
 """
 from __future__ import annotations
 
@@ -17,43 +13,7 @@ from ..models import purchase_model, spend_model
 from ..models.bgnbd import Params
 from ..models.gamma_gamma import GGParams
 from ..schema import DAYS_PER_WEEK
-
-
-def _customers(n: int, bgnbd: Params, gg: GGParams, T: np.ndarray, rng: np.random.Generator):
-    r, alpha, a, b = bgnbd
-    lam = rng.gamma(r, 1.0 / alpha, n)
-    drop = np.clip(rng.beta(a, b, n), 1e-12, 1.0)
-    events = rng.poisson(lam * T)
-    lifetime = rng.geometric(drop)  # repeat purchases up to and including the last one
-    x = np.minimum(events, lifetime)
-    nu = rng.gamma(gg[1], 1.0 / gg[2], n)
-    return x, events, nu
-
-
-def _lexsort(minor: np.ndarray, major: np.ndarray) -> np.ndarray:
-    """The order of ``np.lexsort((minor, major))`` for integer ``major`` < 2**53, about 8 times
-    faster: numpy sorts complex numbers by real part, then imaginary part. Rows equal in both
-    keys may come in any order; continuous simulated times have none."""
-    return np.argsort(major + 1j * minor)
-
-
-def _purchases(first: np.ndarray, horizon: float, bgnbd: Params, gg: GGParams, rng: np.random.Generator):
-    """Every purchase of customers whose first purchase is at ``first`` (weeks after the start),
-    observed up to ``horizon`` weeks: (customer index, time in weeks, amount), unsorted."""
-    n = first.size
-    T = horizon - first
-    x, events, nu = _customers(n, bgnbd, gg, T, rng)
-    # repeat purchases: the first x of `events` sorted uniform times in (first, first + T)
-    owner = np.repeat(np.arange(n), events)
-    times = rng.uniform(0.0, 1.0, owner.size) * T[owner]
-    order = _lexsort(times, owner)
-    owner, times = owner[order], times[order]
-    rank = np.arange(owner.size) - np.repeat(np.cumsum(events) - events, events)
-    keep = rank < x[owner]
-    owner, times = owner[keep], first[owner[keep]] + times[keep]
-    who = np.concatenate([np.arange(n), owner])
-    when = np.concatenate([first, times])
-    return who, when, rng.gamma(gg[0], 1.0 / nu[who])
+from .purchase_events import lexsort_order, purchase_events
 
 
 def simulate_rfm(
@@ -103,8 +63,8 @@ def simulate_transactions(
     rng = np.random.default_rng(seed)
     start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
     horizon = (end_ts - start_ts) / pd.Timedelta(days=DAYS_PER_WEEK)
-    who, when, amount = _purchases(rng.uniform(0.0, acquisition_weeks, n), horizon, bgnbd, gg, rng)
-    order = _lexsort(when, who)
+    who, when, amount = purchase_events(rng.uniform(0.0, acquisition_weeks, n), horizon, bgnbd, gg, rng)
+    order = lexsort_order(when, who)
     return pd.DataFrame({
         "customer_id": pd.array([f"c{i:08d}" for i in range(n)], dtype="str")[who[order]],
         "date": (start_ts + pd.to_timedelta(np.floor(when[order] * DAYS_PER_WEEK), unit="D")).astype("datetime64[ns]"),
@@ -128,7 +88,7 @@ def _flo_batch(m: int, bgnbd: Params, gg: GGParams, start: pd.Timestamp, end: pd
     span = (end - start) / pd.Timedelta(days=DAYS_PER_WEEK)
     first = span * (1.0 - np.sqrt(rng.uniform(0.0, 1.0, m)))  # acquisitions grow linearly in time
     first = span - first
-    who, when, amount = _purchases(first, span, bgnbd, gg, rng)
+    who, when, amount = purchase_events(first, span, bgnbd, gg, rng)
     online_share = rng.beta(2.0, 2.0, m)
     online = rng.uniform(0.0, 1.0, who.size) < online_share[who]
     day = np.floor(when * DAYS_PER_WEEK).astype("int64")  # days after start

@@ -1,9 +1,9 @@
 """A realistic retail export with known truth: invoice lines drawn from BG/NBD + Gamma-Gamma.
 
-Customers and their purchases come from :func:`cltv.data.simulate._purchases` (known parameters). Each
-purchase becomes one invoice (sometimes two on the same day) of one to five lines, quantity x unit
-price adding up to the purchase's spend (prices in steps of 0.25, so every sum is exact in
-binary), stamped with a local time in ``timezone`` and written with its UTC offset. On top come
+Customers and their purchases come from :func:`cltv.data.purchase_events.purchase_events`
+(known parameters). Each purchase becomes one invoice (sometimes two on the same day) of one to
+five lines, quantity x unit price adding up to the purchase's spend (prices in steps of 0.25, so
+every sum is exact in binary), stamped with a local time in ``timezone`` and written with its UTC offset. On top come
 guest purchases (no customer id) and cancellations: lines with invoice ``C<number>`` and a negative
 quantity that reverse part of an earlier line, on the same day or up to two weeks later.
 
@@ -22,7 +22,7 @@ import pandas as pd
 from ..models.bgnbd import Params
 from ..models.gamma_gamma import GGParams
 from ..schema import DAYS_PER_WEEK
-from .simulate import _purchases
+from .purchase_events import purchase_events
 
 COUNTRIES = ["United Kingdom", "Germany", "France"]
 COUNTRY_SHARES = [0.8, 0.12, 0.08]
@@ -39,7 +39,7 @@ def simulate_invoices(n: int, bgnbd: Params = (0.243, 4.414, 0.793, 2.426), gg: 
     rng = np.random.default_rng(seed)
     start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
     horizon = (end_ts - start_ts) / pd.Timedelta(days=DAYS_PER_WEEK)
-    who, when, spend = _purchases(rng.uniform(0.0, acquisition_weeks, n), horizon, bgnbd, gg, rng)
+    who, when, spend = purchase_events(rng.uniform(0.0, acquisition_weeks, n), horizon, bgnbd, gg, rng)
     ids = np.array([f"{i + 12346}" for i in range(n)], dtype=object)  # numeric-looking ids, as real exports have
     country = rng.choice(COUNTRIES, n, p=COUNTRY_SHARES)
     guests = rng.random(who.size) < guest_share
