@@ -20,10 +20,14 @@ import time
 import warnings
 from pathlib import Path
 
-
 from .scale import CALIBRATION_END, OBSERVATION_END, SIMULATION, WEEKS_PER_MONTH, machine
 
-LIFETIMES = {"bgnbd": "BetaGeoFitter", "mbgnbd": "ModifiedBetaGeoFitter", "paretonbd": "ParetoNBDFitter"}
+
+def comparable() -> list[str]:
+    """The purchase models (:data:`cltv.models.PURCHASE_MODELS` kinds) that ``lifetimes`` also has."""
+    from cltv.models import PURCHASE_MODELS
+
+    return [kind for kind, cls in PURCHASE_MODELS.items() if cls.lifetimes_class]
 
 
 def calibration(n: int, seed: int):
@@ -47,7 +51,7 @@ def compare(kind: str, x, tx, T) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         t0 = time.perf_counter()
-        fitter = getattr(lifetimes, LIFETIMES[kind])().fit(x, tx, T)
+        fitter = getattr(lifetimes, cls.lifetimes_class)().fit(x, tx, T)
         plain_fit = time.perf_counter() - t0
         theirs = cls(dict(fitter.params_))
         t0 = time.perf_counter()
@@ -88,7 +92,7 @@ def markdown(result: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000], help="customers per run")
-    parser.add_argument("--models", nargs="+", default=list(LIFETIMES), choices=list(LIFETIMES))
+    parser.add_argument("--models", nargs="+", default=comparable(), choices=comparable())
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--json", type=Path, help="write all figures here")
     args = parser.parse_args()

@@ -1,1 +1,1 @@
-"""Stage entry points (one per DVC stage) and what they share; run by `dvc repro`, not imported."""
+"""Stage modules (one per DVC stage, run as ``python -m pipelines.<stage>`` by `dvc repro`) and what they share."""

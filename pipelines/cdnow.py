@@ -1,8 +1,8 @@
 """Stage `cdnow`: CDNOW from the installed lifetimes package -> data/raw/transactions.csv."""
-from common import ROOT, run
 
 from cltv.data.cdnow import load_cdnow
 from cltv.io import write_csv
+from pipelines.common import ROOT, run
 
 
 def main(p: dict) -> None:

@@ -1,10 +1,14 @@
-"""What every stage entry point shares: pinned numerics, the checked params it declares, and
-clean failures.
+"""What every stage module shares: pinned numerics, the checked params it declares, and clean
+failures.
 
-Importing this module pins numpy's CPU features (docs/reproducibility.md): numpy picks AVX-512
-code for ``log``, ``exp``, ``power``... where the CPU has it, and that code rounds differently
-from the code every x86-64 machine runs. When the pin is not yet in the environment, the
-process restarts itself with it before doing anything else.
+A stage is a module run from the repository root as ``python -m pipelines.<stage>`` (dvc.yaml's
+``cmd:``); its ``__main__`` block calls :func:`run`. Stages run with numpy's CPU features pinned
+(:data:`PINNED_ENV`, docs/reproducibility.md): numpy picks AVX-512 code for ``log``, ``exp``,
+``power``... where the CPU has it, and that code rounds differently from the code every x86-64
+machine runs. numpy reads the pin once, when it is imported, so it is set where the command is
+defined: every ``cmd:`` in dvc.yaml starts with it (tests/test_dvc_yaml.py checks). A stage
+started without it (by hand) is relaunched once with it by :func:`run`, before any work
+(:func:`pinned`); importing a stage module does nothing of the kind.
 """
 from __future__ import annotations
 
@@ -16,18 +20,12 @@ from pathlib import Path
 
 import yaml
 
+from cltv.errors import CLTVError, ConfigError
+from cltv.hyperparameters import flatten
+from pipelines.config import validate
+
 #: numpy's dispatch targets switched off in every stage, set before numpy is imported
 PINNED_ENV = {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR"}
-
-_STAGE_RUN = Path(sys.argv[0]).resolve().parent == Path(__file__).resolve().parent  # not when imported by tests
-if _STAGE_RUN and any(os.environ.get(k) != v for k, v in PINNED_ENV.items()):
-    os.environ.update(PINNED_ENV)
-    os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
-
-from config import ConfigError, flatten, validate  # noqa: E402
-
-from cltv.errors import DataError, FitError  # noqa: E402
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -77,7 +75,7 @@ def check_data_path(path: str) -> None:
     ignored = subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT, capture_output=True).returncode == 0
     if not ignored:
         raise ConfigError(f"data.path = {path!r}: the file is not tracked by DVC, so `dvc exp run` would commit "
-                          f"your data into git; track it first: dvc add {path} (README \"Your own data\")")
+                          f"your data into git; track it first: dvc add {path} (docs/configuration.md, \"Your own data\")")
 
 
 def pipeline_outputs() -> list[str]:
@@ -100,21 +98,35 @@ def fit_warnings(metrics: dict, model) -> list[str]:
     return list(dict.fromkeys(metrics.get("warnings", []) + model.training_.get("warnings", [])))
 
 
+def pinned(module: str) -> None:
+    """Return when :data:`PINNED_ENV` is in the environment; otherwise replace this process by
+    ``python -m module`` (same arguments) with it, so that numpy starts pinned."""
+    if all(os.environ.get(k) == v for k, v in PINNED_ENV.items()):
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, [sys.executable, "-m", module, *sys.argv[1:]], {**os.environ, **PINNED_ENV})
+
+
 def run(main: Callable[[dict], None]) -> None:
-    """Run the stage named like the calling script; a bad config, bad data or a failed fit ends
-    it with one clear line and exit code 1 (outputs are written atomically, so earlier ones stay
-    intact). Arguments are refused: settings come from params.yaml, written from conf/."""
-    script = Path(sys.argv[0])
+    """Run the stage whose module defines ``main`` (``python -m pipelines.<stage>``), pinned (see
+    the module docstring). A bad config, bad data or a failed fit (the project's own errors,
+    :class:`cltv.errors.CLTVError`) ends it with one clear line and exit code 1 (outputs are
+    written atomically, so earlier ones stay intact); any other exception is a bug and keeps its
+    traceback. Arguments are refused: settings come from params.yaml, written from conf/."""
+    module = sys.modules[main.__module__].__spec__.name  # pipelines.<stage>
+    stage = module.rpartition(".")[2]
     if sys.argv[1:]:
         overrides = " ".join(f"-S {a}" for a in sys.argv[1:])
-        print(f"error: {script.name} takes no arguments; it reads params.yaml, which Hydra composes from conf/. "
+        print(f"error: python -m {module} takes no arguments; it reads params.yaml, which Hydra composes from conf/. "
               f"To run with these settings: dvc exp run {overrides}", file=sys.stderr)
         sys.exit(2)
+    pinned(module)
     try:
-        main(params(script.stem))
+        main(params(stage))
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         sys.exit(1)
-    except (DataError, FitError, ValueError, FloatingPointError) as exc:
+    except CLTVError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)

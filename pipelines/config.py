@@ -16,17 +16,15 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
-#: model/purchases and model/spend choices: the keys of cltv.models.PURCHASE_MODELS / SPEND_MODELS
-PURCHASE_MODELS = ("bgnbd", "mbgnbd", "paretonbd")
-SPEND_MODELS = ("gamma_gamma",)
+from cltv.errors import ConfigError
+from cltv.hyperparameters import flatten
+from cltv.model import FITTERS  # model.fitter choices
+from cltv.models import PURCHASE_MODELS, SPEND_MODELS  # model/purchases and model/spend choices: their keys
+
 #: The preset the original FLO procedure (data.seed_compatible) needs
 FLO_PRESET = Path(__file__).resolve().parents[1] / "conf/model/flo_original.yaml"
 #: registry.champion_metric choices: metrics/evaluation.json keys, and whether lower is better
 CHAMPION_METRICS = {"mae": True, "rmse": True, "pearson": False, "spearman": False}
-
-
-class ConfigError(ValueError):
-    """A configuration value breaks the schema; the message names the key."""
 
 
 @dataclass(frozen=True)
@@ -185,7 +183,7 @@ SCHEMA: dict[str, Key] = {
     "model.clv_months": number(1, 120, integer=True),
     "model.discount_rate": number(0, 1, hi_open=True),
     "model.segment_labels": labels(),
-    "model.fitter": choice("fast", "lifetimes"),
+    "model.fitter": choice(*FITTERS),
     "model.interval_level": optional_number(0, 1),
     "engine.kind": choice("pandas", "spark"),
     "engine.master": text(r"local(\[(\*|\d+)\])?|(spark|k8s|mesos)://\S+|yarn",
@@ -202,27 +200,16 @@ SCHEMA: dict[str, Key] = {
 }
 
 
-def flatten(d: dict, prefix: str = "") -> dict[str, object]:
-    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``."""
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def validate(params: dict) -> None:
     """Raise :class:`ConfigError` on the first key that is unknown, missing or out of range,
     then on the first broken rule between keys."""
     flat = flatten(params)
     for key in flat:
         if key not in SCHEMA:
-            raise ConfigError(f"{key}: unknown key (a typo? the keys are listed in conf/ and the README)")
+            raise ConfigError(f"{key}: unknown key (a typo? the keys are listed in conf/ and docs/configuration.md)")
     for key, spec in SCHEMA.items():
         if key not in flat:
-            raise ConfigError(f"{key}: missing from params.yaml; recompose it: python pipelines/compose_params.py")
+            raise ConfigError(f"{key}: missing from params.yaml; recompose it: python -m pipelines.compose_params")
         expected = spec.check(flat[key])
         if expected:
             raise ConfigError(f"{key} = {flat[key]!r}: expected {expected}")
@@ -231,8 +218,8 @@ def validate(params: dict) -> None:
 
 def _cross_checks(p: dict) -> None:
     if p["data.source"] == "flo" and p["data.seed_compatible"]:
-        preset = {f"model.{k}": v for k, v in flatten(yaml.safe_load(FLO_PRESET.read_text())).items()
-                  if not k.startswith("defaults") and k != "interval_level"}
+        preset = {k: v for k, v in flatten({"model": yaml.safe_load(FLO_PRESET.read_text())}).items()
+                  if not k.startswith("model.defaults") and k != "model.interval_level"}
         preset.update({"model.purchases.kind": "bgnbd", "model.spend.kind": "gamma_gamma"})
         differ = [k for k, v in preset.items() if p[k] != v and not (isinstance(v, list) and list(p[k]) == v)]
         if differ:

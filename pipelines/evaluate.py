@@ -9,12 +9,12 @@ plots/*.csv              data of the DVC plots declared in dvc.yaml (holdout plo
                          snapshot), among them the PIT histogram of the predictive intervals
 """
 import pandas as pd
-from common import ROOT, run
-from settings import model_params
 
 from cltv.evaluate import evaluate, evaluate_in_sample
 from cltv.io import write_csv, write_json
 from cltv.model import CLTVModel
+from pipelines.common import ROOT, run
+from pipelines.settings import model_params
 
 
 def main(p: dict) -> None:

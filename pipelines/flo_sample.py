@@ -1,7 +1,7 @@
 """Stage `flo_sample`: a generated FLO-schema snapshot -> data/raw/flo_sample.csv (no real customers)."""
-from common import ROOT, run
 
 from cltv.data.simulate import simulate_flo, write_flo_csv
+from pipelines.common import ROOT, run
 
 
 def main(p: dict) -> None:

@@ -1,19 +1,20 @@
 """Stage `register`: log the result as one MLflow run and register the packaged model, all or nothing
-(:mod:`cltv.tracking.registry`, README "MLflow"); models/registry.json holds the result's fingerprint."""
+(:mod:`cltv.tracking.registry`, docs/mlflow.md); models/registry.json holds the result's fingerprint."""
 import json
 import os
 import tempfile
 from pathlib import Path
 
 import pandas as pd
-from common import ROOT, data_label, fit_warnings, pipeline_outputs, run
-from config import CHAMPION_METRICS
 
 from cltv import serving
+from cltv.hyperparameters import flatten
 from cltv.io import write_json
 from cltv.model import CLTVModel
 from cltv.plots import SPECS, save_pngs
 from cltv.tracking import registry
+from pipelines.common import ROOT, data_label, fit_warnings, pipeline_outputs, run
+from pipelines.config import CHAMPION_METRICS
 
 
 def main(p: dict) -> None:
@@ -31,7 +32,7 @@ def main(p: dict) -> None:
             model_json=model_json, metrics=metrics, data_file=data, data_label=label,
             evaluation={"data_sha256": registry.sha256(data), **{k: d[k] for k in (
                 "source", "calibration_end", "observation_end", "seed_compatible")}},
-            config=registry.flat(p), input_example=pd.read_parquet(ROOT / "data/rfm.parquet").head(3),
+            config=flatten(p), input_example=pd.read_parquet(ROOT / "data/rfm.parquet").head(3),
             artifacts={"model_json": [model_json], "metrics": [metrics_json, ROOT / "metrics/data_quality.json"],
                        "segments": [ROOT / "outputs/segment_profile.csv"],
                        "plots": [ROOT / f"plots/{n}.csv" for n in SPECS] + pngs,

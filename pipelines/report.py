@@ -7,11 +7,11 @@ reports/clv_by_segment.png  CLV by segment
 import json
 
 import pandas as pd
-from common import ROOT, data_label, fit_warnings, run
 
 from cltv import report
 from cltv.io import atomic, write_text
 from cltv.model import CLTVModel
+from pipelines.common import ROOT, data_label, fit_warnings, run
 
 
 def fit_text(model: CLTVModel, fit: dict) -> str:

@@ -1,7 +1,7 @@
 """Stage `segment`: score every customer with the trained model (engine=spark: with
 mlflow.pyfunc.spark_udf of the packaged model, in Spark).
 
-outputs/scores.parquet       one row per customer (see README "Outputs"); engine=spark: a folder
+outputs/scores.parquet       one row per customer (docs/outputs.md); engine=spark: a folder
                              of Parquet part files written by the executors, sorted by customer
 outputs/scores.csv           the same rows as CSV, for the report and spreadsheets
 outputs/segment_profile.csv  one row per segment, best first
@@ -11,12 +11,12 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
-from common import ROOT, run
-from engine import spark_session
 
 from cltv import segment
 from cltv.io import write_csv, write_parquet
 from cltv.model import CLTVModel
+from pipelines.common import ROOT, run
+from pipelines.engine import spark_session
 
 
 def main(p: dict) -> None:

@@ -1,14 +1,13 @@
 """``CLTVModel`` settings from the composed config (stages `evaluate` and `train`)."""
 from __future__ import annotations
 
+from cltv import hyperparameters
+
 
 def model_params(p: dict) -> dict:
-    """``CLTVModel`` keyword arguments: ``model.*`` as composed (the purchase and spend models
-    by kind and penalizer). A FLO snapshot's monetary value averages all orders, so there the
-    spend model counts ``frequency + 1`` values behind it, except in the original procedure
-    (``data.seed_compatible``), whose frequency already counts every order."""
-    m = dict(p["model"])
-    purchases, spend = m.pop("purchases"), m.pop("spend")
-    return {**m, "purchases": purchases["kind"], "purchases_penalizer": purchases["penalizer"],
-            "spend": spend["kind"], "spend_penalizer": spend["penalizer"],
-            "monetary_includes_first": p["data"]["source"] == "flo" and not p["data"]["seed_compatible"]}
+    """``CLTVModel`` keyword arguments: ``model.*`` as composed, mapped by
+    :func:`cltv.hyperparameters.from_config`; whether the monetary value includes the first order
+    follows the data (:func:`cltv.hyperparameters.monetary_includes_first`)."""
+    d = p["data"]
+    return hyperparameters.from_config(
+        p["model"], monetary_includes_first=hyperparameters.monetary_includes_first(d["source"], d["seed_compatible"]))

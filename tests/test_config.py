@@ -8,6 +8,8 @@ import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from cltv import hyperparameters
+from cltv.errors import CLTVError, DataError
 from cltv.model import CLTVModel
 from pipelines.config import SCHEMA, ConfigError, flatten, validate
 
@@ -36,10 +38,16 @@ def test_every_key_of_every_data_source_has_a_schema(source):
 
 def test_model_params_are_the_estimator_params():
     model = yaml.safe_load((ROOT / "params.yaml").read_text())["model"]
-    # monetary_includes_first follows the data source (pipelines/settings.py: model_params);
+    # monetary_includes_first follows the data source (cltv.hyperparameters.monetary_includes_first);
     # the purchase and spend models are groups with a kind and a penalizer each
-    flat = set(model) - {"purchases", "spend"} | {"purchases_penalizer", "spend_penalizer", "purchases", "spend"}
-    assert flat == set(CLTVModel().get_params()) - {"monetary_includes_first"}
+    kwargs = hyperparameters.from_config(model, monetary_includes_first=False)
+    assert set(kwargs) == set(CLTVModel().get_params())
+    CLTVModel(**kwargs)  # accepted as they are
+    # and back: the fitted model's settings under the names `dvc params diff` shows
+    settings = {k: v for k, v in kwargs.items() if k != "monetary_includes_first"}
+    assert hyperparameters.to_config(settings) == flatten({"model": model})
+    assert [hyperparameters.monetary_includes_first(*case) for case in
+            (("flo", False), ("flo", True), ("cdnow", False), ("transactions", False))] == [True, False, False, False]
     assert model["purchases"] == {"kind": "bgnbd", "penalizer": 0} and model["spend"] == {"kind": "gamma_gamma",
                                                                                           "penalizer": 0}
 
@@ -120,8 +128,8 @@ def repo(tmp_path_factory):
     ("registry.champion_metric=maee", "registry.champion_metric = 'maee': expected one of ['mae', 'rmse'"),
 ])
 def test_stage_stops_before_any_work_with_one_line(repo, override, expected):
-    sh(repo, PYTHON, "pipelines/compose_params.py", override)
-    proc = sh(repo, PYTHON, "pipelines/train.py", check=False)
+    sh(repo, PYTHON, "-m", "pipelines.compose_params", override)
+    proc = sh(repo, PYTHON, "-m", "pipelines.train", check=False)
     assert proc.returncode == 1 and proc.stdout == ""
     assert proc.stderr.startswith(f"config error: {expected}") and proc.stderr.count("\n") == 1
     assert not (repo / "models/cltv_model.json").exists()
@@ -129,7 +137,7 @@ def test_stage_stops_before_any_work_with_one_line(repo, override, expected):
 
 def test_stage_run_by_hand_refuses_arguments_and_names_the_command(repo):
     before = (repo / "metrics/evaluation.json").read_bytes()
-    proc = sh(repo, PYTHON, "pipelines/evaluate.py", "model.purchases.penalizer=0.01", check=False)
+    proc = sh(repo, PYTHON, "-m", "pipelines.evaluate", "model.purchases.penalizer=0.01", check=False)
     assert proc.returncode == 2 and (repo / "metrics/evaluation.json").read_bytes() == before
     assert "dvc exp run -S model.purchases.penalizer=0.01" in proc.stderr and proc.stderr.count("\n") == 1
 
@@ -139,3 +147,33 @@ def test_exp_run_with_a_bad_override_fails_in_the_first_stage(repo):
     assert proc.returncode != 0
     assert "config error: model.discount_rate = -2" in proc.stderr + proc.stdout
     assert "Running stage 'prepare'" not in proc.stdout  # the first stage to run stopped it
+
+
+@pytest.mark.parametrize("error,out", [
+    (ConfigError("model.fitter = 'x': expected one of ['fast', 'lifetimes']"), "config error: model.fitter = 'x'"),
+    (DataError("data/tx.csv: column 'amount': non-numeric amount at line 5"), "error: data/tx.csv: column"),
+])
+def test_only_the_projects_errors_end_a_stage_with_one_line(monkeypatch, capsys, error, out):
+    """pipelines.common.run: a project error (cltv.errors.CLTVError) is one line and exit 1; any
+    other exception is a bug and keeps its traceback."""
+    from pipelines import common
+
+    assert isinstance(error, CLTVError) and issubclass(ConfigError, CLTVError)
+    monkeypatch.setattr(sys, "argv", ["-m"])
+    monkeypatch.setattr(common, "params", lambda stage: {})
+    for key, value in common.PINNED_ENV.items():
+        monkeypatch.setenv(key, value)
+
+    def main(p):
+        raise error
+
+    with pytest.raises(SystemExit) as stop:
+        common.run(main)
+    err = capsys.readouterr().err
+    assert stop.value.code == 1 and err.startswith(out) and err.count("\n") == 1
+
+    def buggy(p):
+        raise ValueError("a bug")
+
+    with pytest.raises(ValueError, match="a bug"):
+        common.run(buggy)

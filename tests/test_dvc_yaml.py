@@ -1,12 +1,15 @@
-"""dvc.yaml is complete and exact: every stage depends on the files it imports and lists the
-parameter keys it reads; plots are declared once and drawn as intended."""
+"""dvc.yaml is complete and exact: every stage runs its module with numpy's CPU features pinned,
+depends on the files it imports and lists the parameter keys it reads; plots are declared once
+and drawn as intended."""
 import ast
 import json
+import shlex
 from pathlib import Path
 
 import pytest
 import yaml
 
+from pipelines.common import PINNED_ENV
 from pipelines.config import SCHEMA
 
 from .repo import ROOT, sh
@@ -15,47 +18,64 @@ STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
 
 
 def _module_file(name: str) -> Path | None:
-    """The project file of module ``name`` (a ``cltv`` module or a stage helper in pipelines/)."""
+    """The project file of module ``name`` (a ``cltv`` module or one of ``pipelines``)."""
     parts = name.split(".")
-    if parts[0] == "cltv":
-        base = ROOT / "src" / Path(*parts)
-        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-            if candidate.exists():
-                return candidate
-    elif len(parts) == 1 and (ROOT / "pipelines" / f"{name}.py").exists():
-        return ROOT / "pipelines" / f"{name}.py"
+    if parts[0] not in ("cltv", "pipelines"):
+        return None
+    base = (ROOT / "src" if parts[0] == "cltv" else ROOT) / Path(*parts)
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.exists():
+            return candidate
     return None
 
 
-def imported_files(script: Path) -> set[str]:
-    """Every project file that running ``script`` imports, transitively (imports inside functions
-    included), as repository-relative paths."""
+def imported_files(module: str) -> set[str]:
+    """Every project file that running ``module`` (``python -m``) imports, transitively (imports
+    inside functions and the packages' ``__init__`` included), as repository-relative paths."""
     seen: set[Path] = set()
-    todo = [script]
+    parts = module.split(".")
+    todo = [f for i in range(1, len(parts) + 1) if (f := _module_file(".".join(parts[:i])))]
     while todo:
         path = todo.pop()
         if path in seen:
             continue
         seen.add(path)
-        package = path.relative_to(ROOT / "src").parts[:-1] if path.is_relative_to(ROOT / "src") else ()
+        package = path.relative_to(ROOT / "src" if path.is_relative_to(ROOT / "src") else ROOT).parts[:-1]
         names = []
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 names += [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom):
                 base = ".".join(package[: len(package) - node.level + 1]) if node.level else ""
-                module = ".".join(p for p in (base, node.module or "") if p)
-                names += [module, *(f"{module}.{alias.name}" for alias in node.names)]
+                module_name = ".".join(p for p in (base, node.module or "") if p)
+                names += [module_name, *(f"{module_name}.{alias.name}" for alias in node.names)]
         for name in names:
             parts = name.split(".")
             todo += [f for i in range(1, len(parts) + 1) if (f := _module_file(".".join(parts[:i])))]
     return {str(p.relative_to(ROOT)) for p in seen}
 
 
-def _script(stage: str) -> Path:
-    cmd = STAGES[stage]["cmd"].split()
-    assert cmd[:2] == ["python", f"pipelines/{stage}.py"], cmd
-    return ROOT / cmd[1]
+def _command(stage: str) -> tuple[dict, list[str]]:
+    """The variables a stage's ``cmd`` sets (as the shell DVC starts reads them) and the command."""
+    words = shlex.split(STAGES[stage]["cmd"])
+    assignments = {}
+    while words and "=" in words[0] and words[0].split("=", 1)[0].isidentifier():
+        key, value = words.pop(0).split("=", 1)
+        assignments[key] = value
+    return assignments, words
+
+
+def _module(stage: str) -> str:
+    env, command = _command(stage)
+    assert command == ["python", "-m", f"pipelines.{stage}"], command
+    return command[2]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stage_runs_its_module_with_exactly_the_numpy_pin(stage):
+    env, command = _command(stage)
+    assert command == ["python", "-m", f"pipelines.{stage}"], STAGES[stage]["cmd"]
+    assert env == PINNED_ENV, f"stage {stage} sets {env}, expected pipelines.common.PINNED_ENV {PINNED_ENV}"
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -63,7 +83,7 @@ def test_stage_depends_on_exactly_the_files_it_imports(stage):
     deps = [d for d in STAGES[stage]["deps"] if not d.startswith("${")]
     code_deps = {d for d in deps if d.endswith(".py")}
     folders = [d for d in deps if (ROOT / d).is_dir()]
-    imported = imported_files(_script(stage))
+    imported = imported_files(_module(stage))
     missing = {f for f in imported if f not in code_deps and not any(f.startswith(d + "/") for d in folders)}
     assert not missing, f"stage {stage} imports but does not depend on {sorted(missing)}"
     assert code_deps <= imported, f"stage {stage} depends on files it never imports: {sorted(code_deps - imported)}"

@@ -1,7 +1,6 @@
 """FLO snapshot: generator, validation, RFM in both modes, an independent oracle of the original
 procedure, parameter recovery and selection-bias detection."""
 import re
-import sys
 import warnings
 from pathlib import Path
 
@@ -26,11 +25,8 @@ def composed_model_params(tmp_path: Path, *overrides: str) -> dict:
     from dvc.utils.hydra import compose_and_dump
 
     compose_and_dump(tmp_path / "params.yaml", str(ROOT / "conf"), None, "config", str(ROOT), list(overrides))
-    sys.path.insert(0, str(ROOT / "pipelines"))
-    try:
-        from settings import model_params
-    finally:
-        sys.path.remove(str(ROOT / "pipelines"))
+    from pipelines.settings import model_params
+
     return model_params(yaml.safe_load((tmp_path / "params.yaml").read_text()))
 
 
@@ -115,6 +111,23 @@ def test_broken_snapshot_is_refused_with_file_column_and_line(tmp_path, change, 
             return df
         expected = "column 'master_id': duplicate customer id at lines 5, 10"
     assert expected in broken(tmp_path, change)
+
+
+def test_the_snapshot_reader_is_the_log_reader(tmp_path):
+    """One file reader (cltv.data.files): a blank line still counts in line numbers, a damaged
+    .csv.gz and an Excel workbook are read as for a transaction log."""
+    import gzip
+
+    text = broken(tmp_path, lambda df: df.to_csv(index=False).replace("\n", "\n\n", 2)
+                  .replace(df.loc[2, "master_id"], "", 1))
+    assert "column 'master_id': missing customer id at line 6" in text  # header, blank, row, blank, row, row 3
+    data = gzip.compress(simulate_flo(300, seed=1).to_csv(index=False).encode())
+    (tmp_path / "cut.csv.gz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError, match="the compressed file is truncated or damaged"):
+        flo.load_flo(tmp_path / "cut.csv.gz")
+    write_flo_csv(simulate_flo(50, seed=1), tmp_path / "s.csv")
+    pd.read_csv(tmp_path / "s.csv", dtype=str, keep_default_na=False).to_excel(tmp_path / "s.xlsx", index=False)
+    pd.testing.assert_frame_equal(flo.load_flo(tmp_path / "s.xlsx"), flo.load_flo(tmp_path / "s.csv"))
 
 
 def test_a_channel_without_orders_may_have_no_date(tmp_path):

@@ -157,7 +157,7 @@ def test_exp_run_penalizer_reruns_only_model_stages(repo):
 
 
 def test_mlflow_project_run_without_experiment_name_says_where_it_logged(repo):
-    sh(repo, sys.executable, "pipelines/compose_params.py", "model.discount_rate=0.015")
+    sh(repo, sys.executable, "-m", "pipelines.compose_params", "model.discount_rate=0.015")
     proc = sh(repo, "mlflow", "run", ".", "--env-manager", "local", "-e", "main")
     default = client(repo).get_experiment_by_name("Default")
     [run] = client(repo).search_runs([default.experiment_id])
@@ -242,7 +242,7 @@ def test_own_data_is_tracked_by_dvc_and_never_committed(repo):
 
 
 def test_champion_stays_with_its_data_and_a_sweep_value_0_is_0_0(repo):
-    sh(repo, sys.executable, "pipelines/compose_params.py")
+    sh(repo, sys.executable, "-m", "pipelines.compose_params")
     sh(repo, "dvc", "repro")
     commit(repo, "baseline")
     champion = client(repo).get_model_version_by_alias("cltv", "champion").version
@@ -268,14 +268,14 @@ def stage_processes(pid: int, script: str) -> list:
 
 
 def test_a_killed_registration_is_done_again_by_the_next_run(repo):
-    sh(repo, sys.executable, "pipelines/compose_params.py", "model.discount_rate=0.02")
+    sh(repo, sys.executable, "-m", "pipelines.compose_params", "model.discount_rate=0.02")
     count = len(runs(repo))
     log = repo.parent / "killed_repro.log"
     with log.open("w") as out:
         proc = subprocess.Popen(["dvc", "repro"], cwd=repo, env=tool_env(), stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
-        stage = stage_processes(proc.pid, "pipelines/register.py")
+        stage = stage_processes(proc.pid, "-m pipelines.register")
         if stage and len(runs(repo)) > count:  # the run exists: the registration is under way
             for p in reversed(stage):  # the innermost first, so nothing it started carries on
                 p.send_signal(signal.SIGKILL)
@@ -316,3 +316,10 @@ def test_an_invoice_line_export_runs_by_configuration_alone(repo):
     assert metrics["customers"] > 2_500 and metrics["mae"] < metrics["baseline_mae"]
     assert "Data quality:" in (repo / "reports/segments.md").read_text()
     assert runs(repo)[-1].data.metrics["data_quality.dropped.cancellation"] == quality["dropped"]["cancellation"]
+    # the model records the rules it was trained with; `cltv score` reads the raw export by them (no options)
+    assert json.loads((repo / "models/cltv_model.json").read_text())["data_rules"]["customer_col"] == "Customer ID"
+    sh(repo, sys.executable, "-m", "cltv.cli", "score", "--model", f"runs:/{runs(repo)[-1].info.run_id}/model",
+       "--input", "mydata/retail.csv", "--as-of", "2021-06-30", "--output", "retail_scores.parquet",
+       env={"MLFLOW_TRACKING_URI": f"sqlite:///{repo}/mlflow.db"})
+    want = pd.read_parquet(repo / "data/rfm.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(repo / "retail_scores.parquet")[want.columns], want)

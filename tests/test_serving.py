@@ -311,3 +311,15 @@ def test_every_model_kind_is_packaged_served_and_batch_scored(store, sample_ch, 
     assert proc.returncode == 0, proc.stderr
     scored = pd.read_parquet(tmp_path / "s.parquet")
     np.testing.assert_allclose(scored["clv"].sum(), want["clv"].sum(), rtol=1e-12)
+
+
+def test_the_mlflow_functions_the_guard_hooks_exist():
+    """The guard replaces private functions of mlflow.pyfunc.scoring_server: an MLflow that moved
+    them fails here, naming its version, and the guard refuses to start the same way."""
+    from cltv.serving import http_guard
+
+    missing = http_guard.missing_hooks()
+    assert not missing, (f"MLflow {mlflow.__version__} has no mlflow.pyfunc.scoring_server."
+                         f"{', '.join(missing)}: port cltv.serving.http_guard to it")
+    with pytest.raises(RuntimeError, match=rf"scoring_server\.no_such_function, which MLflow {mlflow.__version__} "):
+        http_guard._hook("no_such_function", lambda original: original)

@@ -3,19 +3,27 @@
     cltv score --model models:/cltv@champion --input new.csv --as-of 2024-06-30 --output scores.parquet
     cltv score --model models:/cltv@champion --input flo_export.csv --source flo --output scores.csv
 
-The input is a transaction log (``--source transactions``, the default: CSV, ``.csv.gz`` or
-Parquet, columns named by ``--customer-col``, ``--date-col``, ``--amount-col``) or a FLO snapshot
-(``--source flo``). The RFM table is built with the pipeline's own rules (``prepare``: same-day
-purchases merged, weeks, repeat-purchase monetary value; for a FLO snapshot the default capping
-and the model's own convention), as of ``--as-of`` (a transaction log: default its last
-purchase day; a snapshot: default its latest order + 2 days). The model is loaded with MLflow
+The input is read by the data rules the model was trained with (``data_rules`` in the model
+JSON, recorded by the ``train`` stage from ``data.*``: :class:`cltv.data.spec.DataSpec`): the
+source (a transaction log: CSV, ``.csv.gz``, Parquet or Excel; or a FLO snapshot), column names,
+amount or quantity x unit price, cancellations, guests, the market filter, the time zone, the
+date format; for a snapshot the capping, analysis-date offset and frequency convention. Named
+options change one rule each: ``--source``, ``--customer-col``, ``--date-col``, ``--amount-col``,
+``--date-format`` (``ISO8601``: any ISO date), ``--cancellations drop|net``,
+``--missing-customer error|drop``, ``--timezone`` (an IANA name; ``""``: the day as written),
+``--filter-column`` (``""``: no filter) and ``--filter-values``. A model without recorded rules
+(trained before they were recorded) reads a log with columns ``customer_id``, ``date``,
+``amount`` (ISO dates) and a snapshot with the default capping. The RFM table is then built as
+the ``prepare`` stage builds it (:func:`cltv.data.prepare.rfm_as_of`: same-day purchases merged,
+weeks, repeat-purchase monetary value), as of ``--as-of`` (a transaction log: default its last
+purchase day; a snapshot: default its latest order + the offset, 2 days). The model is loaded with MLflow
 (any model URI: ``models:/name@alias``, ``runs:/…``, a local folder) and scores every customer in
 one call, segments by the cut-offs frozen in the model. The output (``.csv`` or ``.parquet``, written
 atomically) has ``customer_id``, the RFM columns and the scores; the command prints the number of
 customers per segment. Errors end with one line and exit code 1.
 
 ``--engine spark`` (the ``spark`` extra and Java): Spark reads the log (a file or a folder of part
-files), builds the RFM table and scores it with ``mlflow.pyfunc.spark_udf``; the output is a
+files) by the same rules (:func:`cltv.engines.spark.read_log`; not Excel), builds the RFM table and scores it with ``mlflow.pyfunc.spark_udf``; the output is a
 folder of Parquet part files at ``--output`` (``.parquet``). ``--master`` picks the cluster
 (default ``local[*]``). Transaction logs only.
 
@@ -30,32 +38,40 @@ from pathlib import Path
 import pandas as pd
 
 from . import io
-from .data import cdnow, flo, rfm
-from .errors import DataError
+from .data.prepare import rfm_as_of
+from .data.spec import DataSpec
+from .errors import CLTVError, DataError
+
+#: the options that override one data rule each (argparse dest = the DataSpec field)
+OVERRIDES = ("source", "customer_col", "date_col", "amount_col", "date_format", "cancellations", "missing_customer",
+             "timezone", "filter_column", "filter_values")
 
 
-def rfm_table(path: Path, source: str, as_of: str | None, columns: dict, monetary_includes_first: bool) -> pd.DataFrame:
-    """The RFM table of ``path`` as the pipeline's ``prepare`` stage builds it."""
-    if source == "flo":
-        raw = flo.load_flo(path)
-        at = flo.analysis_date(raw, as_of)
-        return flo.snapshot_rfm(flo.cap_outliers(raw), at, seed_compatible=not monetary_includes_first, source=str(path))
-    tx = cdnow.load_transactions(path, columns["customer_col"], columns["date_col"], columns["amount_col"],
-                                columns["date_format"], end=as_of)
-    daily = rfm.daily_purchases(tx)
-    return rfm.rfm(daily, as_of or daily["date"].max())
+def data_rules(fitted, overrides: dict | None = None) -> DataSpec:
+    """The rules to read new data for ``fitted`` (a :class:`cltv.model.CLTVModel`): those it records
+    (``data_rules_``), else today's defaults (and the snapshot convention its spend model implies),
+    with ``overrides`` (DataSpec field -> value; None leaves the rule as recorded) applied."""
+    recorded = getattr(fitted, "data_rules_", None)
+    spec = DataSpec.from_dict(recorded) if recorded else DataSpec(seed_compatible=not fitted.monetary_includes_first)
+    changes = {k: v for k, v in (overrides or {}).items() if v is not None}
+    for key in ("timezone", "filter_column", "date_format"):  # "" switches the rule off
+        if changes.get(key) == "":
+            changes[key] = None
+    if "filter_values" in changes:
+        changes["filter_values"] = tuple(changes["filter_values"])
+    if "amount_col" in changes:  # a named amount column replaces quantity x unit price
+        changes.update(quantity_col=None, price_col=None)
+    return spec.replace(**changes)
 
 
-def score(model_uri: str, path: Path, source: str = "transactions", as_of: str | None = None,
-          columns: dict | None = None) -> pd.DataFrame:
-    """``customer_id``, the RFM columns and the model's scores for every customer of ``path``."""
+def score(model_uri: str, path: Path, as_of: str | None = None, overrides: dict | None = None) -> pd.DataFrame:
+    """``customer_id``, the RFM columns and the model's scores for every customer of ``path``, read
+    by the model's data rules with ``overrides`` (see :func:`data_rules`)."""
     import mlflow
 
     model = mlflow.pyfunc.load_model(model_uri)
     fitted = model.unwrap_python_model().model  # the CLTVModel inside (cltv.serving.CLTVPyfunc)
-    columns = {"customer_col": "customer_id", "date_col": "date", "amount_col": "amount", "date_format": None,
-               **(columns or {})}
-    table = rfm_table(path, source, as_of, columns, fitted.monetary_includes_first)
+    table = rfm_as_of(path, data_rules(fitted, overrides), as_of)
     scores = model.predict(table.astype({c: float for c in ("frequency", "recency", "T", "monetary_value")}))
     return pd.concat([table.reset_index(drop=True), scores.drop(columns="customer_id").reset_index(drop=True)], axis=1)
 
@@ -65,30 +81,37 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("score", help="score the customers of a transaction log or FLO snapshot")
     p.add_argument("--model", required=True, help="MLflow model URI, e.g. models:/cltv@champion")
-    p.add_argument("--input", required=True, type=Path, help="transaction log or FLO snapshot (CSV, .csv.gz, Parquet)")
-    p.add_argument("--source", choices=("transactions", "flo"), default="transactions")
+    p.add_argument("--input", required=True, type=Path, help="transaction log or FLO snapshot (CSV, .csv.gz, Parquet, Excel)")
+    p.add_argument("--source", choices=("transactions", "flo"), help="default: the model's (else transactions)")
     p.add_argument("--as-of", help="scoring date YYYY-MM-DD (the end of the observed period)")
     p.add_argument("--output", required=True, type=Path, help="output file, .csv or .parquet")
-    p.add_argument("--customer-col", default="customer_id")
-    p.add_argument("--date-col", default="date")
-    p.add_argument("--amount-col", default="amount")
-    p.add_argument("--date-format", default=None, help="strptime format of the dates (default: ISO)")
+    rules = p.add_argument_group("data rules", "each changes one rule the model was trained with (its data_rules; "
+                                 "a model without them: customer_id, date, amount, ISO dates)")
+    rules.add_argument("--customer-col")
+    rules.add_argument("--date-col")
+    rules.add_argument("--amount-col", help="the amount column (instead of quantity x unit price)")
+    rules.add_argument("--date-format", help="strptime format of the dates; ISO8601: any ISO date or timestamp")
+    rules.add_argument("--cancellations", choices=("drop", "net"), help="cancellations and returns: dropped or netted")
+    rules.add_argument("--missing-customer", choices=("error", "drop"), help="rows without a customer id")
+    rules.add_argument("--timezone", help='IANA zone of the local day, e.g. Europe/London; "": the day as written')
+    rules.add_argument("--filter-column", help='keep only rows whose column is one of --filter-values; "": no filter')
+    rules.add_argument("--filter-values", nargs="+", metavar="VALUE")
     p.add_argument("--engine", choices=("pandas", "spark"), default="pandas",
                    help="spark: read, build the RFM table and score in Spark; write Parquet part files")
     p.add_argument("--master", default="local[*]", help="the Spark master of --engine spark")
     args = parser.parse_args(argv)
     if args.output.suffix not in (".csv", ".parquet"):
         parser.error(f"--output {args.output}: expected a .csv or .parquet file name")
+    if not args.input.exists():  # before the model is loaded (the readers' own message)
+        return _fail(DataError(f"{args.input}: file not found"))
     if args.engine == "spark":
-        if args.source != "transactions" or args.output.suffix != ".parquet":
+        if args.source == "flo" or args.output.suffix != ".parquet":
             parser.error("--engine spark scores transaction logs into Parquet part files: use --source transactions "
                          "and an --output ending in .parquet")
         return _score_spark(args)
     try:
-        out = score(args.model, args.input, args.source, args.as_of or None,
-                    {"customer_col": args.customer_col, "date_col": args.date_col, "amount_col": args.amount_col,
-                     "date_format": args.date_format})
-    except Exception as exc:  # noqa: BLE001 - one line for the user, whatever failed
+        out = score(args.model, args.input, args.as_of or None, {k: getattr(args, k) for k in OVERRIDES})
+    except _user_errors() as exc:
         return _fail(exc)
     (io.write_parquet if args.output.suffix == ".parquet" else io.write_csv)(args.output, out)
     counts = out["segment"].value_counts(sort=False)  # categorical: every label, best first
@@ -96,10 +119,26 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _user_errors(spark: bool = False) -> tuple[type[BaseException], ...]:
+    """What a user can cause (bad data or options, a model URI MLflow cannot load, a file that
+    cannot be read or written; with Spark, what Spark refuses): one line. Anything else is a bug
+    and keeps its traceback."""
+    from mlflow.exceptions import MlflowException
+
+    errors: tuple[type[BaseException], ...] = (CLTVError, MlflowException, OSError)
+    if spark:
+        try:
+            from pyspark.errors import PySparkException
+        except ImportError:  # the 'spark' extra is not installed: that error is the user's to fix
+            return (*errors, ImportError)
+        errors += (PySparkException,)
+    return errors
+
+
 def _fail(exc: Exception) -> int:
     """Print ``exc`` as one line ("error: ..."); exit code 1."""
     message = getattr(exc, "message", None) or str(exc)
-    kind = "" if isinstance(exc, (DataError, ValueError)) else f"{type(exc).__name__}: "
+    kind = "" if isinstance(exc, CLTVError) else f"{type(exc).__name__}: "
     print(f"error: {kind}{message.splitlines()[0] if message else ''}", file=sys.stderr)
     return 1
 
@@ -107,17 +146,23 @@ def _fail(exc: Exception) -> int:
 def _score_spark(args) -> int:
     """``cltv score --engine spark``: see the module docstring."""
     try:
+        import mlflow
+
         from .engines import spark as engine
 
+        fitted = mlflow.pyfunc.load_model(args.model).unwrap_python_model().model
+        spec = data_rules(fitted, {k: getattr(args, k) for k in OVERRIDES})
+        if spec.source == "flo":
+            raise DataError("--engine spark scores transaction logs; the model was trained on a FLO snapshot: "
+                            "use the pandas engine")
         session = engine.session(args.master)
-        tx = engine.read_transactions(session, args.input, args.customer_col, args.date_col, args.amount_col,
-                                      args.date_format, end=args.as_of)
+        tx, _ = engine.read_log(session, args.input, spec, end=args.as_of)
         daily = engine.daily_purchases(tx)
         as_of = args.as_of or str(daily.agg({"date": "max"}).first()[0])
         scores = engine.score(session, args.model, engine.rfm(daily, as_of))
         engine.write_parquet(scores, args.output)
         counts = pd.read_parquet(args.output, columns=["segment"])["segment"].value_counts()
-    except Exception as exc:  # noqa: BLE001 - one line for the user, whatever failed
+    except _user_errors(spark=True) as exc:
         return _fail(exc)
     print(f"cltv score: {int(counts.sum()):,} customers -> {args.output} (Spark, as of {as_of}); "
           + ", ".join(f"{k}={v:,}" for k, v in sorted(counts.items())))

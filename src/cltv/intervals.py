@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from . import segment
+from .errors import ConfigError
 from .schema import SEGMENT_SPAN, interval_names
 from .models import tuples
 from .models.base import ParametricModel
@@ -48,7 +49,7 @@ CHUNK = 1 << 18  # (draw, history) pairs of P(alive) computed at once
 def order_statistics(level: float, draws: int = DRAWS) -> tuple[int, int]:
     """0-based positions of the lower and upper bound among ``draws`` sorted draws."""
     if not 0.0 < level < 1.0:
-        raise ValueError(f"interval level must be between 0 and 1 (exclusive), got {level}")
+        raise ConfigError(f"interval level must be between 0 and 1 (exclusive), got {level}")
     k = max(1, int(round((draws + 1) * (1.0 - level) / 2.0)))
     return k - 1, draws - k
 

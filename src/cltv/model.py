@@ -23,7 +23,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from . import intervals, model_json, numeric, segment
-from .errors import FitError
+from .errors import ConfigError, FitError, ModelError
 from .model_json import FORMAT
 from .models import purchase_model, spend_model, tuples
 from .models.base import fit_model
@@ -122,9 +122,9 @@ class CLTVModel(BaseEstimator):
             raise FitError(f"cannot fit {purchases.title} + {spend.title} on {customers} customer(s): at least "
                            f"{MIN_CUSTOMERS} are needed; check the input file and the split dates")
         if int(self.clv_months) != self.clv_months or self.clv_months < 1:
-            raise ValueError(f"clv_months must be a whole number of months >= 1, got {self.clv_months}")
+            raise ConfigError(f"clv_months must be a whole number of months >= 1, got {self.clv_months}")
         if self.fitter not in FITTERS:
-            raise ValueError(f"fitter must be one of {FITTERS}, got {self.fitter!r}")
+            raise ConfigError(f"fitter must be one of {FITTERS}, got {self.fitter!r}")
         if self.fitter == "lifetimes" and (missing := [m.title for m in (purchases, spend) if m.lifetimes_class is None]):
             raise FitError(f"model.fitter = 'lifetimes': lifetimes has no {' or '.join(missing)} model; use model.fitter=fast")
         if self.interval_level is not None:
@@ -222,10 +222,10 @@ class CLTVModel(BaseEstimator):
 
     def expected_value(self, rfm: pd.DataFrame) -> np.ndarray:
         """Expected spend per future purchase (the spend model's posterior mean). With q <= 1 it
-        exists only for customers with repeat spend; others raise ValueError."""
+        exists only for customers with repeat spend; others raise ModelError."""
         counts, amounts = self.spend_counts(rfm), rfm["monetary_value"].to_numpy(dtype=float)
         if not self.spend_.valued(counts, amounts).all():
-            raise ValueError(f"this model ({self.spend_.unvalued_reason()}) cannot value customers "
+            raise ModelError(f"this model ({self.spend_.unvalued_reason()}) cannot value customers "
                              "without repeat spend or with few purchases: their expected spend per purchase is not finite")
         return self.spend_.expected_average_value(counts, amounts)
 

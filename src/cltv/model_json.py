@@ -3,6 +3,7 @@
 the data rules), and back; files of the older BG/NBD-only ``cltv-model/1`` still load. No pickle."""
 from __future__ import annotations
 
+from .errors import ModelError
 from .models import purchase_model, spend_model
 from .schema import WEEKS_PER_MONTH
 
@@ -43,12 +44,12 @@ def from_dict(cls, d: dict):
     if d.get("format") == "cltv-model/1":
         d = _upgrade_v1(d)
     if d.get("format") != FORMAT:
-        raise ValueError(f"not a {FORMAT} model (format={d.get('format')!r})")
+        raise ModelError(f"not a {FORMAT} model (format={d.get('format')!r})")
     h = d["hyperparameters"]
     model = cls(**{**h, "horizons_months": tuple(h["horizons_months"]), "segment_labels": tuple(h["segment_labels"])})
     for part, kinds in (("purchases", purchase_model), ("spend", spend_model)):
         if d[part]["kind"] != h[part]:
-            raise ValueError(f"{part}: the model is {d[part]['kind']!r}, the settings say {h[part]!r}")
+            raise ModelError(f"{part}: the model is {d[part]['kind']!r}, the settings say {h[part]!r}")
         setattr(model, f"{part}_", kinds(d[part]["kind"])(d[part]["params"], d[part].get("covariance")))
     model.segment_cutoffs_ = [float(c) for c in d["segment_cutoffs"]]
     model.training_ = d.get("training", {})

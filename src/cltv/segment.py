@@ -17,6 +17,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from .errors import ConfigError, DataError
+
 
 def quantile_cutoffs(values: np.ndarray | pd.Series, n_segments: int, weights=None) -> list[float]:
     """The ``n_segments - 1`` ascending cut-offs (quantiles at k / n_segments). ``weights``
@@ -24,9 +26,9 @@ def quantile_cutoffs(values: np.ndarray | pd.Series, n_segments: int, weights=No
     those of the values repeated that often."""
     values = np.asarray(values, dtype=float)
     if n_segments < 1:
-        raise ValueError("n_segments must be at least 1")
+        raise ConfigError("n_segments must be at least 1")
     if values.size == 0:
-        raise ValueError("cannot take segment cut-offs of an empty population")
+        raise DataError("cannot take segment cut-offs of an empty population")
     probs = np.arange(1, n_segments) / n_segments
     if weights is None:
         return [float(c) for c in np.quantile(values, probs)]
@@ -47,7 +49,7 @@ def assign(values: np.ndarray | pd.Series, cutoffs: Sequence[float], labels: Seq
     """Segment label per value, as a categorical whose categories are ``labels`` (best first);
     ``len(cutoffs) == len(labels) - 1``."""
     if len(cutoffs) != len(labels) - 1:
-        raise ValueError(f"{len(labels)} labels need {len(labels) - 1} cut-offs, got {len(cutoffs)}")
+        raise ConfigError(f"{len(labels)} labels need {len(labels) - 1} cut-offs, got {len(cutoffs)}")
     rank = np.searchsorted(np.asarray(cutoffs, dtype=float), np.asarray(values, dtype=float), side="left")
     return pd.Categorical.from_codes(len(labels) - 1 - rank, dtype=_dtype(tuple(str(label) for label in labels)))
 

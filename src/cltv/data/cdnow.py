@@ -76,24 +76,6 @@ def load_transactions(
     return load_log(path, spec, end=end)[0]
 
 
-def read_table(path: Path, expected: str) -> pd.DataFrame:
-    """A CSV (optionally gzip-compressed; UTF-8, BOM allowed; read as text) or Parquet file."""
-    if not path.exists():
-        raise DataError(f"{path}: file not found")
-    suffixes = "".join(path.suffixes).lower()
-    try:
-        if ".parquet" in suffixes or ".pq" in suffixes:
-            return pd.read_parquet(path)
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: the file is empty; expected {expected}") from None
-    except pd.errors.ParserError as exc:
-        raise DataError(f"{path}: cannot be read as CSV: {str(exc).strip()}; expected comma-separated columns "
-                        "(check the delimiter is a comma and that text holding commas is quoted)") from None
-    except (UnicodeDecodeError, OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot be read as CSV or Parquet: {exc}") from None
-
-
 def _finish(tx: pd.DataFrame) -> pd.DataFrame:
     tx["date"] = tx["date"].astype("datetime64[ns]")
     return tx.reset_index(drop=True)

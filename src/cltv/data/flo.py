@@ -25,7 +25,8 @@ import pandas as pd
 
 from ..errors import DataError
 from ..schema import DAYS_PER_WEEK
-from .cdnow import _rows, read_table
+from .cdnow import _rows
+from .files import LINE, lines_text, read_table
 
 FLO_COLUMNS = [
     "master_id", "order_channel", "last_order_channel", "first_order_date", "last_order_date",
@@ -42,14 +43,19 @@ CHANNEL_DATES = {"last_order_date_online": "order_num_total_ever_online",
                  "last_order_date_offline": "order_num_total_ever_offline"}
 
 def load_flo(path: str | Path) -> pd.DataFrame:
-    """Read and validate a FLO snapshot (CSV, optionally gzip-compressed, or Parquet).
+    """Read and validate a FLO snapshot (CSV, optionally gzip-compressed, Parquet or Excel).
 
     Returns the 12 columns typed: dates as datetime64 (NaT where a channel has no orders),
     counts and values as float. Extra columns are kept. Raises :class:`DataError` naming the
     file, the column, up to five offending lines and what was expected.
     """
     path = Path(path)
-    raw = read_table(path, "a header row and one row per customer")
+    raw = read_table(path, expected="a header row and one row per customer")
+    lines = raw.pop(LINE).to_numpy()
+
+    def _rows(mask) -> str:  # the file's own line numbers (blank lines counted)
+        return lines_text(lines[np.asarray(mask, dtype=bool)])
+
     missing = [c for c in FLO_COLUMNS if c not in raw.columns]
     if missing:
         raise DataError(f"{path}: missing column(s) {missing}; expected the 12 FLO columns {FLO_COLUMNS} "

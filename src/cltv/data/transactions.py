@@ -31,9 +31,7 @@ line numbers and what was expected.
 """
 from __future__ import annotations
 
-import gzip
 import re
-import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -41,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from .files import lines_text, read_table
 
 OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
 EPOCH_UNITS = [(1e8, 1e11, "s"), (1e11, 1e14, "ms"), (1e14, 1e17, "us"), (1e17, 1e20, "ns")]
@@ -84,48 +83,6 @@ class Quality:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def lines_text(lines: np.ndarray, limit: int = 5) -> str:
-    """``"line 3"`` or ``"lines 3, 5 and 2 more"``."""
-    shown = ", ".join(str(int(v)) for v in lines[:limit])
-    more = f" and {len(lines) - limit} more" if len(lines) > limit else ""
-    return f"{'line' if len(lines) == 1 else 'lines'} {shown}{more}"
-
-
-def read_rows(path: Path, sheets: tuple | None = None) -> pd.DataFrame:
-    """The file's rows as read (CSV and ``.csv.gz`` as text, Parquet typed, Excel sheets joined),
-    with column ``__line__``: the editor's line number of a CSV row, or ``<sheet>:<row>`` numbers
-    as the sheet shows them for Excel, the row number + 1 for Parquet."""
-    if not path.exists():
-        raise DataError(f"{path}: file not found")
-    suffixes = "".join(path.suffixes).lower()
-    try:
-        if ".parquet" in suffixes or suffixes.endswith(".pq"):
-            raw = pd.read_parquet(path)
-            return raw.assign(__line__=np.arange(2, len(raw) + 2))
-        if suffixes.endswith((".xlsx", ".xlsm")):
-            book = pd.read_excel(path, sheet_name=list(sheets) if sheets else None, dtype=object)
-            frames = [df.assign(__line__=[f"{name}:{i + 2}" for i in range(len(df))]) for name, df in book.items()]
-            return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skip_blank_lines=False)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: the file is empty; expected a header row and transactions") from None
-    except pd.errors.ParserError as exc:
-        raise DataError(f"{path}: cannot be read as CSV: {str(exc).strip()}; expected comma-separated columns "
-                        "(check the delimiter is a comma and that text holding commas is quoted)") from None
-    except (EOFError, gzip.BadGzipFile, zlib.error):
-        raise DataError(f"{path}: the compressed file is truncated or damaged; expected a complete .csv.gz "
-                        "(copy or export it again)") from None
-    except (UnicodeDecodeError, OSError) as exc:
-        raise DataError(f"{path}: cannot be read: {exc}") from None
-    except ValueError as exc:
-        if "Worksheet named" in str(exc):
-            raise DataError(f"{path}: {exc}; set data.sheets to names the workbook has") from None
-        raise DataError(f"{path}: cannot be read: {exc}") from None
-    raw["__line__"] = np.arange(2, len(raw) + 2)
-    blank = (raw.drop(columns="__line__") == "").all(axis=1)
-    return raw[~blank].reset_index(drop=True)
 
 
 def ids_as_text(values: pd.Series) -> pd.Series:
@@ -198,7 +155,7 @@ def load_log(path: str | Path, spec: LogSpec = LogSpec(), end: str | pd.Timestam
     """The tidy transactions of ``path`` (``customer_id``, ``date``, ``amount``) and the account of
     what was dropped (see the module docstring for the rules)."""
     path = Path(path)
-    raw = read_rows(path, spec.sheets)
+    raw = read_table(path, spec.sheets)
     quality = Quality(rows_read=len(raw))
     missing = [c for c in spec.columns() if c not in raw.columns]
     if missing:

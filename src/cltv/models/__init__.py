@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+from ..errors import ConfigError
 from .purchase import PurchaseModel
 from .spend import SpendModel
 
@@ -37,14 +38,14 @@ SPEND_MODELS: dict[str, type[SpendModel]] = _registry(SpendModel)
 
 
 def purchase_model(kind: str) -> type[PurchaseModel]:
-    """The purchase model class named ``kind``; ValueError listing the choices otherwise."""
+    """The purchase model class named ``kind``; ConfigError listing the choices otherwise."""
     if kind not in PURCHASE_MODELS:
-        raise ValueError(f"unknown purchase model {kind!r}; choose one of {sorted(PURCHASE_MODELS)}")
+        raise ConfigError(f"unknown purchase model {kind!r}; choose one of {sorted(PURCHASE_MODELS)}")
     return PURCHASE_MODELS[kind]
 
 
 def spend_model(kind: str) -> type[SpendModel]:
-    """The spend model class named ``kind``; ValueError listing the choices otherwise."""
+    """The spend model class named ``kind``; ConfigError listing the choices otherwise."""
     if kind not in SPEND_MODELS:
-        raise ValueError(f"unknown spend model {kind!r}; choose one of {sorted(SPEND_MODELS)}")
+        raise ConfigError(f"unknown spend model {kind!r}; choose one of {sorted(SPEND_MODELS)}")
     return SPEND_MODELS[kind]

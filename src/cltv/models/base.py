@@ -25,7 +25,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..errors import FitError
+from ..errors import FitError, ModelError
 
 
 class ParametricModel(ABC):
@@ -45,7 +45,7 @@ class ParametricModel(ABC):
         missing = [k for k in self.param_names if k not in params]
         unknown = [k for k in params if k not in self.param_names]
         if missing or unknown:
-            raise ValueError(f"{self.title}: parameters {list(params)} given, expected {list(self.param_names)}"
+            raise ModelError(f"{self.title}: parameters {list(params)} given, expected {list(self.param_names)}"
                              + (f" (missing {missing})" if missing else "") + (f" (unknown {unknown})" if unknown else ""))
         self.params = {k: float(params[k]) for k in self.param_names}
         #: covariance of the estimates (natural units, ``param_names`` order), None when unknown

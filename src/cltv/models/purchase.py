@@ -8,6 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..errors import NumericError
 from .base import ParametricModel
 from .mle import covariance as mle_covariance
 from .mle import minimize_bfgs
@@ -106,11 +107,11 @@ class PurchaseModel(ParametricModel):
         return out
 
     def check_finite(self, out: np.ndarray, t, x, tx, T) -> None:
-        """Raise FloatingPointError naming the first history whose prediction is not finite."""
+        """Raise NumericError naming the first history whose prediction is not finite."""
         if not np.isfinite(out).all():
             t, x, tx, T = np.broadcast_arrays(t, x, tx, T)
             i = np.flatnonzero(~np.isfinite(out))[0]
-            raise FloatingPointError(
+            raise NumericError(
                 f"{self.title} expected purchases are not finite for parameters {self.params} at "
                 f"x={x.flat[i]}, recency={tx.flat[i]}, T={T.flat[i]}, t={t.flat[i]}")
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 
 PREFIX = re.compile(r"^Failed to predict data .*?\nError:\s*", re.DOTALL)  # MLflow's copy of the request
 PATHS = re.compile(r"File \"[^\"]+\"|(?:/[\w.-]+){2,}\.py")
@@ -27,15 +28,47 @@ def clean(message: str) -> str:
     return PATHS.sub("<path>", PREFIX.sub("", message)).strip()[:2000]
 
 
+#: what the guard replaces in ``mlflow.pyfunc.scoring_server`` (private to MLflow, looked up at
+#: call time), and what its wrappers use from there
+HOOKED = ("invocations", "parse_csv_input")
+USED = ("InvocationsResponse",)
+
+
+def missing_hooks() -> list[str]:
+    """The names of :data:`HOOKED` and :data:`USED` the installed MLflow does not have (as callables)."""
+    from mlflow.pyfunc import scoring_server
+
+    return [name for name in HOOKED + USED if not callable(getattr(scoring_server, name, None))]
+
+
+def _hook(name: str, wrap: Callable[[Callable], Callable]) -> None:
+    """Replace ``mlflow.pyfunc.scoring_server.<name>`` by ``wrap(original)``, once per process:
+    the one place the guard reaches into MLflow. A RuntimeError naming MLflow's version when the
+    name is gone or not a function (MLflow moved it: the guard must follow)."""
+    import mlflow
+    from mlflow.pyfunc import scoring_server
+
+    original = getattr(scoring_server, name, None)
+    if not callable(original):
+        raise RuntimeError(f"cltv's serving guard replaces mlflow.pyfunc.scoring_server.{name}, which MLflow "
+                           f"{mlflow.__version__} does not have; port cltv.serving.http_guard to this MLflow version "
+                           "or install the pinned one (requirements.lock)")
+    if getattr(original, "cltv_guard", False):
+        return
+    wrapper = wrap(original)
+    wrapper.cltv_guard = True
+    setattr(scoring_server, name, wrapper)
+
+
 def install(max_body: int) -> None:
     """Wrap the scoring server's ``invocations`` (once per process); see the module docstring."""
+    _hook("invocations", lambda original: _guarded(original, max_body))
+
+
+def _guarded(original: Callable, max_body: int) -> Callable:
     from mlflow.exceptions import MlflowException
     from mlflow.protos.databricks_pb2 import BAD_REQUEST, ErrorCode
     from mlflow.pyfunc import scoring_server
-
-    original = scoring_server.invocations
-    if getattr(original, "cltv_guard", False):
-        return
 
     def invocations(data, content_type, model, input_schema):
         if len(data) > max_body:
@@ -52,22 +85,16 @@ def install(max_body: int) -> None:
             raise MlflowException(f"the request could not be read ({type(exc).__name__}); send a JSON, CSV or "
                                   "Parquet table of customers", error_code=BAD_REQUEST) from None
 
-    invocations.cltv_guard = True
-    scoring_server.invocations = invocations
+    return invocations
 
 
 def install_csv_schema(schema) -> None:
     """Make MLflow parse CSV input with the model's signature also where it passes none
     (`mlflow models predict -t csv`): otherwise ids are read as numbers, ``00123`` becomes 123 and
     the signature's text check fails."""
-    from mlflow.pyfunc import scoring_server
+    def wrap(original):
+        def parse_csv_input(csv_input, schema_=None):
+            return original(csv_input, schema=schema_ or schema)
+        return parse_csv_input
 
-    original = scoring_server.parse_csv_input
-    if getattr(original, "cltv_guard", False):
-        return
-
-    def parse_csv_input(csv_input, schema_=None):
-        return original(csv_input, schema=schema_ or schema)
-
-    parse_csv_input.cltv_guard = True
-    scoring_server.parse_csv_input = parse_csv_input
+    _hook("parse_csv_input", wrap)

@@ -40,6 +40,7 @@ from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types.schema import ColSpec, Schema
 
+from ..errors import DataError
 from ..model import CLTVModel
 from ..schema import RFM_COLUMNS, SEGMENT_SPAN, RFMError, interval_columns, rows, score_columns
 from . import http_guard
@@ -52,7 +53,7 @@ SERVER_APP = "mlflow.pyfunc.scoring_server.app"  # the module `mlflow models ser
 CONTAINER = re.compile(r"\[.*\]|\{.*\}", re.DOTALL)  # a JSON list or object, or its Python text
 
 
-class RequestError(ValueError):
+class RequestError(DataError):
     """A scoring request breaks a rule; the message names the column, the rows and the rule."""
 
 

@@ -27,11 +27,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..hyperparameters import flatten, to_config
 from ..models import purchase_model, spend_model
 
-#: the fitted model's settings under their config names (model.purchases.kind, ...), as `dvc params diff` shows them
-CONFIG_NAMES = {"purchases": "purchases.kind", "purchases_penalizer": "purchases.penalizer", "spend": "spend.kind",
-                "spend_penalizer": "spend.penalizer"}
 OWNER_TAG = "cltv.registered_by"  # marks runs this module opened (orphans are marked FAILED)
 
 
@@ -95,13 +93,6 @@ def fingerprint(config: dict, files: dict[str, Path]) -> str:
 def evaluation_key(evaluation: dict) -> str:
     """A short, stable id of the evaluation data (``Result.evaluation``)."""
     return hashlib.sha256(json.dumps(canonical(evaluation), sort_keys=True).encode()).hexdigest()[:16]
-
-
-def flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        out.update(flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
-    return out
 
 
 def git_state(root: Path, ignore: list[str]) -> tuple[str, bool]:
@@ -236,10 +227,10 @@ def _log_contents(result: Result) -> None:
     import mlflow
 
     model = json.loads(result.model_json.read_text())
-    params = {f"model.{CONFIG_NAMES.get(k, k)}": v for k, v in model["hyperparameters"].items()}
+    params = to_config(model["hyperparameters"])  # the fitted model's settings under their config names
     params.update({k: v for k, v in result.config.items() if not k.startswith("model.")})
     mlflow.log_params({k: json.dumps(v) if isinstance(v, (list, dict)) else str(v) for k, v in params.items()})
-    numbers = {k: v for k, v in flat({k: v for k, v in result.metrics.items() if k != "warnings"}).items()
+    numbers = {k: v for k, v in flatten({k: v for k, v in result.metrics.items() if k != "warnings"}).items()
                if isinstance(v, (int, float)) and not isinstance(v, bool)}
     for part in ("purchases", "spend"):  # e.g. purchases.r, purchases.r_se, spend.q (the kinds are params)
         numbers.update({f"{part}.{k}": v for k, v in model[part]["params"].items()})

@@ -1,0 +1,69 @@
+"""The one file reader of cltv's data sources: transaction logs and FLO snapshots.
+
+:func:`read_table` reads CSV (``.csv``, ``.csv.gz``: text, UTF-8 with or without a BOM),
+Parquet (typed) and Excel workbooks (``.xlsx``, ``.xlsm``: the sheets named, or all, joined),
+and adds the column ``__line__``: where each row is in the file, for error messages. Every
+failure to read is one :class:`~cltv.errors.DataError` line naming the file and what was expected.
+"""
+from __future__ import annotations
+
+import gzip
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+
+LINE = "__line__"
+
+
+def lines_text(lines: np.ndarray, limit: int = 5) -> str:
+    """``"line 3"`` or ``"lines 3, 5 and 2 more"``: up to ``limit`` of the ``__line__`` values."""
+    shown = ", ".join(str(v) if isinstance(v, str) else str(int(v)) for v in lines[:limit])
+    more = f" and {len(lines) - limit} more" if len(lines) > limit else ""
+    return f"{'line' if len(lines) == 1 else 'lines'} {shown}{more}"
+
+
+def is_parquet(path: Path) -> bool:
+    suffixes = "".join(path.suffixes).lower()
+    return ".parquet" in suffixes or suffixes.endswith(".pq")
+
+
+def read_table(path: str | Path, sheets: tuple | None = None,
+               expected: str = "a header row and transactions") -> pd.DataFrame:
+    """The rows of ``path`` as read (CSV as text, Parquet typed, Excel sheets joined) with column
+    ``__line__``: the editor's line number of a CSV row (the header is line 1; blank lines are
+    skipped but counted), ``<sheet>:<row>`` as the sheet shows it for Excel, the row number + 1
+    for Parquet. ``expected`` completes the message about an empty file."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: file not found")
+    suffixes = "".join(path.suffixes).lower()
+    try:
+        if is_parquet(path):
+            raw = pd.read_parquet(path)
+            return raw.assign(**{LINE: np.arange(2, len(raw) + 2)})
+        if suffixes.endswith((".xlsx", ".xlsm")):
+            book = pd.read_excel(path, sheet_name=list(sheets) if sheets else None, dtype=object)
+            frames = [df.assign(**{LINE: [f"{name}:{i + 2}" for i in range(len(df))]}) for name, df in book.items()]
+            return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({LINE: []})
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skip_blank_lines=False)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: the file is empty; expected {expected}") from None
+    except pd.errors.ParserError as exc:
+        raise DataError(f"{path}: cannot be read as CSV: {str(exc).strip()}; expected comma-separated columns "
+                        "(check the delimiter is a comma and that text holding commas is quoted)") from None
+    except (EOFError, gzip.BadGzipFile, zlib.error):
+        raise DataError(f"{path}: the compressed file is truncated or damaged; expected a complete .csv.gz "
+                        "(copy or export it again)") from None
+    except (UnicodeDecodeError, OSError) as exc:
+        raise DataError(f"{path}: cannot be read: {exc}") from None
+    except ValueError as exc:
+        if "Worksheet named" in str(exc):
+            raise DataError(f"{path}: {exc}; set data.sheets to names the workbook has") from None
+        raise DataError(f"{path}: cannot be read: {exc}") from None
+    raw[LINE] = np.arange(2, len(raw) + 2)
+    blank = (raw.drop(columns=LINE) == "").all(axis=1)
+    return raw[~blank].reset_index(drop=True)

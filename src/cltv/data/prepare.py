@@ -1,0 +1,91 @@
+"""The one data-preparation path: an input file and its :class:`~cltv.data.spec.DataSpec` -> RFM tables.
+
+:func:`prepare` builds what the ``prepare`` stage writes; :func:`rfm_as_of` builds the RFM table
+``cltv score`` scores. Both read the file by the same rules (:func:`cltv.data.transactions.load_log`
+for a transaction log, :func:`cltv.data.flo.load_flo` for a FLO snapshot) and merge purchases into
+days and weeks the same way (:mod:`cltv.data.rfm`). Tables:
+
+- ``daily``: ``customer_id``, ``date``, ``amount`` (one row per customer and purchase day; empty
+  for a snapshot);
+- ``calibration``: the RFM columns (``frequency``; ``recency``, ``T`` in weeks; ``monetary_value``)
+  of the calibration period + ``holdout_purchases``, ``holdout_spend``, ``holdout_weeks`` (a
+  snapshot: the RFM table itself, evaluation is in-sample);
+- ``rfm``: the RFM columns over the whole history up to ``observation_end`` (the training data);
+- ``customers``: ``customer_id`` (a snapshot adds its channels and interest categories).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from . import flo, rfm
+from .spec import DataSpec
+from .transactions import Quality, account, load_log
+
+
+@dataclass
+class Prepared:
+    """The tables of :func:`prepare`, the data-quality account and the lines to print."""
+    daily: pd.DataFrame
+    calibration: pd.DataFrame
+    rfm: pd.DataFrame
+    customers: pd.DataFrame
+    quality: dict
+    messages: list[str] = field(default_factory=list)
+
+
+def prepare(path: str | Path, spec: DataSpec, calibration_end: str | None = None, observation_end: str | None = None,
+            analysis_date: str | None = None, label: str | None = None) -> Prepared:
+    """The tables of ``path`` read by ``spec``. A transaction log needs ``calibration_end`` and
+    ``observation_end`` (rows after it are dropped); a snapshot takes ``analysis_date`` (default:
+    latest ``last_order_date`` + ``spec.analysis_offset_days``). ``label`` names the file in
+    messages (default: ``path``)."""
+    label = str(path) if label is None else label
+    if spec.source == "flo":
+        return _snapshot(Path(path), spec, analysis_date, label)
+    tx, quality = load_log(path, spec, end=observation_end)
+    daily = rfm.daily_purchases(tx)
+    rfm.check_period(daily, calibration_end, observation_end, source=label)
+    calibration = rfm.calibration_holdout(daily, calibration_end, observation_end)
+    full = rfm.rfm(daily, observation_end)
+    return Prepared(daily, calibration, full, full[["customer_id"]], account(quality, daily),
+                    [summary(quality, "", len(daily), len(full), len(calibration))])
+
+
+def rfm_as_of(path: str | Path, spec: DataSpec, as_of: str | None = None, label: str | None = None) -> pd.DataFrame:
+    """The RFM table (``customer_id``, ``frequency``, ``recency``, ``T`` in weeks, ``monetary_value``)
+    of ``path`` read by ``spec``, as :func:`prepare` builds ``rfm``, as of ``as_of`` (a log: default
+    its last purchase day, later rows dropped; a snapshot: the analysis date, default latest
+    ``last_order_date`` + ``spec.analysis_offset_days``)."""
+    if spec.source == "flo":
+        return _snapshot(Path(path), spec, as_of, str(path) if label is None else label).rfm
+    daily = rfm.daily_purchases(load_log(path, spec, end=as_of)[0])
+    return rfm.rfm(daily, as_of or daily["date"].max())
+
+
+def _snapshot(path: Path, spec: DataSpec, analysis_date: str | None, label: str) -> Prepared:
+    """A FLO snapshot: capped as ``spec`` says, RFM at the analysis date; ``daily`` is empty."""
+    raw = flo.load_flo(path)
+    capped, messages = raw, []
+    if spec.capping:
+        capped = flo.cap_outliers(raw, low=spec.cap_low, high=spec.cap_high, multiplier=spec.cap_multiplier)
+        changed = {col: int((capped[col] != raw[col]).sum()) for col in flo.CAPPED_COLUMNS}
+        messages.append(f"prepare: capped outliers {changed}")
+    at = flo.analysis_date(raw, analysis_date, spec.analysis_offset_days)
+    table = flo.snapshot_rfm(capped, at, spec.seed_compatible, source=label)
+    messages.append(f"prepare: {len(table)} customers, analysis date {at.date()}, "
+                    f"{'seed-compatible (frequency = total orders)' if spec.seed_compatible else 'frequency = total orders - 1'}")
+    empty_daily = pd.DataFrame({"customer_id": pd.Series(dtype=str), "date": pd.Series(dtype="datetime64[ns]"),
+                                "amount": pd.Series(dtype=float)})
+    quality = Quality(rows_read=len(raw), rows_kept=len(raw))
+    return Prepared(empty_daily, table, table, flo.customer_attributes(raw),
+                    {**quality.as_dict(), "customers": len(table)}, messages)
+
+
+def summary(quality: Quality, where: str, days: int, customers: int, cohort: int) -> str:
+    """The ``prepare`` line on a transaction log: rows read, dropped by reason, what was built."""
+    dropped = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in quality.dropped.items() if v) or "none"
+    return (f"prepare: {quality.rows_read:,} rows read{where}, dropped: {dropped}; {days:,} purchase days, "
+            f"{customers:,} customers ({cohort:,} in the calibration cohort)")

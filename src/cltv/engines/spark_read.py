@@ -1,0 +1,179 @@
+"""Reading transaction logs in Spark by the pandas reader's rules (:mod:`cltv.data.transactions`):
+CSV or Parquet, a file or a folder of part files; invoice lines, cancellations (dropped or netted),
+guests, one market, time zones, epoch numbers, the observation window, non-positive amounts; the
+same data-quality account. Used by :mod:`cltv.engines.spark`.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..errors import DataError
+
+TIDY = ("customer_id", "date", "amount")
+
+
+def _examples(frame, column: str, limit: int = 5) -> str:
+    values = [r[0] for r in frame.select(column).limit(limit).collect()]
+    return ", ".join(repr(v) for v in values)
+
+
+def read_transactions(spark, path: str | Path, customer_col: str = "customer_id", date_col: str = "date",
+                      amount_col: str = "amount", date_format: str | None = None, end: str | None = None):
+    """A tidy log (customer, date, amount) as :func:`read_log` reads it: the transactions alone."""
+    from ..data.transactions import LogSpec
+
+    spec = LogSpec(customer_col=customer_col, date_col=date_col, amount_col=amount_col, date_format=date_format)
+    return read_log(spark, path, spec, end)[0]
+
+
+def read_log(spark, path: str | Path, spec, end: str | None = None):
+    """``(transactions, quality)``: the log at ``path`` (CSV with a header, or Parquet; a file or a
+    folder of part files) read by the rules of :func:`cltv.data.transactions.load_log` for the
+    :class:`~cltv.data.transactions.LogSpec` ``spec`` (filter, ids as text, guests, the local day
+    with time zones, quantity x unit price, cancellations and returns dropped, non-positive
+    amounts, the window), as a Spark DataFrame ``customer_id`` (text), ``date`` (the calendar
+    day), ``amount`` (double), and the :class:`~cltv.data.transactions.Quality` account. Not in
+    Spark: Excel workbooks. A row without a readable id (unless guests are dropped), day or
+    number fails with :class:`DataError` naming the file, the column and example values (Spark
+    knows no line numbers)."""
+    from pyspark.sql import functions as F
+
+    from ..data.transactions import Quality
+
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: file not found")
+    if spec.sheets:
+        raise DataError(f"{path}: the Spark reader does not read Excel sheets; use the pandas engine")
+    parquet = path.is_dir() and any(path.rglob("*.parquet")) or ".parquet" in "".join(path.suffixes).lower()
+    if parquet:
+        raw = spark.read.parquet(str(path))
+    else:
+        raw = spark.read.option("header", True).option("inferSchema", False).option("encoding", "UTF-8").csv(str(path))
+    missing = [c for c in spec.columns() if c not in raw.columns]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {missing}; found {raw.columns[:12]} (set the data.*_col keys)")
+    types = dict(raw.dtypes)
+    ident = F.col(spec.customer_col)
+    if types[spec.customer_col] in ("double", "float"):
+        ident = F.when(ident == F.floor(ident), ident.cast("long").cast("string")).otherwise(ident.cast("string"))
+    ident = F.trim(ident.cast("string"))
+    number = lambda c: F.col(c).try_cast("double")  # noqa: E731 - try_*: a bad value becomes null, ANSI or not
+    quantity = number(spec.amount_col or spec.quantity_col)
+    amount = quantity if spec.amount_col else quantity * number(spec.price_col)
+    cancel = F.lit(False)
+    if spec.invoice_col and spec.cancel_prefix:
+        cancel = cancel | F.trim(F.col(spec.invoice_col).cast("string")).startswith(spec.cancel_prefix)
+    if spec.cancel_negative:
+        cancel = cancel | (quantity < 0) | (amount < 0)
+    keep = F.lit(True)
+    if spec.filter_column:
+        keep = F.trim(F.col(spec.filter_column).cast("string")).isin([str(v) for v in spec.filter_values])
+    tx = raw.select(F.when(ident != "", ident).alias("customer_id"), _local_day(raw, spec, path).alias("date"),
+                    amount.alias("amount"), cancel.alias("_cancel"), keep.alias("_keep"),
+                    F.monotonically_increasing_id().alias("_row"),  # input order: the file's, in one file
+                    F.col(spec.date_col).cast("string").alias("_date"),
+                    *(F.col(c).cast("string").alias(f"_{i}") for i, c in enumerate(
+                        [spec.amount_col] if spec.amount_col else [spec.quantity_col, spec.price_col])))
+    rows = tx.filter("_keep")
+    guest = F.col("customer_id").isNull()
+    bad_number = F.col("amount").isNull() | F.isnan("amount") | F.col("amount").isin(float("inf"), float("-inf"))
+    late = F.col("date") > F.to_date(F.lit(str(end))) if end is not None else F.lit(False)
+    counted = lambda condition: F.sum(F.when(condition, 1).otherwise(0))  # noqa: E731
+    kept = F.col("_keep")
+    c = tx.select(F.count("*").alias("read"), counted(kept).alias("kept"), counted(kept & guest).alias("guest"),
+                  counted(kept & ~guest & F.col("date").isNull()).alias("bad_date"),
+                  counted(kept & ~guest & bad_number).alias("bad_number"), counted(kept & ~guest & late).alias("late"),
+                  counted(kept & ~guest & ~late & F.col("_cancel")).alias("cancel"),
+                  counted(kept & ~guest & ~late & ~F.col("_cancel") & (F.col("amount") <= 0)).alias("nonpositive"),
+                  ).first()  # one pass over the log for the whole account
+    read = c["read"]
+    if c["guest"] and spec.missing_customer == "error":
+        raise DataError(f"{path}: column {spec.customer_col!r}: missing customer id in {c['guest']:,} row(s); expected "
+                        "an id on every row (guest purchases: set data.missing_customer=drop)")
+    for count, column, problem, shown, condition in (
+            (c["bad_date"], spec.date_col, "unparseable or missing date", "_date", F.col("date").isNull()),
+            (c["bad_number"], spec.amount_col or f"{spec.quantity_col} or {spec.price_col}", "non-numeric or missing "
+             "amount", "_0", bad_number)):
+        if count:
+            examples = _examples(rows.filter(~guest & condition), shown)
+            raise DataError(f"{path}: column {column!r}: {problem} in {count:,} row(s), e.g. {examples}; expected a "
+                            "value on every row (Spark reads no line numbers: search the file for these values)")
+    out = rows.filter(~guest & ~late & ~F.col("_cancel"))
+    quality = Quality(rows_read=read)
+    nonpositive = c["nonpositive"]
+    if spec.cancellations == "net" and c["cancel"]:
+        out = _net(out, rows.filter(~guest & ~late & F.col("_cancel"))).cache()
+        nonpositive = out.filter(F.col("amount") <= 0).count()
+        quality.netted_cancellations = c["cancel"]
+    if spec.nonpositive == "drop":
+        out = out.filter(F.col("amount") > 0)
+    quality.dropped.update(filtered=read - c["kept"], missing_customer=c["guest"], outside_window=c["late"],
+                           cancellation=c["cancel"] - quality.netted_cancellations,
+                           nonpositive_amount=nonpositive if spec.nonpositive == "drop" else 0)
+    quality.nonpositive_kept = 0 if spec.nonpositive == "drop" else nonpositive
+    quality.rows_kept = read - sum(quality.dropped.values())
+    return out.select(*TIDY), quality
+
+
+def _net(buys, cancellations):
+    """``buys`` with each cancellation's amount subtracted from the same customer's latest
+    purchase row on or before its day (the last such row in input order; cancellations without
+    one are dropped): :func:`cltv.data.transactions.load_log`'s ``net``. One pass per customer:
+    purchases and cancellations in (day, purchases first, input order), each cancellation takes
+    the last purchase row seen."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    both = buys.select("customer_id", "date", "_row", F.lit(0).alias("_is_cancel"), F.col("_row").alias("_buy")).unionByName(
+        cancellations.select("customer_id", "date", "_row", F.lit(1).alias("_is_cancel"), F.lit(None).cast("long").alias("_buy"),
+                             (-F.abs("amount")).alias("_change")), allowMissingColumns=True)
+    seen = Window.partitionBy("customer_id").orderBy("date", "_is_cancel", "_row").rowsBetween(Window.unboundedPreceding, 0)
+    matched = (both.withColumn("_target", F.last("_buy", ignorenulls=True).over(seen))
+               .filter((F.col("_is_cancel") == 1) & F.col("_target").isNotNull())
+               .groupBy("_target").agg(F.sum("_change").alias("_change")))
+    return (buys.join(matched, buys["_row"] == matched["_target"], "left")
+            .withColumn("amount", F.col("amount") + F.coalesce(F.col("_change"), F.lit(0.0)))
+            .drop("_target", "_change"))
+
+
+def _local_day(raw, spec, path: Path):
+    """The purchase day of each row (rule 4 of :mod:`cltv.data.transactions`): a time without an
+    offset is local; one with an offset is converted to ``spec.timezone`` when set, else taken at
+    its own offset; epoch numbers by their size."""
+    from pyspark.sql import functions as F
+
+    kind = dict(raw.dtypes)[spec.date_col]
+    if kind in ("bigint", "int", "double"):  # epoch numbers (pandas' nanosecond times)
+        return F.to_date(_epoch(raw, spec.date_col, path))
+    if kind != "string":  # date or timestamp columns
+        return F.to_date(F.col(spec.date_col))
+    text = F.trim(F.col(spec.date_col))
+    offset = r"(Z|[+-]\d{2}:?\d{2})$"
+    parse = (lambda t: F.try_to_timestamp(t, F.lit(_spark_format(spec.date_format)))) if spec.date_format else F.try_to_timestamp
+    as_written = F.to_date(parse(F.regexp_replace(text, offset, "")))
+    if spec.timezone is None:
+        return as_written
+    return F.when(text.rlike(offset), F.to_date(F.from_utc_timestamp(parse(text), spec.timezone))).otherwise(as_written)
+
+
+def _epoch(raw, column: str, path: Path):
+    """Epoch numbers as timestamps, in the unit their size implies (seconds to nanoseconds), the
+    rule of :func:`cltv.data.transactions.local_days`."""
+    from pyspark.sql import functions as F
+
+    from ..data.transactions import EPOCH_UNITS
+
+    size = raw.select(F.percentile_approx(F.abs(F.col(column)), 0.5)).first()[0]
+    unit = next((u for lo, hi, u in EPOCH_UNITS if size is not None and lo <= size < hi), None)
+    if unit is None:
+        raise DataError(f"{path}: column {column!r}: numbers that are not epoch times (median {size}); expected dates")
+    per_second = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[unit]
+    return F.timestamp_micros((F.col(column).cast("decimal(38,0)") * 10**6 / per_second).cast("long"))
+
+
+def _spark_format(python_format: str) -> str:
+    """A strftime format (``%Y-%m-%d``) as Spark's datetime pattern (``yyyy-MM-dd``)."""
+    table = {"%Y": "yyyy", "%m": "MM", "%d": "dd", "%H": "HH", "%M": "mm", "%S": "ss", "%y": "yy", "%b": "MMM"}
+    return re.sub(r"%[YmdHMSyb]", lambda m: table[m.group(0)], python_format)
