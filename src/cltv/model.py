@@ -1,15 +1,15 @@
 """``CLTVModel``: a purchase model + a spend model + discounting + segments, scikit-learn style.
 
-Input: an RFM table (:mod:`cltv.schema`; weeks). The purchase model (``purchases``: "bgnbd",
-"mbgnbd" or "paretonbd", :mod:`cltv.models`) gives P(alive) and expected purchases, the spend model
-(``spend``: "gamma_gamma") the expected spend per purchase; the CLV is their product over the next
+Input: an RFM table (:mod:`cltv.schema`; weeks). The purchase model (``purchases``: a kind of
+:data:`cltv.models.PURCHASE_MODELS`) gives P(alive) and expected purchases, the spend model
+(``spend``: a kind of :data:`cltv.models.SPEND_MODELS`) the expected spend per purchase; the CLV is their product over the next
 ``clv_months`` months of 4.345 weeks, discounted monthly; segments are CLV quantiles.
 
 ``fitter="fast"`` minimises ``lifetimes``' objectives with analytic gradients on the distinct
-(x, t_x, T) histories weighted by their counts (15-45 times faster, docs/benchmarks.md);
+(x, t_x, T) histories weighted by their counts (many times faster: docs/benchmarks.md);
 ``fitter="lifetimes"`` runs ``lifetimes``' own fitters on one row per customer. Predictions are
 computed once per distinct history and broadcast; with ``interval_level`` so are the predictive
-intervals (:mod:`cltv.intervals`). The fitted model is plain JSON: no pickle.
+intervals (:mod:`cltv.intervals`). The fitted model is plain JSON (:mod:`cltv.model_json`): no pickle.
 """
 from __future__ import annotations
 
@@ -39,9 +39,9 @@ class CLTVModel(BaseEstimator):
 
     Parameters
     ----------
-    purchases : {"bgnbd", "mbgnbd", "paretonbd"}
+    purchases : str
         The purchase model (:data:`cltv.models.PURCHASE_MODELS`).
-    spend : {"gamma_gamma"}
+    spend : str
         The spend model (:data:`cltv.models.SPEND_MODELS`).
     purchases_penalizer, spend_penalizer : float
         ``lifetimes``' L2 penalizer coefficients (added to the *mean* negative log-likelihood,
@@ -91,18 +91,11 @@ class CLTVModel(BaseEstimator):
         fitter: str = "fast",
         interval_level: float | None = 0.9,
     ):
-        self.purchases = purchases
-        self.spend = spend
-        self.purchases_penalizer = purchases_penalizer
-        self.spend_penalizer = spend_penalizer
-        self.horizons_months = horizons_months
-        self.clv_months = clv_months
-        self.discount_rate = discount_rate
-        self.segment_labels = segment_labels
-        self.horizon_weeks_per_month = horizon_weeks_per_month
-        self.monetary_includes_first = monetary_includes_first
-        self.fitter = fitter
-        self.interval_level = interval_level
+        self.purchases, self.spend = purchases, spend
+        self.purchases_penalizer, self.spend_penalizer = purchases_penalizer, spend_penalizer
+        self.horizons_months, self.clv_months, self.discount_rate = horizons_months, clv_months, discount_rate
+        self.segment_labels, self.horizon_weeks_per_month = segment_labels, horizon_weeks_per_month
+        self.monetary_includes_first, self.fitter, self.interval_level = monetary_includes_first, fitter, interval_level
 
     # ------------------------------------------------------------------ fitting
     def fit(self, rfm: pd.DataFrame, y=None, sample_weight=None) -> CLTVModel:
