@@ -217,6 +217,11 @@ def validate(params: dict) -> None:
 
 
 def _cross_checks(p: dict) -> None:
+    if p["model.fitter"] == "lifetimes":
+        models = (PURCHASE_MODELS[p["model.purchases.kind"]], SPEND_MODELS[p["model.spend.kind"]])
+        if missing := [m.title for m in models if m.lifetimes_class is None]:
+            raise ConfigError(f"model.fitter = 'lifetimes': lifetimes has no {' or '.join(missing)} model; "
+                              "use model.fitter=fast")
     if p["data.source"] == "flo" and p["data.seed_compatible"]:
         preset = {k: v for k, v in flatten({"model": yaml.safe_load(FLO_PRESET.read_text())}).items()
                   if not k.startswith("model.defaults") and k != "model.interval_level"}

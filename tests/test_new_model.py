@@ -200,3 +200,14 @@ def test_the_toy_models_are_served_by_a_real_server(repo, toy):
     assert answer["expected_purchases_3m"].iloc[0] == pytest.approx((r + 2) * 3 * 4.345 / (alpha + 40.0), rel=1e-12)
     q, v = toy["spend"]
     assert answer["expected_value"].iloc[0] == pytest.approx((v + 110.0) / (2 + q - 1), rel=1e-12)
+
+
+def test_the_config_accepts_the_toy_models_and_refuses_the_lifetimes_fitter_for_them(repo):
+    python(repo, "-m", "pipelines.compose_params", "model/purchases=nbd", "model/spend=exponential_gamma")
+    check = "import yaml; from pipelines.config import validate; validate(yaml.safe_load(open('params.yaml')))"
+    python(repo, "-c", check)
+    python(repo, "-m", "pipelines.compose_params", "model/purchases=nbd", "model.fitter=lifetimes")
+    refused = sh(repo, sys.executable, "-c", check, check=False, env={"PYTHONPATH": str(repo / "src")})
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines()[-1] == (
+        "cltv.errors.ConfigError: model.fitter = 'lifetimes': lifetimes has no NBD model; use model.fitter=fast")
