@@ -26,15 +26,37 @@ def sh(repo: Path, *args: str, check: bool = True, env: dict | None = None) -> s
     return proc
 
 
+def committed(path: str) -> bytes | None:
+    """``path`` as the last commit holds it (None when it is not committed)."""
+    proc = subprocess.run(["git", "show", f"HEAD:{path}"], cwd=ROOT, capture_output=True)
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def pipeline_written() -> set[str]:
+    """The committed files the pipeline rewrites in a workspace: params.yaml, dvc.lock, the
+    metrics and plot tables (what `dvc exp run` leaves behind)."""
+    from pipelines.common import pipeline_outputs
+
+    return {p for p in pipeline_outputs() if not p.startswith(GENERATED)}
+
+
 def copy_repo(dest: Path, keep_lock: bool = True) -> Path:
-    """The files a clone has (committed and uncommitted edits, not ignored ones) in a new git
-    repository at ``dest``, committed; without stage outputs, as in a fresh clone."""
+    """The files a clone has in a new git repository at ``dest``, committed; without stage
+    outputs, as in a fresh clone. Code and configuration come with uncommitted edits (what is
+    being developed); what the pipeline itself writes (params.yaml, dvc.lock, metrics, plot
+    tables) comes from the last commit, never from what a `dvc exp run` left in the workspace:
+    commit a regenerated dvc.lock before running the tests."""
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
                            text=True, check=True).stdout.split()
+    written = pipeline_written()
     for f in files:
         if (ROOT / f).is_file() and (not f.startswith(GENERATED) or f.endswith(".gitignore")):
             (dest / f).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / f, dest / f)
+            head = committed(f) if f in written else None
+            if head is None:
+                shutil.copy2(ROOT / f, dest / f)
+            else:
+                (dest / f).write_bytes(head)
     if not keep_lock:
         (dest / "dvc.lock").unlink(missing_ok=True)
     sh(dest, "git", "init", "-q")

@@ -13,7 +13,7 @@ from cltv.errors import CLTVError, DataError
 from cltv.model import CLTVModel
 from pipelines.config import SCHEMA, ConfigError, flatten, validate
 
-from .repo import ROOT, copy_repo, sh
+from .repo import ROOT, committed, copy_repo, sh
 
 PYTHON = sys.executable
 DATA_SOURCES = sorted(p.stem for p in (ROOT / "conf/data").glob("*.yaml") if p.stem != "base")
@@ -25,7 +25,7 @@ def composed(*overrides: str) -> dict:
 
 
 def test_params_yaml_is_the_composed_config():
-    assert yaml.safe_load((ROOT / "params.yaml").read_text()) == composed()
+    assert yaml.safe_load(committed("params.yaml")) == composed()  # not a `dvc exp run`'s workspace
 
 
 @pytest.mark.parametrize("source", DATA_SOURCES)
@@ -37,7 +37,7 @@ def test_every_key_of_every_data_source_has_a_schema(source):
 
 
 def test_model_params_are_the_estimator_params():
-    model = yaml.safe_load((ROOT / "params.yaml").read_text())["model"]
+    model = yaml.safe_load(committed("params.yaml"))["model"]
     # monetary_includes_first follows the data source (cltv.hyperparameters.monetary_includes_first);
     # the purchase and spend models are groups with a kind and a penalizer each
     kwargs = hyperparameters.from_config(model, monetary_includes_first=False)
