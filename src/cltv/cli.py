@@ -16,11 +16,13 @@ options change one rule each: ``--source``, ``--customer-col``, ``--date-col``, 
 ``amount`` (ISO dates) and a snapshot with the default capping. The RFM table is then built as
 the ``prepare`` stage builds it (:func:`cltv.data.prepare.rfm_as_of`: same-day purchases merged,
 weeks, repeat-purchase monetary value), as of ``--as-of`` (a transaction log: default its last
-purchase day; a snapshot: default its latest order + the offset, 2 days). The model is loaded with MLflow
-(any model URI: ``models:/name@alias``, ``runs:/…``, a local folder) and scores every customer in
-one call, segments by the cut-offs frozen in the model. The output (``.csv`` or ``.parquet``, written
-atomically) has ``customer_id``, the RFM columns and the scores; the command prints the number of
-customers per segment. Errors end with one line and exit code 1.
+purchase day; a snapshot: default its latest order + the offset, 2 days). The model (any model
+URI: ``models:/name@alias``, ``runs:/…``, a local folder) is downloaded as files and checked to be
+a cltv package; it scores from its JSON (no code of the package runs: :mod:`cltv.serving.packaged`)
+every customer in one call, segments by the cut-offs frozen in the model. The output (``.csv`` or
+``.parquet``, written atomically) has ``customer_id``, the RFM columns and the scores; it never
+replaces the input, a folder or a file that is not an earlier scores table. The command prints the
+number of customers per segment. What a user can cause ends with one line and exit code 1.
 
 ``--engine spark`` (the ``spark`` extra and Java): Spark reads the log (a file or a folder of part
 files) by the same rules (:func:`cltv.engines.spark.read_log`; not Excel), builds the RFM table and scores it with ``mlflow.pyfunc.spark_udf``; the output is a
@@ -66,14 +68,45 @@ def data_rules(fitted, overrides: dict | None = None) -> DataSpec:
 
 def score(model_uri: str, path: Path, as_of: str | None = None, overrides: dict | None = None) -> pd.DataFrame:
     """``customer_id``, the RFM columns and the model's scores for every customer of ``path``, read
-    by the model's data rules with ``overrides`` (see :func:`data_rules`)."""
-    import mlflow
+    by the model's data rules with ``overrides`` (see :func:`data_rules`). The model is checked to
+    be a cltv package and scored from its JSON (:mod:`cltv.serving.packaged`): no code of it runs."""
+    from .serving import packaged, pyfunc
 
-    model = mlflow.pyfunc.load_model(model_uri)
-    fitted = model.unwrap_python_model().model  # the CLTVModel inside (cltv.serving.CLTVPyfunc)
+    fitted = packaged.load(model_uri)
     table = rfm_as_of(path, data_rules(fitted, overrides), as_of)
-    scores = model.predict(table.astype({c: float for c in ("frequency", "recency", "T", "monetary_value")}))
+    scores = pyfunc.score(fitted, table)  # the server's rules and numbers
     return pd.concat([table.reset_index(drop=True), scores.drop(columns="customer_id").reset_index(drop=True)], axis=1)
+
+
+def check_output(output: Path, inputs: Path, folder: bool) -> None:
+    """Refuse (DataError) an ``--output`` that would replace what ``cltv score`` did not write:
+    the input itself, a folder other than Spark part files (``folder``: the Spark engine's output),
+    or a file that is not a scores table (CSV header or Parquet columns of the scores)."""
+    if output.resolve() == inputs.resolve() or (inputs.is_dir() and inputs.resolve() in output.resolve().parents):
+        raise DataError(f"--output {output}: that is the input; choose another file name")
+    if output.is_dir():
+        parts = [p.name for p in output.iterdir()]
+        if not folder or not all(n.startswith(("part-", "_SUCCESS", ".part-", "._SUCCESS")) for n in parts):
+            raise DataError(f"--output {output}: a folder cltv score did not write ({len(parts)} entries); "
+                            "choose another name")
+    elif output.exists() and not _is_scores(output):
+        raise DataError(f"--output {output}: the file exists and is not a scores table written by cltv score; "
+                        "choose another name or move it away")
+
+
+def _is_scores(path: Path) -> bool:
+    """Whether ``path`` holds a scores table (``customer_id``, ..., ``clv``, ``segment``)."""
+    try:
+        if path.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            names = pq.read_schema(path).names
+        else:
+            with open(path, encoding="utf-8") as f:
+                names = f.readline(1 << 16).rstrip("\r\n").split(",")
+    except (OSError, ValueError, ImportError):
+        return False
+    return {"customer_id", "clv", "segment"} <= set(names)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--output {args.output}: expected a .csv or .parquet file name")
     if not args.input.exists():  # before the model is loaded (the readers' own message)
         return _fail(DataError(f"{args.input}: file not found"))
+    try:
+        check_output(args.output, args.input, folder=args.engine == "spark")
+    except DataError as exc:
+        return _fail(exc)
     if args.engine == "spark":
         if args.source == "flo" or args.output.suffix != ".parquet":
             parser.error("--engine spark scores transaction logs into Parquet part files: use --source transactions "
@@ -146,11 +183,10 @@ def _fail(exc: Exception) -> int:
 def _score_spark(args) -> int:
     """``cltv score --engine spark``: see the module docstring."""
     try:
-        import mlflow
-
         from .engines import spark as engine
+        from .serving import packaged
 
-        fitted = mlflow.pyfunc.load_model(args.model).unwrap_python_model().model
+        fitted = packaged.load(args.model)  # checked before spark_udf loads its code
         spec = data_rules(fitted, {k: getattr(args, k) for k in OVERRIDES})
         if spec.source == "flo":
             raise DataError("--engine spark scores transaction logs; the model was trained on a FLO snapshot: "
