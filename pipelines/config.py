@@ -145,6 +145,21 @@ def optional_text() -> Key:
     return Key(lambda v: None if v is None or (isinstance(v, str) and v) else "a non-empty text or null", ("", 1))
 
 
+def date_format() -> Key:
+    """A strptime format (every directive known to Python), ISO8601, or null."""
+    def check(v):
+        if v is None or v == "ISO8601":
+            return None
+        try:
+            if isinstance(v, str) and "%" in v:
+                dt.datetime.strptime(dt.datetime(2021, 3, 4, 5, 6, 7).strftime(v), v)
+                return None
+        except ValueError:
+            pass
+        return "a strptime format such as %Y-%m-%d or %d/%m/%Y (Python's directives), ISO8601, or null"
+    return Key(check, ("%Y-%m-%Q", "%", "", "2021-03-04", 1))
+
+
 SCHEMA: dict[str, Key] = {
     "data.source": choice("cdnow", "transactions", "flo"),
     "data.cdnow_file": choice("master", "sample"),
@@ -164,7 +179,7 @@ SCHEMA: dict[str, Key] = {
     "data.filter.values": texts(),
     "data.timezone": timezone(),
     "data.sheets": texts(optional=True),
-    "data.date_format": optional_text(),
+    "data.date_format": date_format(),
     "data.calibration_end": day(optional=True),
     "data.observation_end": day(optional=True),
     "data.seed_compatible": flag(),

@@ -17,7 +17,7 @@ from mlflow.tracking import MlflowClient
 
 from cltv import serving
 from cltv.model import CLTVModel
-from cltv.schema import RFM_COLUMNS, interval_columns
+from cltv.schema import RFM_COLUMNS, interval_columns, missing_columns
 
 from benchmarks.server import serve
 
@@ -169,6 +169,18 @@ def test_server_refuses_bad_requests_with_4xx(server, case):
     assert field in message, (case, message)
     assert "Traceback" not in resp.text and "File \"" not in resp.text and "stack_trace" not in resp.json()
     assert "/site-packages/" not in resp.text
+
+
+@pytest.mark.parametrize("drop", [["T"], ["frequency", "monetary_value"], ["frequency", "recency", "T", "monetary_value"]])
+def test_a_request_without_columns_gets_the_pipelines_message(server, sample_model, drop):
+    """MLflow's signature check answers first; its message (with a dump of the request) is said as
+    the pipeline says it, and a Python call says the same."""
+    row = {k: v for k, v in {**VALID, "extra": 1}.items() if k not in drop}
+    resp = post(server, {"dataframe_records": [row]})
+    assert resp.status_code == 400 and resp.json()["message"] == missing_columns(drop), resp.text
+    with pytest.raises(serving.RequestError) as raised:
+        serving.score(sample_model, pd.DataFrame([row]))
+    assert str(raised.value) == missing_columns(drop)
 
 
 def test_server_answers_hostile_bodies_with_4xx_and_stays_responsive(server):

@@ -93,6 +93,11 @@ def _numbers(values: pd.Series, column: str) -> np.ndarray:
     return values.to_numpy(dtype=float, na_value=np.nan)
 
 
+def missing_columns(missing: list[str]) -> str:
+    """The one message for a table without some RFM columns (the pipeline, Python calls, the server)."""
+    return f"missing column(s) {missing}; required: {RFM_COLUMNS} (customer_id optional)"
+
+
 def validate_rfm(df: pd.DataFrame) -> pd.DataFrame:
     """The table with float RFM columns (and text ids when given), or :class:`RFMError` at the
     first broken rule (see the module docstring)."""
@@ -100,7 +105,7 @@ def validate_rfm(df: pd.DataFrame) -> pd.DataFrame:
         raise RFMError(f"expected a table with columns {['customer_id', *RFM_COLUMNS]}, got {type(df).__name__}")
     missing = [c for c in RFM_COLUMNS if c not in df.columns]
     if missing:
-        raise RFMError(f"missing column(s) {missing}; required: {RFM_COLUMNS} (customer_id optional)")
+        raise RFMError(missing_columns(missing))
     if df.empty:
         raise RFMError("the table has no rows; send at least one customer")
     out = {"customer_id": _ids(df["customer_id"])} if "customer_id" in df.columns else {}

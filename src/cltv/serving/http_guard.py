@@ -15,17 +15,30 @@ server, wraps that function so that:
 """
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections.abc import Callable
 
+from ..schema import RFM_COLUMNS, missing_columns
+
 PREFIX = re.compile(r"^Failed to predict data .*?\nError:\s*", re.DOTALL)  # MLflow's copy of the request
 PATHS = re.compile(r"File \"[^\"]+\"|(?:/[\w.-]+){2,}\.py")
+ENFORCE = "Failed to enforce schema of data"  # MLflow's signature check, with a copy of the request
+MISSING = re.compile(r"Model is missing inputs (\[[^\]]*\])")
 
 
 def clean(message: str) -> str:
-    """MLflow's error message without the request copy and file paths, at most 2,000 characters."""
-    return PATHS.sub("<path>", PREFIX.sub("", message)).strip()[:2000]
+    """MLflow's error message without the request copy and file paths, at most 2,000 characters;
+    MLflow's own check of the signature's columns says it as the pipeline does."""
+    message = PREFIX.sub("", message)
+    if message.startswith(ENFORCE):  # "... of data '<the request>' with schema '<...>'. Error: <why>"
+        why = message.rpartition("Error: ")[2]
+        missing = MISSING.match(why)
+        message = (missing_columns(ast.literal_eval(missing.group(1))) if missing else
+                   f"the request does not fit the model's columns ({', '.join(RFM_COLUMNS)} as numbers, each once; "
+                   f"customer_id optional): {why}")
+    return PATHS.sub("<path>", message).strip()[:2000]
 
 
 #: what the guard replaces in ``mlflow.pyfunc.scoring_server`` (private to MLflow, looked up at
