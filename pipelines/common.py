@@ -13,6 +13,7 @@ started without it (by hand) is relaunched once with it by :func:`run`, before a
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -112,8 +113,9 @@ def run(main: Callable[[dict], None]) -> None:
     """Run the stage whose module defines ``main`` (``python -m pipelines.<stage>``), pinned (see
     the module docstring). A bad config, bad data or a failed fit (the project's own errors,
     :class:`cltv.errors.CLTVError`) ends it with one clear line and exit code 1 (outputs are
-    written atomically, so earlier ones stay intact); any other exception is a bug and keeps its
-    traceback. Arguments are refused: settings come from params.yaml, written from conf/."""
+    written atomically, so earlier ones stay intact), and so does what the machine refuses (a full
+    disk, a file-size limit, no memory; Ctrl-C: exit code 130); any other exception is a bug and
+    keeps its traceback. Arguments are refused: settings come from params.yaml, written from conf/."""
     module = sys.modules[main.__module__].__spec__.name  # pipelines.<stage>
     stage = module.rpartition(".")[2]
     if sys.argv[1:]:
@@ -122,6 +124,7 @@ def run(main: Callable[[dict], None]) -> None:
               f"To run with these settings: dvc exp run {overrides}", file=sys.stderr)
         sys.exit(2)
     pinned(module)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past a file-size limit a write fails (OSError), not the process
     try:
         main(params(stage))
     except ConfigError as exc:
@@ -130,3 +133,13 @@ def run(main: Callable[[dict], None]) -> None:
     except CLTVError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
+    except OSError as exc:  # the machine's, not the code's: disk full, file-size limit, permissions
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"error: {stage}: {exc.strerror or exc}{where}; the previous outputs are kept", file=sys.stderr)
+        sys.exit(1)
+    except MemoryError:
+        print(f"error: {stage}: out of memory; the previous outputs are kept", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print(f"interrupted: {stage} stopped; the previous outputs are kept", file=sys.stderr)
+        sys.exit(130)
