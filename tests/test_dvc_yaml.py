@@ -92,6 +92,9 @@ def test_stage_depends_on_exactly_the_files_it_imports(stage):
 @pytest.mark.parametrize("stage", STAGES)
 def test_stage_lists_leaf_keys_of_the_schema(stage):
     keys = STAGES[stage].get("params", [])
+    if stage == "check":  # the one stage that depends on the whole file (pipelines/check.py)
+        assert keys == [{"params.yaml": None}]
+        return
     assert all(k in SCHEMA for k in keys), [k for k in keys if k not in SCHEMA]  # keys, never whole groups
     assert len(keys) == len(set(keys))
 
