@@ -68,15 +68,34 @@ class Declared(dict):
 
 
 def check_data_path(path: str) -> None:
-    """Refuse an input file that `dvc exp run` would commit into git (an experiment commits
-    every untracked file a stage depends on): it must be ignored by git, as `dvc add` and the
-    stages' own outputs are."""
+    """Refuse an input file that is a link to a file outside the repository (DVC would hash one
+    file and the stage read another's changes unseen), and one that `dvc exp run` would commit
+    into git (an experiment commits every untracked file a stage depends on): it must be ignored
+    by git, as `dvc add` and the stages' own outputs are."""
+    target = (ROOT / path).resolve()
+    if not target.is_relative_to(ROOT.resolve()) and not any(target.is_relative_to(c) for c in dvc_caches()):
+        raise ConfigError(f"data.path = {path!r}: a link to {target}, outside the repository; copy the file into "
+                          "the repository and track it: dvc add (docs/configuration.md, \"Your own data\")")
     if not (ROOT / ".git").exists() or not (ROOT / path).exists():
         return
     ignored = subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT, capture_output=True).returncode == 0
     if not ignored:
         raise ConfigError(f"data.path = {path!r}: the file is not tracked by DVC, so `dvc exp run` would commit "
                           f"your data into git; track it first: dvc add {path} (docs/configuration.md, \"Your own data\")")
+
+
+def dvc_caches() -> list[Path]:
+    """DVC's cache folders (``cache.dir`` of .dvc/config and config.local; default .dvc/cache): a
+    tracked file may be a link into one (``cache.type symlink``)."""
+    import configparser
+
+    folders = [(ROOT / ".dvc/cache").resolve()]
+    for name in ("config", "config.local"):
+        parser = configparser.ConfigParser()
+        parser.read(ROOT / ".dvc" / name)
+        if parser.has_option("cache", "dir"):
+            folders.append((ROOT / ".dvc" / parser.get("cache", "dir")).resolve())
+    return folders
 
 
 def pipeline_outputs() -> list[str]:

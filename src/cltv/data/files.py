@@ -31,6 +31,25 @@ def is_parquet(path: Path) -> bool:
     return ".parquet" in suffixes or suffixes.endswith(".pq")
 
 
+def _header(path: Path, suffixes: str, sheets: tuple | None) -> list[str]:
+    """The column names as the file holds them (pandas renames a repeated one ``name.1``)."""
+    if is_parquet(path):
+        import pyarrow.parquet as pq
+
+        return pq.read_schema(path).names
+    if suffixes.endswith((".xlsx", ".xlsm")):
+        return []  # each sheet has its own header; pandas reads it
+    first = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    return first.iloc[0].tolist() if len(first) else []
+
+
+def _check_unique(path: Path, names: list[str]) -> None:
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise DataError(f"{path}: column(s) {repeated} appear more than once in the header; expected each column "
+                        "once (rename or drop the copies)")
+
+
 def read_table(path: str | Path, sheets: tuple | None = None,
                expected: str = "a header row and transactions") -> pd.DataFrame:
     """The rows of ``path`` as read (CSV as text, Parquet typed, Excel sheets joined) with column
@@ -42,6 +61,7 @@ def read_table(path: str | Path, sheets: tuple | None = None,
         raise DataError(f"{path}: file not found")
     suffixes = "".join(path.suffixes).lower()
     try:
+        _check_unique(path, _header(path, suffixes, sheets))
         if is_parquet(path):
             raw = pd.read_parquet(path)
             return raw.assign(**{LINE: np.arange(2, len(raw) + 2)})
@@ -50,6 +70,8 @@ def read_table(path: str | Path, sheets: tuple | None = None,
             frames = [df.assign(**{LINE: [f"{name}:{i + 2}" for i in range(len(df))]}) for name, df in book.items()]
             return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({LINE: []})
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skip_blank_lines=False)
+    except DataError:
+        raise
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty; expected {expected}") from None
     except pd.errors.ParserError as exc:

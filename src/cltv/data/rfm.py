@@ -62,10 +62,16 @@ def daily_purchases(tx: pd.DataFrame) -> pd.DataFrame:
     """
     code, ids, day, amount = _sorted_by_customer_and_day(tx)
     start = np.flatnonzero(np.concatenate([[True], (code[1:] != code[:-1]) | (day[1:] != day[:-1])]))
+    with np.errstate(over="ignore"):
+        total = np.add.reduceat(amount, start) if start.size else amount[:0]
+    if not np.isfinite(total).all():
+        i = np.flatnonzero(~np.isfinite(total))[0]
+        raise DataError(f"customer {ids[code[start[i]]]!r}: the amounts of {str(_days(day[start[i:i + 1]])[0])[:10]} add "
+                        "up to more than a number holds; expected amounts in money (at most about 1e12 each)")
     return pd.DataFrame({
         "customer_id": ids.take(code[start]).reset_index(drop=True),
         "date": _days(day[start]),
-        "amount": np.add.reduceat(amount, start) if start.size else amount[:0],
+        "amount": total,
     })
 
 
@@ -87,7 +93,12 @@ def _rfm_arrays(code, ids, day, amount, end: int) -> tuple[pd.DataFrame, np.ndar
     positive = amount > 0
     positive[start] = False  # the first purchase is not a repeat purchase
     counts = np.add.reduceat(positive.astype(np.int64), start) if start.size else days
-    spend = np.add.reduceat(np.where(positive, amount, 0.0), start) if start.size else first * 0.0
+    with np.errstate(over="ignore"):
+        spend = np.add.reduceat(np.where(positive, amount, 0.0), start) if start.size else first * 0.0
+    if not np.isfinite(spend).all():
+        i = np.flatnonzero(~np.isfinite(spend))[0]
+        raise DataError(f"customer {ids[code[start[i]]]!r}: the repeat purchases add up to more than a number "
+                        "holds; expected amounts in money (at most about 1e12 each)")
     monetary = np.where(counts > 0, spend / np.maximum(counts, 1), 0.0)
     out = pd.DataFrame({
         "customer_id": ids.take(code[start]).astype(str).reset_index(drop=True),

@@ -1,0 +1,74 @@
+"""Inputs are read as declared: a link out of the repository, repeated column names, amounts that
+add up past what a number holds and an unknown date directive are refused in one line, before
+anything is written."""
+import subprocess
+import sys
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from cltv.data import rfm
+from cltv.data.files import read_table
+from cltv.errors import DataError
+
+from .repo import copy_repo, tool_env
+
+PIN = {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR"}
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    return copy_repo(tmp_path_factory.mktemp("repo"))
+
+
+def stage(repo, *overrides: str, name: str = "check") -> subprocess.CompletedProcess:
+    env = {**tool_env(), **PIN}
+    subprocess.run([sys.executable, "-m", "pipelines.compose_params", *overrides], cwd=repo, env=env, check=True)
+    return subprocess.run([sys.executable, "-m", f"pipelines.{name}"], cwd=repo, env=env, capture_output=True,
+                          text=True)
+
+
+def one_line(proc: subprocess.CompletedProcess, words: str) -> None:
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and words in proc.stderr, proc.stderr
+
+
+def test_a_link_to_a_file_outside_the_repository_is_refused(repo, tmp_path):
+    outside = tmp_path / "orders.csv"
+    outside.write_text("customer_id,date,amount\na,2020-01-01,5\n")
+    (repo / "mydata").mkdir(exist_ok=True)
+    (repo / "mydata/link.csv").symlink_to(outside)
+    for name in ("check", "prepare"):
+        one_line(stage(repo, "data=transactions", "data.path=mydata/link.csv", name=name), "outside the repository")
+    (repo / "mydata/inside.csv").write_text(outside.read_text())
+    (repo / "mydata/link_inside.csv").symlink_to(repo / "mydata/inside.csv")
+    proc = stage(repo, "data=transactions", "data.path=mydata/link_inside.csv")
+    assert "outside the repository" not in proc.stderr  # a link inside the repository is the file
+
+
+@pytest.mark.parametrize("fmt", ["%Y-%m-%Q", "%d/%m/%", "day-month-year"])
+def test_a_date_format_python_cannot_read_is_refused_by_the_config_check(repo, fmt):
+    one_line(stage(repo, f"data.date_format='{fmt}'"), "data.date_format")
+
+
+@pytest.mark.parametrize("kind", ["csv", "csv.gz", "parquet"])
+def test_a_repeated_column_name_is_refused(tmp_path, kind):
+    path = tmp_path / f"orders.{kind}"
+    if kind == "parquet":
+        pq.write_table(pa.table([pa.array(["a"]), pa.array(["2020-01-01"]), pa.array([1.0]), pa.array([2.0])],
+                                names=["customer_id", "date", "amount", "amount"]), path)
+    else:
+        pd.DataFrame([["a", "2020-01-01", 1, 2]]).to_csv(path, index=False, header=["customer_id", "date", "amount",
+                                                                                     "amount"])
+    with pytest.raises(DataError, match=r"column\(s\) \['amount'\] appear more than once"):
+        read_table(path)
+
+
+@pytest.mark.parametrize("amounts, words", [([1e308, 1e308], "the amounts of 2020-01-01"),
+                                            ([1.0, 1.7e308, 1.7e308], "the repeat purchases add up")])
+def test_amounts_that_add_up_past_a_number_are_refused_not_written_as_inf(amounts, words):
+    days = ["2020-01-01"] * 2 if len(amounts) == 2 else ["2020-01-01", "2020-01-02", "2020-01-03"]
+    tx = pd.DataFrame({"customer_id": "a", "date": pd.to_datetime(days), "amount": amounts})
+    with pytest.raises(DataError, match=words):
+        rfm.rfm(rfm.daily_purchases(tx), "2020-02-01")
