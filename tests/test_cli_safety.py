@@ -126,3 +126,11 @@ def test_a_damaged_or_foreign_package_is_refused_in_one_line(files, tmp_path, da
     proc = score(files, model, tmp_path / "s.csv")
     refused(proc, "model")
     assert not (tmp_path / "s.csv").exists()
+
+
+def test_an_as_of_date_before_the_first_purchase_is_one_line(files, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "cltv.cli", "score", "--model", str(files / "cltv-model"), "--input",
+                           str(files / "orders.csv"), "--as-of", "1990-01-01", "--output", str(tmp_path / "s.csv")],
+                          capture_output=True, text=True)
+    refused(proc, "no purchase on or before 1990-01-01")
+    assert not (tmp_path / "s.csv").exists()

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..errors import DataError
 from . import flo, rfm
 from .spec import DataSpec
 from .transactions import Quality, account, load_log
@@ -61,7 +62,11 @@ def rfm_as_of(path: str | Path, spec: DataSpec, as_of: str | None = None, label:
     ``last_order_date`` + ``spec.analysis_offset_days``)."""
     if spec.source == "flo":
         return _snapshot(Path(path), spec, as_of, str(path) if label is None else label).rfm
-    daily = rfm.daily_purchases(load_log(path, spec, end=as_of)[0])
+    tx = load_log(path, spec, end=as_of)[0]
+    if tx.empty:
+        raise DataError(f"{str(path) if label is None else label}: no purchase on or before {as_of}; expected an "
+                        "as-of date on or after the first purchase")
+    daily = rfm.daily_purchases(tx)
     return rfm.rfm(daily, as_of or daily["date"].max())
 
 
