@@ -12,6 +12,7 @@ started without it (by hand) is relaunched once with it by :func:`run`, before a
 """
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -128,6 +129,11 @@ def pinned(module: str) -> None:
     os.execve(sys.executable, [sys.executable, "-m", module, *sys.argv[1:]], {**os.environ, **PINNED_ENV})
 
 
+#: what the machine refuses (not a bug): disk full, quota, file-size limit, read-only, permissions, no memory
+MACHINE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM,
+                            errno.ENOMEM, errno.EMFILE})
+
+
 def run(main: Callable[[dict], None]) -> None:
     """Run the stage whose module defines ``main`` (``python -m pipelines.<stage>``), pinned (see
     the module docstring). A bad config, bad data or a failed fit (the project's own errors,
@@ -153,6 +159,8 @@ def run(main: Callable[[dict], None]) -> None:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
     except OSError as exc:  # the machine's, not the code's: disk full, file-size limit, permissions
+        if exc.errno not in MACHINE_ERRNOS:
+            raise  # e.g. a file the code names that is not there: a bug
         where = f": {exc.filename}" if exc.filename else ""
         print(f"error: {stage}: {exc.strerror or exc}{where}; the previous outputs are kept", file=sys.stderr)
         sys.exit(1)

@@ -10,7 +10,7 @@ from cltv.data import rfm
 from cltv.data.simulate import simulate_transactions
 from cltv.evaluate import holdout_coverage
 from cltv.model import CLTVModel
-from cltv.models import PURCHASE_MODELS, purchase_model
+from cltv.models import PURCHASE_MODELS, SPEND_MODELS, purchase_model
 from cltv.schema import interval_columns
 
 PARAMS = {kind: model.example for kind, model in PURCHASE_MODELS.items()}  # every registered model
@@ -141,3 +141,23 @@ def test_cdnow_holdout_coverage_is_reported_for_every_model(sample_ch):
         assert 0.85 <= metrics["holdout_coverage"] <= 0.95, (kind, metrics)
         assert 0.85 <= metrics["holdout_spend_coverage"] <= 0.95, (kind, metrics)
         assert table["observed"].sum() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("kind", sorted(SPEND_MODELS))
+def test_sampled_spend_has_the_closed_form_mean(kind):
+    """A spend model's interval sampler (sample_spend x interval_scale) has the mean of its own
+    formulas: the posterior mean spend of a customer with usable spend, the population mean of one
+    without (within 4 standard errors)."""
+    model = SPEND_MODELS[kind].of(*SPEND_MODELS[kind].example)
+    draws = 200_000
+    params = np.tile(np.array(model.values), (draws, 1))
+    n, m = 3.0, 1.7 * model.population_mean()
+    units = model.sample_spend(params, np.ones((draws, 1), dtype=np.int64), (0.0, n), np.random.default_rng(5))
+    assert units.shape == (2, 1, draws)
+    np.testing.assert_allclose(model.scale_ratio(params), 1.0)  # the estimate itself: no population draw
+    for row, (count, usable, expected) in enumerate(((0.0, False, model.population_mean()),
+                                                     (n, True, model.expected_average_value(n, m)))):
+        scale, kappa = model.interval_scale(np.array([count]), np.array([m]), np.array([usable]))
+        spend = units[row, 0] * scale[0]
+        assert 0.0 < kappa[0] <= 1.0
+        assert abs(spend.mean() - expected) < 4 * spend.std() / np.sqrt(draws), (count, spend.mean(), expected)

@@ -29,3 +29,10 @@ def test_evaluate_writes_the_tables_the_specs_draw(sample_ch, sample_daily, samp
     assert sorted(p.name for p in pngs) == sorted(f"{name}.png" for name in SPECS)
     assert all(p.read_bytes().startswith(b"\x89PNG") and p.stat().st_size > 10_000 for p in pngs)
     pd.read_csv(tmp_path / "frequency_recency_grid.csv")  # the heatmap table reads back
+
+
+def test_the_evaluate_stage_writes_and_register_logs_every_spec_table():
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    tables = {f"plots/{name}.csv" for name in SPECS}
+    evaluate_outs = {next(iter(o)) if isinstance(o, dict) else o for o in stages["evaluate"]["outs"]}
+    assert tables <= evaluate_outs and tables <= set(stages["register"]["deps"])

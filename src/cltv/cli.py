@@ -55,7 +55,7 @@ def data_rules(fitted, overrides: dict | None = None) -> DataSpec:
     with ``overrides`` (DataSpec field -> value; None leaves the rule as recorded) applied."""
     recorded = getattr(fitted, "data_rules_", None)
     spec = DataSpec.from_dict(recorded) if recorded else DataSpec(seed_compatible=not fitted.monetary_includes_first)
-    changes = {k: v for k, v in (overrides or {}).items() if v is not None}
+    changes = {k: v for k, v in (overrides or {}).items() if v is not None and not (k == "source" and v == "")}
     for key in ("timezone", "filter_column", "date_format"):  # "" switches the rule off
         if changes.get(key) == "":
             changes[key] = None
@@ -78,11 +78,12 @@ def score(model_uri: str, path: Path, as_of: str | None = None, overrides: dict 
     return pd.concat([table.reset_index(drop=True), scores.drop(columns="customer_id").reset_index(drop=True)], axis=1)
 
 
-def check_output(output: Path, inputs: Path, folder: bool) -> None:
+def check_output(output: Path, inputs: Path | None, folder: bool) -> None:
     """Refuse (DataError) an ``--output`` that would replace what ``cltv score`` did not write:
     the input itself, a folder other than Spark part files (``folder``: the Spark engine's output),
     or a file that is not a scores table (CSV header or Parquet columns of the scores)."""
-    if output.resolve() == inputs.resolve() or (inputs.is_dir() and inputs.resolve() in output.resolve().parents):
+    if inputs is not None and (output.resolve() == inputs.resolve()
+                               or (inputs.is_dir() and inputs.resolve() in output.resolve().parents)):
         raise DataError(f"--output {output}: that is the input; choose another file name")
     if output.is_dir():
         parts = [p.name for p in output.iterdir()]
@@ -114,8 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("score", help="score the customers of a transaction log or FLO snapshot")
     p.add_argument("--model", required=True, help="MLflow model URI, e.g. models:/cltv@champion")
-    p.add_argument("--input", required=True, type=Path, help="transaction log or FLO snapshot (CSV, .csv.gz, Parquet, Excel)")
-    p.add_argument("--source", choices=("transactions", "flo"), help="default: the model's (else transactions)")
+    p.add_argument("--input", required=True, help="transaction log or FLO snapshot (CSV, .csv.gz, Parquet, Excel)")
+    p.add_argument("--source", choices=("transactions", "flo", ""), help='default (or ""): the model\'s (else transactions)')
     p.add_argument("--as-of", help="scoring date YYYY-MM-DD (the end of the observed period)")
     p.add_argument("--output", required=True, type=Path, help="output file, .csv or .parquet")
     rules = p.add_argument_group("data rules", "each changes one rule the model was trained with (its data_rules; "
@@ -135,10 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.output.suffix not in (".csv", ".parquet"):
         parser.error(f"--output {args.output}: expected a .csv or .parquet file name")
-    if not args.input.exists():  # before the model is loaded (the readers' own message)
+    remote = "://" in args.input  # a URI (e.g. s3a://): Spark's to read
+    if not remote and not Path(args.input).exists():  # before the model is loaded
         return _fail(DataError(f"{args.input}: file not found"))
     try:
-        check_output(args.output, args.input, folder=args.engine == "spark")
+        check_output(args.output, None if remote else Path(args.input), folder=args.engine == "spark")
     except DataError as exc:
         return _fail(exc)
     if args.engine == "spark":
@@ -148,9 +150,9 @@ def main(argv: list[str] | None = None) -> int:
         return _score_spark(args)
     try:
         out = score(args.model, args.input, args.as_of or None, {k: getattr(args, k) for k in OVERRIDES})
+        (io.write_parquet if args.output.suffix == ".parquet" else io.write_csv)(args.output, out)
     except _user_errors() as exc:
         return _fail(exc)
-    (io.write_parquet if args.output.suffix == ".parquet" else io.write_csv)(args.output, out)
     counts = out["segment"].value_counts(sort=False)  # categorical: every label, best first
     print(f"cltv score: {len(out):,} customers -> {args.output}; " + ", ".join(f"{k}={v:,}" for k, v in counts.items()))
     return 0

@@ -31,3 +31,7 @@ class ModelError(CLTVError, ValueError):
 
 class NumericError(CLTVError, FloatingPointError):
     """A model's prediction is not finite for some input; the message names the first history."""
+
+
+class EngineError(CLTVError, RuntimeError):
+    """The engine cannot start here (e.g. Spark without a Java runtime); the message says what to install."""

@@ -3,7 +3,7 @@
 Inputs are the table of :func:`cltv.data.rfm.calibration_holdout` (``ch``: calibration RFM +
 ``holdout_purchases``, ``holdout_spend``, ``holdout_weeks``) and, for the tracking plot, the
 daily purchases of :func:`cltv.data.rfm.daily_purchases`. Times in weeks. Every figure comes from the
-model's purchase model through its interface (:class:`cltv.models.base.PurchaseModel`), so the
+model's purchase model through its interface (:class:`cltv.models.purchase.PurchaseModel`), so the
 same metrics compare BG/NBD, MBG/NBD and Pareto/NBD on the same data.
 """
 from __future__ import annotations
@@ -124,7 +124,8 @@ def diagnostics(model: CLTVModel, hist: pd.DataFrame) -> tuple[dict[str, float],
       (flag above ``CORR_WARNING`` in absolute value);
     - ``dropout_degenerate``: the purchase model's dropout is not identified (BG/NBD, MBG/NBD: a
       or b collapsed toward 0; Pareto/NBD: s toward 0);
-    - ``gg_q_le_1``: Gamma-Gamma q <= 1, the population mean spend is not finite;
+    - the spend model's own flags (:meth:`cltv.models.spend.SpendModel.diagnostics`; Gamma-Gamma:
+      ``gg_q_le_1``, q <= 1, the population mean spend is not finite);
     - ``selection_bias_suspected``: far fewer customers without repeat purchases than the model
       expects (e.g. an export that keeps only customers with 2+ orders): estimates are biased.
     """
@@ -143,7 +144,7 @@ def diagnostics(model: CLTVModel, hist: pd.DataFrame) -> tuple[dict[str, float],
         flags["frequency_monetary_corr_warning"] = int(abs(corr) > CORR_WARNING)
         if abs(corr) > CORR_WARNING:
             notes.append(f"frequency and monetary value are correlated (r = {corr:.3f}, |r| > {CORR_WARNING}): "
-                         "Gamma-Gamma assumes independence, so expected values are biased")
+                         f"{model.spend_.title} assumes independence, so expected values are biased")
     if flags["selection_bias_suspected"]:
         title = model.purchases_.title
         notes.append(f"{zero_obs:.0f} customers without a repeat purchase where {title} expects {zero_exp:.0f}: "
@@ -153,7 +154,7 @@ def diagnostics(model: CLTVModel, hist: pd.DataFrame) -> tuple[dict[str, float],
 
 
 def fitted(model: CLTVModel) -> dict:
-    """The evaluated model's parameters: ``{"purchases": {name: value}, "spend": {p, q, v}}``."""
+    """The evaluated model's parameters: ``{"purchases": {name: value}, "spend": {name: value}}``."""
     return {"purchases": dict(model.purchases_.params), "spend": dict(model.spend_.params)}
 
 

@@ -3,9 +3,10 @@
 What a customer will *actually* do, given their history, is uncertain in two ways, and both are
 drawn here: (a) the customer's own posterior (alive or not; their purchase rate and dropout given
 x, t_x and T; their mean spend given the spend history), sampled by the purchase model
-(:meth:`cltv.models.base.PurchaseModel.sample_alive`) and the Gamma-Gamma posterior of the
-spend rate; (b) the fitted population parameters, drawn from a log-normal around the estimates
-with the covariance of :meth:`~cltv.models.base.PurchaseModel.estimate_covariance` (delta method).
+(:meth:`cltv.models.purchase.PurchaseModel.sample_alive`) and the spend model
+(:meth:`cltv.models.spend.SpendModel.sample_spend`); (b) the fitted population parameters, drawn
+from a log-normal around the estimates with the covariance of their ``estimate_covariance``
+(delta method).
 
 Draws are :data:`DRAWS` per distinct history with fixed seeds. A history's draws depend on the
 history, the fitted model and :data:`SEED` only: the random streams are seeded by (x, T) and the
@@ -16,9 +17,10 @@ probability (D + 1 - 2k) / (D + 1) = L exactly (0.9 with D = 199: the 10th and 1
 Purchase counts are whole numbers, so such intervals hold with probability at least L; their
 calibration is judged by the randomised PIT (:func:`randomised_pit`).
 
-Spend over the next t weeks is ``(v + n m) W`` with ``W`` drawn per history (n spend values of mean
-m, :mod:`cltv.models.gamma_gamma`); with the population parameter v drawn too, the factor is
-``(v_hat + n m) (1 + kappa (v / v_hat - 1))``, kappa = v_hat / (v_hat + n m) in (0, 1]. The
+Spend over the next t weeks is ``scale W (1 + kappa (ratio - 1))`` (:mod:`cltv.models.spend`): ``W``
+drawn per history, the customer's ``scale`` and ``kappa`` in [0, 1], and ``ratio`` per parameter
+draw (Gamma-Gamma: scale = v_hat + n m for n spend values of mean m, kappa = v_hat / scale,
+ratio = v / v_hat; ``Futures`` keeps the names ``v_ratio`` and ``scale``). The
 quantiles are taken per history at kappa in :data:`KAPPAS` and interpolated linearly in kappa per
 customer: on the CDNOW sample 99 % of the bounds are within 3.2 % of the exact order statistics,
 where the Monte Carlo error of a bound is about 17 % (tests/test_intervals.py).

@@ -214,8 +214,9 @@ class CLTVModel(BaseEstimator):
             months * self.horizon_weeks_per_month, rfm["frequency"], rfm["recency"], rfm["T"])
 
     def expected_value(self, rfm: pd.DataFrame) -> np.ndarray:
-        """Expected spend per future purchase (the spend model's posterior mean). With q <= 1 it
-        exists only for customers with repeat spend; others raise ModelError."""
+        """Expected spend per future purchase (the spend model's posterior mean). Customers the spend
+        model cannot value (:meth:`cltv.models.spend.SpendModel.valued`; Gamma-Gamma with q <= 1:
+        those without repeat spend) raise ModelError."""
         counts, amounts = self.spend_counts(rfm), rfm["monetary_value"].to_numpy(dtype=float)
         if not self.spend_.valued(counts, amounts).all():
             raise ModelError(f"this model ({self.spend_.unvalued_reason()}) cannot value customers "

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+
 @dataclass(frozen=True)
 class Spec:
     """One evaluation plot table ``plots/<name>.csv`` (written by the evaluate stage), drawn by

@@ -1,6 +1,8 @@
 """Every purchase of simulated customers under BG/NBD + Gamma-Gamma with known parameters, at
-continuous times (weeks): the event generator behind :mod:`cltv.data.simulate` (transaction logs,
-FLO snapshots) and :mod:`cltv.data.simulate_invoices` (invoice-line exports).
+continuous times (weeks): the fixed event generator behind the data simulators of
+:mod:`cltv.data.simulate` (transaction logs, FLO snapshots) and :mod:`cltv.data.simulate_invoices`
+(invoice-line exports). The models' own simulators (their ``simulate`` methods) draw RFM
+histories; a log needs each purchase's time and amount, which only this generator draws.
 
 Per customer: purchase rate lambda ~ Gamma(r, rate alpha) (per week), dropout probability
 p ~ Beta(a, b); after each *repeat* purchase the customer leaves with probability p. Spend:

@@ -18,8 +18,8 @@ from .purchase_events import lexsort_order, purchase_events
 
 def simulate_rfm(
     n: int,
-    bgnbd: Params = (0.243, 4.414, 0.793, 2.426),
-    gg: GGParams = (6.25, 3.74, 15.44),
+    bgnbd: tuple[float, ...] | None = None,
+    gg: tuple[float, ...] | None = None,
     T: float | np.ndarray | None = None,
     seed: int = 0,
     purchases: str = "bgnbd",
@@ -30,18 +30,20 @@ def simulate_rfm(
     ``purchases`` and ``spend``: the models (:mod:`cltv.models` kinds) that generate the
     histories (:meth:`~cltv.models.purchase.PurchaseModel.simulate`) with parameters ``bgnbd``
     (in the model's ``param_names`` order: BG/NBD and MBG/NBD r, alpha, a, b; Pareto/NBD r,
-    alpha, s, beta) and the mean spends with parameters ``gg``. ``T`` (weeks): one value, one per customer, or by default
+    alpha, s, beta; default: the model's ``example``) and the mean spends with parameters ``gg``
+    (default: the spend model's ``example``). ``T`` (weeks): one value, one per customer, or by default
     uniform on [4, 104). ``monetary_value`` is the mean of the x repeat amounts (0 when x = 0).
     """
     rng = np.random.default_rng(seed)
     T = rng.uniform(4.0, 104.0, n) if T is None else np.broadcast_to(np.asarray(T, dtype=float), (n,)).copy()
-    x, recency = purchase_model(purchases).of(*bgnbd).simulate(T, rng)
+    purchase, spending = purchase_model(purchases), spend_model(spend)
+    x, recency = purchase.of(*(purchase.example if bgnbd is None else bgnbd)).simulate(T, rng)
     return pd.DataFrame({
         "customer_id": [f"c{i:08d}" for i in range(n)],
         "frequency": x.astype("int64"),
         "recency": recency,
         "T": T,
-        "monetary_value": spend_model(spend).of(*gg).simulate(x, rng),
+        "monetary_value": spending.of(*(spending.example if gg is None else gg)).simulate(x, rng),
     })
 
 

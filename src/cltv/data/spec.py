@@ -58,7 +58,11 @@ class DataSpec(LogSpec):
     @classmethod
     def from_config(cls, data: dict) -> DataSpec:
         """The rules of the ``data.*`` config (docs/configuration.md); ``source: cdnow``
-        is a transaction log. Per-run keys (path, dates) are ignored."""
+        is a transaction log. Per-run keys (path, dates) are ignored; every rule must be given
+        (a stage that records the rules must declare them all in dvc.yaml)."""
+        missing = sorted(set(KEYS.values()) - set(flatten(data)))
+        if missing:
+            raise ConfigError(f"data rules: {', '.join(f'data.{k}' for k in missing)} not given")
         return cls.from_dict(data)
 
     @classmethod

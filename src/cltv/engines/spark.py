@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..errors import EngineError
 from ..schema import DAYS_PER_WEEK, RFM_COLUMNS
 
 from .spark_read import read_log, read_transactions
@@ -43,7 +44,7 @@ def session(master: str = "local[*]", shuffle_partitions: int = 8, driver_memory
     from pyspark.sql import SparkSession
 
     if problem := java_missing():
-        raise RuntimeError(problem)
+        raise EngineError(problem)
     # pyspark 4.3's notice on pandas 3: cltv keeps the boundary to Arrow batches and small tables,
     # which tests/test_spark.py checks against the pandas path
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)

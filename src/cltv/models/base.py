@@ -1,13 +1,15 @@
 """The seams of cltv's models: what every purchase model and every spend model is, so the rest
 of cltv (fitting, prediction, intervals, evaluation, serving) needs no model names.
 
-A purchase model (:class:`PurchaseModel`) describes how many repeat purchases a customer makes
-and when they stop buying, from the customer's history ``x`` (repeat purchases), ``tx``
-(recency) and ``T`` (age), all times in one unit (cltv: weeks, :mod:`cltv.schema`). A spend
-model (:class:`SpendModel`) describes the amount per purchase from ``x`` (the number of purchase
-values behind the mean) and ``m`` (their mean, money). Each declares, as abstract methods,
-everything the rest of cltv calls; a new model is one module subclassing one of them plus one
-entry in :mod:`cltv.models` (docs/models.md).
+:class:`ParametricModel` (here) holds what both share: parameters as plain data, checked by
+name. A purchase model (:class:`cltv.models.purchase.PurchaseModel`) describes how many repeat
+purchases a customer makes and when they stop buying, from the customer's history ``x`` (repeat
+purchases), ``tx`` (recency) and ``T`` (age), all times in one unit (cltv: weeks,
+:mod:`cltv.schema`). A spend model (:class:`cltv.models.spend.SpendModel`) describes the amount
+per purchase from ``x`` (the number of purchase values behind the mean) and ``m`` (their mean,
+money). Each declares, as abstract methods, everything the rest of cltv calls; a new model is one
+module subclassing one of them, found by :mod:`cltv.models` by itself, plus its config file
+(docs/models.md).
 
 Fitting follows ``lifetimes``' recipe for every model: time rescaled so that max T = 1, the
 weighted *mean* negative log-likelihood plus ``penalizer`` times the sum of the squared

@@ -41,7 +41,7 @@ def load(model_uri: str) -> CLTVModel:
         path = model_json(folder, model_uri)
         try:
             return CLTVModel.load(path)
-        except (ValueError, KeyError, TypeError) as exc:  # not JSON, or not the model's layout
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # not JSON, or not the model's layout
             raise ModelError(f"{model_uri}: its model JSON cannot be read ({type(exc).__name__}: {exc})") from None
 
 
