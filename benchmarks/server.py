@@ -35,7 +35,7 @@ def serve(model_uri: str, tracking_uri: str, cwd: Path, timeout: float = 90.0):
     """Start the documented command, wait for /ping, yield the base URL; stop the whole process
     group afterwards and check that the port is free again."""
     port = free_port()
-    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri,
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "MLFLOW_REGISTRY_URI": tracking_uri,
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     log = open(cwd / f"serve-{port}.log", "w")
     proc = subprocess.Popen(

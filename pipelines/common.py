@@ -107,6 +107,13 @@ def pipeline_outputs() -> list[str]:
     return [*outs, "dvc.lock", "params.yaml"]
 
 
+def tracking() -> tuple[Path, str]:
+    """The user's repository (also for `dvc exp run --temp/--queue`, which run in a copy) and the
+    MLflow tracking URI: ``MLFLOW_TRACKING_URI``, else ``mlflow.db`` in that repository."""
+    root = Path(os.environ.get("DVC_ROOT", ROOT)).resolve()
+    return root, os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root / 'mlflow.db'}"
+
+
 def data_label(d: dict) -> str:
     """What the data is, in a few words: ``cdnow master``, ``transactions mydata/orders.csv``."""
     if d["source"] == "cdnow":

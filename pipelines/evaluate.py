@@ -3,14 +3,18 @@
 Transaction logs: fit on the calibration period, score the holdout. A FLO snapshot has no
 holdout: fit on everything and report in-sample goodness of fit and diagnostics.
 
-metrics/evaluation.json  holdout errors of the model and of the naive baseline (logs), chi-square,
-                         diagnostics flags, log-likelihoods, "warnings" (the problems in words)
+metrics/evaluation.json  the headline (cltv.headline, at most 25, holdout error first): holdout
+                         errors of the model and of the naive baseline (logs) or in-sample checks
+                         (snapshots), interval coverage, diagnostics flags, "warnings" (in words)
+metrics/evaluation_details.json  every other figure: log-likelihoods, AIC/BIC, chi-square details,
+                         the calibration fit's parameters
 plots/*.csv              data of the DVC plots declared in dvc.yaml (holdout plots empty for a
                          snapshot), among them the PIT histogram of the predictive intervals
 """
 import pandas as pd
 
 from cltv.evaluate import evaluate, evaluate_in_sample
+from cltv.headline import split
 from cltv.io import write_csv, write_json
 from cltv.model import CLTVModel
 from pipelines.common import ROOT, run
@@ -34,7 +38,9 @@ def main(p: dict) -> None:
                    f"{metrics['holdout_coverage']:.1%} of customers (spend {metrics['holdout_spend_coverage']:.1%})")
     for name, table in plots.items():
         write_csv(ROOT / f"plots/{name}.csv", table)
-    write_json(ROOT / "metrics/evaluation.json", metrics)
+    headline, details = split(metrics)
+    write_json(ROOT / "metrics/evaluation_details.json", details)
+    write_json(ROOT / "metrics/evaluation.json", headline, sort_keys=False)
     print(f"evaluate: {summary}")
     for note in metrics["warnings"]:
         print(f"evaluate: WARNING {note}")

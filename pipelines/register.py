@@ -12,18 +12,16 @@ from cltv.hyperparameters import flatten
 from cltv.io import write_json
 from cltv.model import CLTVModel
 from cltv.plots import SPECS, save_pngs
-from cltv.tracking import registry
-from pipelines.common import ROOT, data_label, fit_warnings, pipeline_outputs, run
+from cltv.tracking import naming, registry
+from pipelines.common import ROOT, data_label, fit_warnings, pipeline_outputs, run, tracking
 from pipelines.config import CHAMPION_METRICS
 
 
 def main(p: dict) -> None:
     d, reg = p["data"], p["registry"]
-    root = Path(os.environ.get("DVC_ROOT", ROOT)).resolve()  # the user's repo, also for --temp/--queue runs
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root / 'mlflow.db'}"
+    root, uri = tracking()
     model_json, metrics_json = ROOT / "models/cltv_model.json", ROOT / "metrics/evaluation.json"
-    model, metrics = CLTVModel.load(model_json), json.loads(metrics_json.read_text())
-    metrics["data_quality"] = json.loads((ROOT / "metrics/data_quality.json").read_text())
+    model, metrics = CLTVModel.load(model_json), json.loads(metrics_json.read_text())  # the headline
     label, data = data_label(d), ROOT / d["path"]
     commit, dirty = registry.git_state(ROOT, pipeline_outputs())
     with tempfile.TemporaryDirectory() as tmp:
@@ -33,7 +31,8 @@ def main(p: dict) -> None:
             evaluation={"data_sha256": registry.sha256(data), **{k: d[k] for k in (
                 "source", "calibration_end", "observation_end", "seed_compatible")}},
             config=flatten(p), input_example=pd.read_parquet(ROOT / "data/rfm.parquet").head(3),
-            artifacts={"model_json": [model_json], "metrics": [metrics_json, ROOT / "metrics/data_quality.json"],
+            artifacts={"model_json": [model_json], "metrics": [metrics_json, ROOT / "metrics/evaluation_details.json",
+                                                        ROOT / "metrics/data_quality.json"],
                        "segments": [ROOT / "outputs/segment_profile.csv"],
                        "plots": [ROOT / f"plots/{n}.csv" for n in SPECS] + pngs,
                        "report": [ROOT / f"reports/{f}" for f in ("segments.md", "segments.html", "clv_by_segment.png")]},
@@ -46,7 +45,7 @@ def main(p: dict) -> None:
         where = registry.Registry(uri, reg["experiment"], reg["model_name"], reg["champion_metric"],
                                   CHAMPION_METRICS[reg["champion_metric"]], root / "mlruns" if uri.startswith("sqlite:")
                                   else None, root / ".dvc/tmp/mlflow.lock", os.environ.get("MLFLOW_RUN_ID"))
-        name, text = registry.run_name(label, model.to_dict()["hyperparameters"]), registry.description(
+        name, text = naming.run_name(label, model.to_dict()["hyperparameters"]), naming.description(
             label, metrics, fit_warnings(metrics, model))
         record = registry.register(result, where, serving.log_model, name, text)
     print(f"register: run {record['run_id']} '{name}' in experiment '{record.get('experiment')}' ({uri}); '{reg['model_name']}' "

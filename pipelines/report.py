@@ -22,7 +22,8 @@ def fit_text(model: CLTVModel, fit: dict) -> str:
 
 def main(p: dict) -> None:
     model = CLTVModel.load(ROOT / "models/cltv_model.json")
-    metrics = json.loads((ROOT / "metrics/evaluation.json").read_text())
+    metrics = {**json.loads((ROOT / "metrics/evaluation_details.json").read_text()),
+               **json.loads((ROOT / "metrics/evaluation.json").read_text())}
     scores = pd.read_csv(ROOT / "outputs/scores.csv", dtype={"customer_id": str})
     labels = list(model.segment_labels)
     summary = report.segment_summary(scores, pd.read_parquet(ROOT / "data/customers.parquet"), labels,

@@ -11,6 +11,7 @@ import pytest
 
 from cltv.data import rfm
 from cltv.data.files import read_table
+from cltv.data.transactions import load_log
 from cltv.errors import DataError
 
 from .repo import copy_repo, tool_env
@@ -72,3 +73,28 @@ def test_amounts_that_add_up_past_a_number_are_refused_not_written_as_inf(amount
     tx = pd.DataFrame({"customer_id": "a", "date": pd.to_datetime(days), "amount": amounts})
     with pytest.raises(DataError, match=words):
         rfm.rfm(rfm.daily_purchases(tx), "2020-02-01")
+
+
+@pytest.mark.parametrize("ids, words", [([["a", "b"], ["c"]], "list"), ([True, False], "truth value"),
+                                        ([1.5, 2.0], "fraction")])
+def test_ids_that_are_no_id_are_refused_with_file_column_and_lines(tmp_path, ids, words):
+    """A list-valued, boolean or fractional Parquet id is refused, not turned into text."""
+    path = tmp_path / "orders.parquet"
+    pd.DataFrame({"customer_id": ids, "date": ["2020-01-01", "2020-01-02"], "amount": [1.0, 2.0]}).to_parquet(path)
+    with pytest.raises(DataError) as raised:
+        load_log(path)
+    message = str(raised.value)
+    assert words in message and str(path) in message and "customer_id" in message and "line" in message and "\n" not in message
+
+
+def test_ids_are_read_as_sent(tmp_path):
+    """NA, 00123 and a whole number written as 12417.0 are ids; the server reads them the same
+    (tests/test_serving.py)."""
+    path = tmp_path / "orders.csv"
+    path.write_text("customer_id,date,amount\nNA,2020-01-01,5\n00123,2020-01-02,6\n 12417 ,2020-01-03,7\n")
+    tx, _ = load_log(path)
+    assert sorted(tx["customer_id"]) == ["00123", "12417", "NA"]
+    pq_path = tmp_path / "orders.parquet"
+    pd.DataFrame({"customer_id": [12417.0, 7.0], "date": ["2020-01-01", "2020-01-02"],
+                  "amount": [1.0, 2.0]}).to_parquet(pq_path)
+    assert sorted(load_log(pq_path)[0]["customer_id"]) == ["12417", "7"]

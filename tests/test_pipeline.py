@@ -1,6 +1,7 @@
 """A real `dvc repro` / `dvc exp run` in a temporary copy of the repository."""
 import hashlib
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -8,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import psutil
 import pytest
@@ -70,13 +72,18 @@ def test_repro_runs_every_stage_then_nothing(repo):
     assert run.data.params["model.purchases.penalizer"] == "0.0" and run.data.params["data.source"] == "cdnow"
     assert run.data.params["model.purchases.kind"] == "bgnbd" and run.data.params["model.spend.kind"] == "gamma_gamma"
     assert run.data.params["model.horizons_months"] == "[3.0, 6.0]" and run.data.params["model.fitter"] == "fast"
-    assert run.info.run_name == "cdnow master, BG/NBD + Gamma-Gamma, penalizers 0/0, 6-month CLV at 1%" and run.info.status == "FINISHED"
+    assert run.info.run_name == "BG/NBD, penalizers 0/0, Gamma-Gamma, cdnow master, 6-month CLV at 1%" and run.info.status == "FINISHED"
     assert run.data.tags["mlflow.note.content"].startswith("Data: cdnow master, 23,570 customers. Holdout (39 weeks)")
     assert run.data.tags["cltv.git_dirty"] == "false"  # what the pipeline writes does not count
     assert {d.dataset.name for d in run.inputs.dataset_inputs} == {"cdnow master"}
-    assert run.data.metrics["calibration_fit.purchases.r"] == metrics["calibration_fit"]["purchases"]["r"]
+    # the headline: at most 25 figures, holdout error first, every one a metric of the run; the rest is a file
+    assert list(metrics)[:2] == ["mae", "baseline_mae"] and len(metrics) <= 25
     assert {k: run.data.metrics[k] for k in metrics if k in run.data.metrics} == \
-        {k: float(v) for k, v in metrics.items() if k not in ("warnings", "calibration_fit")}
+        {k: float(v) for k, v in metrics.items() if k != "warnings"}
+    details = json.loads((repo / "metrics/evaluation_details.json").read_text())
+    assert {"aic", "bic", "calibration_fit"} <= set(details) and not set(details) & set(metrics)
+    assert len(run.data.metrics) < 50 and "aic" not in run.data.metrics
+    assert "metrics/evaluation_details.json" in {a.path for a in client(repo).list_artifacts(run.info.run_id, "metrics")}
     assert run.data.metrics["purchases.r"] == model["purchases"]["params"]["r"]
     assert run.data.metrics["spend.q"] == model["spend"]["params"]["q"]
     commit = sh(repo, "git", "rev-parse", "HEAD").stdout.strip()
@@ -99,21 +106,65 @@ def test_repro_runs_every_stage_then_nothing(repo):
     assert len(runs(repo)) == 1
 
 
-def test_served_champion_scores_like_the_pipeline(repo):
+def test_every_table_the_pipeline_writes_scores_through_every_door(repo, tmp_path):
+    """data/rfm.parquet and outputs/scores.parquet/.csv as the pipeline wrote them (``frequency``
+    an integer column), scored by the registered champion through a Python call, a real server
+    (JSON, CSV, Parquet), `mlflow models predict` and `cltv score`: the pipeline's numbers."""
+    import requests
+
     from benchmarks.server import serve
 
     sh(repo, "dvc", "repro")
-    scores = pd.read_csv(repo / "outputs/scores.csv", dtype={"customer_id": str}).sample(20, random_state=1)
-    request = {"dataframe_records": scores[["customer_id", "frequency", "recency", "T", "monetary_value"]]
-               .to_dict(orient="records")}
-    with serve("models:/cltv@champion", f"sqlite:///{repo}/mlflow.db", repo) as url:
-        import requests
+    uri = f"sqlite:///{repo}/mlflow.db"
+    want = pd.read_parquet(repo / "outputs/scores.parquet").set_index("customer_id")
+    rfm = pd.read_parquet(repo / "data/rfm.parquet")
+    assert str(rfm["frequency"].dtype) == "int64" and str(want["frequency"].dtype) == "int64"
 
-        resp = requests.post(f"{url}/invocations", json=request, timeout=60)
-    assert resp.status_code == 200, resp.text
-    got = pd.DataFrame(resp.json()["predictions"])
-    assert list(got["segment"]) == list(scores["segment"]) and list(got["customer_id"]) == list(scores["customer_id"])
-    pd.testing.assert_series_equal(got["clv"], scores["clv"].reset_index(drop=True), rtol=1e-12)
+    def same(got: pd.DataFrame, ids) -> None:
+        got = got.set_index(pd.Index(list(ids), dtype="str"))
+        assert len(got) == len(ids)
+        np.testing.assert_allclose(got["clv"], want.loc[got.index, "clv"], rtol=1e-12)
+        assert list(got["segment"]) == list(want.loc[got.index, "segment"].astype(str))
+
+    tables = {"data/rfm.parquet": rfm, "outputs/scores.parquet": pd.read_parquet(repo / "outputs/scores.parquet"),
+              "outputs/scores.csv": pd.read_csv(repo / "outputs/scores.csv", dtype={"customer_id": str})}
+    python_call = ("import sys, mlflow.pyfunc, pandas as pd\n"
+                   "champion = mlflow.pyfunc.load_model('models:/cltv@champion')\n"
+                   "for name in sys.argv[1:]:\n"
+                   "    table = pd.read_parquet(name) if name.endswith('.parquet') else pd.read_csv(name, dtype={'customer_id': str})\n"
+                   "    champion.predict(table).to_parquet(name.replace('/', '_') + '.scored')\n")
+    sh(repo, sys.executable, "-c", python_call, *tables, env={"MLFLOW_TRACKING_URI": uri})
+    for name, table in tables.items():
+        same(pd.read_parquet(repo / (name.replace("/", "_") + ".scored")), table["customer_id"])
+    sample = {name: table.sample(300, random_state=1) for name, table in tables.items()}
+    with serve("models:/cltv@champion", uri, repo) as url:
+        for name, table in sample.items():
+            split = table.to_dict(orient="split", index=False)  # Python ints stay ints, floats keep every digit
+            bodies = {"application/json": json.dumps({"dataframe_split": split}, default=str),
+                      "text/csv": table.to_csv(index=False),
+                      "application/vnd.apache.parquet": table.to_parquet(index=False)}
+            for kind, body in bodies.items():
+                resp = requests.post(f"{url}/invocations", data=body, headers={"Content-Type": kind}, timeout=60)
+                assert resp.status_code == 200, (name, kind, resp.text)
+                same(pd.DataFrame(resp.json()["predictions"]), table["customer_id"])
+        # the answer docs/mlflow.md shows is the one the server gives
+        doc = (repo / "docs/mlflow.md").read_text()
+        body = re.search(r"-d '(\{\s*\"dataframe_split\".*?\})'", doc, re.DOTALL).group(1)
+        shown = json.loads(re.search(r"```json\n(\{\"predictions\".*?\})\n```", doc, re.DOTALL).group(1))
+        resp = requests.post(f"{url}/invocations", data=body, headers={"Content-Type": "application/json"}, timeout=60)
+        assert resp.json() == shown, resp.text
+        missing = requests.post(f"{url}/invocations", json={"dataframe_records": [{"frequency": 1}]}, timeout=60)
+        assert missing.status_code == 400 and set(missing.json()) == {"error_code", "message"}
+        assert missing.json()["message"] in " ".join(doc.split()), missing.text  # as docs/mlflow.md shows it
+    rows = sample["outputs/scores.csv"]
+    rows.to_csv(tmp_path / "req.csv", index=False)
+    sh(repo, "mlflow", "models", "predict", "-m", "models:/cltv@champion", "-i", str(tmp_path / "req.csv"), "-t",
+       "csv", "--env-manager", "local", "-o", str(tmp_path / "out.json"), env={"MLFLOW_TRACKING_URI": uri})
+    same(pd.DataFrame(json.loads((tmp_path / "out.json").read_text())["predictions"]), rows["customer_id"])
+    sh(repo, sys.executable, "-m", "cltv.cli", "score", "--model", "models:/cltv@champion", "--input",
+       "data/raw/transactions.csv", "--output", str(tmp_path / "scored.csv"), env={"MLFLOW_TRACKING_URI": uri})
+    scored = pd.read_csv(tmp_path / "scored.csv", dtype={"customer_id": str})
+    same(scored, scored["customer_id"])
 
 
 def test_forced_rerun_is_byte_identical(repo):
@@ -147,7 +198,7 @@ def test_exp_run_penalizer_reruns_only_model_stages(repo):
     assert (first.data.params["model.purchases.penalizer"], second.data.params["model.purchases.penalizer"]) == \
         ("0.0", "0.01")
     assert second.data.tags["dvc.exp_name"] == name
-    assert second.info.run_name == "cdnow master, BG/NBD + Gamma-Gamma, penalizers 0.01/0, 6-month CLV at 1%"
+    assert second.info.run_name == "BG/NBD, penalizers 0.01/0, Gamma-Gamma, cdnow master, 6-month CLV at 1%"
     assert second.data.metrics["mae"] == diff["metrics/evaluation.json"]["mae"]["new"]
     assert second.data.metrics["mae"] > first.data.metrics["mae"]
     assert second.data.tags["cltv.champion_decision"].startswith("kept version 1: mae")
@@ -156,24 +207,38 @@ def test_exp_run_penalizer_reruns_only_model_stages(repo):
     assert str(c.get_model_version_by_alias("cltv", "candidate").version) == "2"
 
 
-def test_mlflow_project_run_without_experiment_name_says_where_it_logged(repo):
+def test_mlflow_project_runs_get_the_stages_name_experiment_and_deduplication(repo):
+    """`mlflow run` without --experiment-name: the result goes to the configured experiment under
+    the stage's name and the project run (experiment Default) points to it; with it, a new result is
+    logged into the project run; a rerun with nothing changed registers nothing again."""
+    c = client(repo)
     sh(repo, sys.executable, "-m", "pipelines.compose_params", "model.discount_rate=0.015")
+    before = len(runs(repo))
     proc = sh(repo, "mlflow", "run", ".", "--env-manager", "local", "-e", "main")
-    default = client(repo).get_experiment_by_name("Default")
-    [run] = client(repo).search_runs([default.experiment_id])
-    assert f"register: run {run.info.run_id}" in proc.stdout + proc.stderr
-    assert "in experiment 'Default'" in proc.stdout + proc.stderr and run.data.tags["cltv.model_version"]
+    result = runs(repo)[-1]
+    [project] = c.search_runs([c.get_experiment_by_name("Default").experiment_id])
+    assert len(runs(repo)) == before + 1 and "in experiment 'cltv'" in proc.stdout + proc.stderr
+    assert result.info.run_name.startswith("BG/NBD, penalizers 0/0, Gamma-Gamma, cdnow master, 6-month CLV at 1.50%")
+    assert project.info.run_name == f"{result.info.run_name} (logged in experiment 'cltv')"
+    assert project.data.tags["cltv.result_run_id"] == result.info.run_id
+    version = c.get_model_version_by_alias("cltv", "candidate").version
+    assert project.data.tags["cltv.model_version"] == str(version)
 
-
-def test_mlflow_project_run_logs_to_the_same_store(repo):
-    proc = sh(repo, "mlflow", "run", ".", "--env-manager", "local", "--experiment-name", "cltv",
-              "-e", "train", "-P", "spend_penalizer=0.001")
-    assert "succeeded" in proc.stdout + proc.stderr
+    train = ["mlflow", "run", ".", "--env-manager", "local", "--experiment-name", "cltv", "-e", "train"]
+    sh(repo, *train, "-P", "spend_penalizer=0.001", "-P", "discount_rate=0.015")
     last = runs(repo)[-1]
     assert last.data.params["spend_penalizer"] == "0.001"  # the project's parameter
     assert last.data.params["model.spend.penalizer"] == "0.001"  # the composed config the pipeline ran
-    assert "mae" in last.data.metrics and last.data.tags["cltv.model_version"] == str(
-        client(repo).get_model_version_by_alias("cltv", "candidate").version)
+    assert last.info.run_name.startswith("BG/NBD, penalizers 0/0.001, Gamma-Gamma")  # the stage's name
+    new_version = c.get_model_version_by_alias("cltv", "candidate").version
+    assert "mae" in last.data.metrics and last.data.tags["cltv.model_version"] == str(new_version) != str(version)
+
+    proc = sh(repo, *train, "-P", "spend_penalizer=0.001", "-P", "discount_rate=0.015")  # nothing changed
+    again = runs(repo)[-1]
+    assert c.get_model_version_by_alias("cltv", "candidate").version == new_version  # no duplicate version
+    assert len(c.search_model_versions("name='cltv'")) == int(new_version)
+    assert again.info.run_name == f"{last.info.run_name} (unchanged)" and not again.data.metrics
+    assert again.data.tags["cltv.result_run_id"] == last.info.run_id and "nothing changed" in proc.stdout
 
 
 def test_bad_input_fails_the_stage_and_keeps_outputs(repo):
@@ -315,7 +380,8 @@ def test_an_invoice_line_export_runs_by_configuration_alone(repo):
     metrics = json.loads((repo / "metrics/evaluation.json").read_text())
     assert metrics["customers"] > 2_500 and metrics["mae"] < metrics["baseline_mae"]
     assert "Data quality:" in (repo / "reports/segments.md").read_text()
-    assert runs(repo)[-1].data.metrics["data_quality.dropped.cancellation"] == quality["dropped"]["cancellation"]
+    logged = client(repo).download_artifacts(runs(repo)[-1].info.run_id, "metrics/data_quality.json", str(repo))
+    assert json.loads(Path(logged).read_text()) == quality
     # the model records the rules it was trained with; `cltv score` reads the raw export by them (no options)
     assert json.loads((repo / "models/cltv_model.json").read_text())["data_rules"]["customer_col"] == "Customer ID"
     sh(repo, sys.executable, "-m", "cltv.cli", "score", "--model", f"runs:/{runs(repo)[-1].info.run_id}/model",

@@ -57,6 +57,8 @@ def test_registered_pyfunc_predicts_what_the_model_predicts(store, sample_model,
                                  "p_alive", "expected_value", "clv", *interval_columns((3, 6), 12),
                                  "segment", "segment_span"]  # RFM not echoed
     pd.testing.assert_frame_equal(got, want[got.columns], check_exact=True)
+    as_written = requests_rfm.astype({"frequency": "int64"})  # an integer column, as the pipeline writes it
+    pd.testing.assert_frame_equal(loaded.predict(as_written), got, check_exact=True)
     # one customer alone gets the segment it has within the population (cut-offs frozen at training)
     alone = loaded.predict(requests_rfm.iloc[[1]])
     assert alone["segment"].iloc[0] == want["segment"].iloc[1]
@@ -220,6 +222,44 @@ def test_server_reads_csv_and_parquet_bodies_with_ids_as_text(server, sample_mod
     assert numeric.status_code == 200 and numeric.json()["predictions"][0]["customer_id"] == "12417"
     bad = post(server, "customer_id,frequency,recency,T,monetary_value\nx,two,1,2,3\n", content_type="text/csv")
     assert bad.status_code == 400 and "Traceback" not in bad.text and "'two'" in bad.json()["message"]
+
+
+SAME_RULES = {  # a value sent in JSON -> accepted by the pipeline's check (cltv.schema.validate_rfm)?
+    "id NA": (record(customer_id="NA"), True),
+    "id with spaces": (record(customer_id=" a1 "), True),
+    "id 12417.0": (record(customer_id=12417.0), True),
+    "id empty": (record(customer_id=""), False),
+    "id true": (record(customer_id=True), False),
+    "id 1.5": (record(customer_id=1.5), False),
+    "frequency '1_000'": (record(frequency="1_000"), False),
+    "frequency '2' as text": (record(frequency="2"), False),
+    "T '39' as text": (record(T="39"), False),
+    "frequency 2 as an integer": (record(frequency=2), True),
+    "frequency 1e20": (record(frequency=10 ** 20, recency=30.5), False),
+}
+
+
+@pytest.mark.parametrize("case", list(SAME_RULES))
+def test_the_server_and_the_pipeline_accept_and_refuse_the_same_values(server, sample_model, case):
+    body, accepted = SAME_RULES[case]
+    resp = post(server, body)
+    try:
+        serving.score(sample_model, pd.DataFrame(body["dataframe_records"]))
+        in_python = True
+    except serving.RequestError:
+        in_python = False
+    assert (resp.status_code == 200, in_python) == (accepted, accepted), (case, resp.text)
+    if not accepted:
+        assert resp.status_code == 400 and "Traceback" not in resp.text
+
+
+def test_a_csv_request_reads_ids_and_numbers_as_the_pipeline_does(server):
+    head = "customer_id,frequency,recency,T,monetary_value\n"
+    ok = post(server, head + "NA,2,30.5,39,20\n00123,0,0,10,0\n", content_type="text/csv")
+    assert ok.status_code == 200 and [p["customer_id"] for p in ok.json()["predictions"]] == ["NA", "00123"]
+    for row, column in [("a,1_000,30.5,39,20", "frequency"), ("a,2,,39,20", "recency"), (",2,30.5,39,20", "customer_id")]:
+        bad = post(server, head + row + "\n", content_type="text/csv")
+        assert bad.status_code == 400 and column in bad.json()["message"], (row, bad.text)
 
 
 def test_row_limit_is_for_http_requests_only(store, requests_rfm):

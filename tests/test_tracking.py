@@ -7,7 +7,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from cltv import serving
-from cltv.tracking import registry
+from cltv.tracking import naming, registry
 
 
 @pytest.fixture()
@@ -123,12 +123,12 @@ def test_git_state_ignores_what_the_pipeline_writes(tmp_path):
 
 
 def test_description_says_data_error_and_warnings():
-    text = registry.description("cdnow master", {"customers": 23570, "mae": 0.8, "baseline_mae": 1.0,
+    text = naming.description("cdnow master", {"customers": 23570, "mae": 0.8, "baseline_mae": 1.0,
                                                  "holdout_weeks": 39.0, "holdout_purchases_actual": 100.0,
                                                  "holdout_purchases_predicted": 90.0}, ["q <= 1"])
     assert text == ("Data: cdnow master, 23,570 customers. Holdout (39 weeks): MAE 0.8000 per customer, 20.0% lower "
                     "than the naive baseline's 1.0000; 90 purchases predicted for 100 made. Warnings: q <= 1.")
-    assert registry.run_name("cdnow master", {"purchases": "paretonbd", "spend": "gamma_gamma",
+    assert naming.run_name("cdnow master", {"purchases": "paretonbd", "spend": "gamma_gamma",
                                               "purchases_penalizer": 0.0, "spend_penalizer": 0.01, "clv_months": 6,
                                               "discount_rate": 0.01}) == \
-        "cdnow master, Pareto/NBD + Gamma-Gamma, penalizers 0/0.01, 6-month CLV at 1%"
+        "Pareto/NBD, penalizers 0/0.01, Gamma-Gamma, cdnow master, 6-month CLV at 1%"

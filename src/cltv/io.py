@@ -50,8 +50,9 @@ def write_text(path: str | Path, text: str) -> None:
     atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
 
 
-def write_json(path: str | Path, data) -> None:
-    write_text(path, json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n")
+def write_json(path: str | Path, data, sort_keys: bool = True) -> None:
+    """``data`` as indented JSON (keys sorted unless told to keep their order), atomically."""
+    write_text(path, json.dumps(data, indent=2, sort_keys=sort_keys, allow_nan=False) + "\n")
 
 
 def write_csv(path: str | Path, df: pd.DataFrame) -> None:

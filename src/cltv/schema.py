@@ -61,35 +61,68 @@ def rows(mask: np.ndarray, limit: int = ROWS_SHOWN) -> str:
     return f"{'row' if len(idx) == 1 else 'rows'} {shown}{more} (0-based)"
 
 
-def _ids(values: pd.Series) -> pd.array:
-    """Customer ids as text: strings as they are, whole numbers without a decimal point; a list,
-    an object or a missing id is refused."""
-    def text(v):
+def id_texts(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Customer ids as text, the one rule for logs and scoring requests: a text without surrounding
+    spaces, a whole number as its digits (``12417.0`` is ``12417``); missing or empty ids are NA.
+    Also the mask of values that are no id (a list, an object, a truth value, a fraction)."""
+    none = np.zeros(len(values), dtype=bool)
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return pd.Series(pd.NA, index=values.index, dtype="str"), values.notna().to_numpy()
+    if pd.api.types.is_integer_dtype(values.dtype):
+        return values.astype("Int64").astype("str").where(values.notna()), none
+    if pd.api.types.is_float_dtype(values.dtype):
+        x = values.to_numpy(dtype=float, na_value=np.nan)
+        whole = np.isfinite(x) & (x == np.floor(x))
+        text = pd.Series(np.where(whole, x, 0).astype(np.int64), index=values.index).astype("str")
+        return text.where(whole), ~whole & ~np.isnan(x)
+    if isinstance(values.dtype, pd.StringDtype):
+        text = values.str.strip()
+        return text.where(text.notna() & (text != "")), none
+
+    def one(v):  # text, None (missing) or False (no id)
         if isinstance(v, str):
-            return v
-        if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
+            return v.strip() or None
+        if isinstance(v, (bool, np.bool_)):
+            return False
+        if v is None or v is pd.NA or (isinstance(v, (float, np.floating)) and np.isnan(v)):
+            return None
+        if isinstance(v, (int, np.integer)):
             return str(int(v))
         if isinstance(v, (float, np.floating)) and np.isfinite(v) and float(v).is_integer():
             return str(int(v))
-        return None
-    if isinstance(values.dtype, pd.StringDtype) and not values.isna().any():
-        return values.array
-    out = values.map(text)
-    bad = out.isna().to_numpy()
+        return False
+    out = values.map(one)
+    invalid = out.map(lambda v: v is False).to_numpy(dtype=bool)
+    return out.where(~invalid, None).astype("str"), invalid
+
+
+def _ids(values: pd.Series) -> pd.array:
+    """A request's ids as text; a missing id, a list or an object is refused."""
+    text, invalid = id_texts(values)
+    bad = invalid | text.isna().to_numpy()
     if bad.any():
-        raise RFMError(f"customer_id: expected a text or a whole number (not missing, a list or an object) in "
+        raise RFMError(f"customer_id: expected a text or a whole number (not missing, empty, a list or an object) in "
                        f"{rows(bad)}; send it for every row or for none")
-    return out.astype(str).array
+    return text.array
 
 
 def _numbers(values: pd.Series, column: str) -> np.ndarray:
+    if isinstance(values.dtype, pd.StringDtype):  # text: name the cells that are no number (CSV: "two", "")
+        bad = pd.to_numeric(values, errors="coerce").isna().to_numpy() | values.isna().to_numpy()
+        bad = bad if bad.any() else np.ones(len(values), dtype=bool)  # numbers sent as text
+        raise RFMError(f"{column}: expected a number in {rows(bad)}, e.g. {repr(values[bad].iloc[0])[:40]}")
     if values.dtype == bool or not (pd.api.types.is_numeric_dtype(values) or values.dtype == object):
         raise RFMError(f"{column}: expected numbers, got {values.dtype} values")
+    if values.dtype == object:
+        values = values.infer_objects()  # numbers sent as Python objects (MLflow's ``Any`` columns)
     if values.dtype == object:
         kinds = values.map(lambda v: isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool))
         bad = ~kinds.to_numpy() & values.notna().to_numpy()
         if bad.any():
-            raise RFMError(f"{column}: expected a number in {rows(bad)}")
+            raise RFMError(f"{column}: expected a number in {rows(bad)}, e.g. {repr(values[bad].iloc[0])[:40]}")
+        huge = values.map(lambda v: isinstance(v, int) and abs(v) > LIMITS[column]).to_numpy(dtype=bool)
+        if huge.any():  # integers beyond a float's range
+            raise RFMError(f"{column}: must be between 0 and {LIMITS[column]:g} in {rows(huge)}")
     return values.to_numpy(dtype=float, na_value=np.nan)
 
 
@@ -106,6 +139,9 @@ def validate_rfm(df: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in RFM_COLUMNS if c not in df.columns]
     if missing:
         raise RFMError(missing_columns(missing))
+    twice = sorted({c for c in df.columns[df.columns.duplicated()] if c in ["customer_id", *RFM_COLUMNS]})
+    if twice:
+        raise RFMError(f"column(s) {twice} appear more than once; send each column once")
     if df.empty:
         raise RFMError("the table has no rows; send at least one customer")
     out = {"customer_id": _ids(df["customer_id"])} if "customer_id" in df.columns else {}

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from ..schema import id_texts
 from .files import lines_text, read_table
 
 OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
@@ -83,18 +84,6 @@ class Quality:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def ids_as_text(values: pd.Series) -> pd.Series:
-    """Customer ids as text; missing or empty ones as NA. Whole numbers lose any ``.0``."""
-    if pd.api.types.is_integer_dtype(values.dtype):
-        return values.astype("Int64").astype("str").where(values.notna())
-    if isinstance(values.dtype, pd.StringDtype):  # CSV: already text
-        text = values.str.strip()
-    else:
-        text = values.map(lambda v: None if pd.isna(v) else
-                          str(int(v)) if isinstance(v, float) and v.is_integer() else str(v).strip()).astype("str")
-    return text.where(text.notna() & (text != ""))
 
 
 def local_days(values: pd.Series, spec: LogSpec, where: str, lines: np.ndarray) -> pd.Series:
@@ -173,7 +162,11 @@ def load_log(path: str | Path, spec: LogSpec = LogSpec(), end: str | pd.Timestam
     if spec.filter_column:
         keep = raw[spec.filter_column].astype(str).str.strip().isin([str(v) for v in spec.filter_values])
         drop(~keep.to_numpy(), "filtered")
-    ids = ids_as_text(raw[spec.customer_col])
+    ids, invalid = id_texts(raw[spec.customer_col])
+    if invalid.any():
+        raise DataError(f"{path}: column {spec.customer_col!r}: expected a text or a whole number as customer id "
+                        f"(not a list, an object, a truth value or a fraction) at "
+                        f"{lines_text(raw['__line__'].to_numpy()[invalid])}")
     guest = ids.isna().to_numpy()
     if guest.any() and spec.missing_customer == "error":
         raise DataError(f"{path}: column {spec.customer_col!r}: missing customer id at "

@@ -55,6 +55,9 @@ def read_log(spark, path: str | Path, spec, end: str | None = None):
     if missing:
         raise DataError(f"{path}: missing column(s) {missing}; found {raw.columns[:12]} (set the data.*_col keys)")
     types = dict(raw.dtypes)
+    if types[spec.customer_col].startswith(("array", "map", "struct", "boolean", "binary")):
+        raise DataError(f"{path}: column {spec.customer_col!r}: expected a text or a whole number as customer id, "
+                        f"not {types[spec.customer_col]} values")
     ident = F.col(spec.customer_col)
     if types[spec.customer_col] in ("double", "float"):
         ident = F.when(ident == F.floor(ident), ident.cast("long").cast("string")).otherwise(ident.cast("string"))

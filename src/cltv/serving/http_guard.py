@@ -1,6 +1,6 @@
 """What `mlflow models serve` and `mlflow models predict` do not do by themselves: refuse an
 oversized body before parsing it, never answer with a stack trace, a file path or a 500, and read
-CSV ids as text.
+CSV requests by the model's rules.
 
 The scoring server hands every `/invocations` body to ``mlflow.pyfunc.scoring_server.invocations``
 (looked up at call time). :func:`install`, called when the packaged model is loaded inside the
@@ -101,13 +101,7 @@ def _guarded(original: Callable, max_body: int) -> Callable:
     return invocations
 
 
-def install_csv_schema(schema) -> None:
-    """Make MLflow parse CSV input with the model's signature also where it passes none
-    (`mlflow models predict -t csv`): otherwise ids are read as numbers, ``00123`` becomes 123 and
-    the signature's text check fails."""
-    def wrap(original):
-        def parse_csv_input(csv_input, schema_=None):
-            return original(csv_input, schema=schema_ or schema)
-        return parse_csv_input
-
-    _hook("parse_csv_input", wrap)
+def install_csv_reader(read: Callable) -> None:
+    """Make MLflow read CSV requests with ``read(stream)`` (the server and `mlflow models predict
+    -t csv`): MLflow's reader would read ids as numbers (``00123`` becomes 123) and ``NA`` as missing."""
+    _hook("parse_csv_input", lambda original: lambda csv_input, schema=None: read(csv_input))

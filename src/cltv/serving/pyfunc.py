@@ -6,11 +6,12 @@ code. Nothing is pickled; loading rebuilds the model from the JSON.
 
 Request columns (one row per customer) are those of the RFM table (:mod:`cltv.schema`):
 optional ``customer_id`` (text; a whole number is read as its digits), ``frequency``, ``recency``,
-``T`` (weeks) and ``monetary_value``, declared as doubles in the signature, so JSON, CSV and
-Parquet bodies all work (MLflow parses CSV and converts JSON values to the signature's types
-before the model sees them: a JSON ``true`` arrives as 1.0). The values are checked by the same
-:func:`cltv.schema.validate_rfm` as in the pipeline, so every row the pipeline scores is accepted
-and gets the same numbers.
+``T`` (weeks) and ``monetary_value``. The signature names them with MLflow's type ``Any``: MLflow
+passes the values as sent (integers, floats, a text such as ``"1_000"``) and the one check,
+:func:`cltv.schema.validate_rfm`, decides, in a Python call, a JSON, CSV or Parquet request, a
+``spark_udf`` and the pipeline alike; so every table the pipeline writes (``frequency`` is an
+integer column there) is accepted and gets the same numbers, and what the pipeline refuses every
+door refuses. CSV bodies are read with ids as text (``NA`` and ``00123`` stay as sent).
 
 Response columns: ``customer_id`` (when sent), ``expected_purchases_<h>m`` per configured
 horizon, ``p_alive``, ``expected_value``, ``clv`` and ``segment``; with the model's
@@ -24,7 +25,6 @@ server may hold at most :data:`MAX_ROWS` rows (Python calls and batch scoring ha
 """
 from __future__ import annotations
 
-import re
 import shutil
 from contextlib import contextmanager
 import sys
@@ -38,7 +38,7 @@ from mlflow.environment_variables import _MLFLOW_IS_IN_SERVING_ENVIRONMENT
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
-from mlflow.types.schema import ColSpec, Schema
+from mlflow.types.schema import AnyType, ColSpec, Schema
 
 from ..errors import DataError
 from ..model import CLTVModel
@@ -50,7 +50,6 @@ PACKAGE_DIR = Path(__file__).parents[1]  # src/cltv: packaged whole
 MAX_ROWS = 50_000  # rows per HTTP request (a 10,000-row request is scored in well under a second)
 MAX_BODY = 16 << 20  # bytes per HTTP request body: 50,000 rows of JSON records fit
 SERVER_APP = "mlflow.pyfunc.scoring_server.app"  # the module `mlflow models serve` runs
-CONTAINER = re.compile(r"\[.*\]|\{.*\}", re.DOTALL)  # a JSON list or object, or its Python text
 
 
 class RequestError(DataError):
@@ -64,13 +63,6 @@ def score(model: CLTVModel, request: pd.DataFrame, max_rows: int | None = None) 
     if max_rows is not None and isinstance(request, pd.DataFrame) and len(request) > max_rows:
         raise RequestError(f"the request has {len(request):,} rows; send at most {max_rows:,} rows per request "
                            "(batch scoring, `cltv score`, has no limit)")
-    if isinstance(request, pd.DataFrame) and "customer_id" in request.columns:
-        # MLflow's JSON parsing turns an id sent as a list or object into its text: refuse that
-        sent = request["customer_id"].astype(str)
-        bad = sent.str.fullmatch(CONTAINER.pattern).fillna(False).to_numpy(dtype=bool)
-        if bad.any():
-            raise RequestError(f"customer_id: expected a text or a whole number, not a list or an object, in "
-                               f"{rows(bad)}")
     try:
         scores = model.predict(request)
     except (ValueError, FloatingPointError) as exc:
@@ -94,9 +86,10 @@ def response_columns(model: CLTVModel) -> tuple[list[str], list[str]]:
 
 
 def signature(model: CLTVModel):
-    """Input: optional ``customer_id`` (text) and the four RFM columns (doubles, so that MLflow can
-    parse CSV bodies too); output: the scores (purchase bounds are whole numbers)."""
-    inputs = Schema([ColSpec("string", "customer_id", required=False), *(ColSpec("double", c) for c in RFM_COLUMNS)])
+    """Input: optional ``customer_id`` and the four RFM columns, of type ``Any`` (checked by
+    :func:`cltv.schema.validate_rfm`, not converted by MLflow); output: the scores (purchase bounds
+    are whole numbers)."""
+    inputs = Schema([ColSpec(AnyType(), "customer_id", required=False), *(ColSpec(AnyType(), c) for c in RFM_COLUMNS)])
     numbers, labels = response_columns(model)
     outputs = Schema([ColSpec("string", "customer_id", required=False),
                       *(ColSpec("long" if c.startswith("purchases_") else "double", c) for c in numbers),
@@ -131,12 +124,9 @@ def log_model(model_json: str | Path, input_example: pd.DataFrame, registered_mo
               name: str = "model"):
     """Log the packaged model into the active MLflow run (and register it when a name is given).
 
-    The example's RFM columns are sent as floats (the signature's type; MLflow does not cast
-    int64 to float64 in Python calls, JSON requests are parsed to the signature's types).
     The input example is scored here first, so a broken example fails loudly instead of MLflow's
     warning. Returns MLflow's ``ModelInfo``.
     """
-    input_example = input_example.astype({c: float for c in RFM_COLUMNS})
     score(CLTVModel.load(model_json), input_example)
     with _package(model_json) as packaged:
         return mlflow.pyfunc.log_model(name=name, input_example=input_example,
@@ -146,10 +136,16 @@ def log_model(model_json: str | Path, input_example: pd.DataFrame, registered_mo
 def save_model(model_json: str | Path, path: str | Path, input_example: pd.DataFrame) -> None:
     """The packaged model as a local MLflow model folder at ``path`` (no tracking store), e.g. for
     ``mlflow.pyfunc.spark_udf`` in the pipeline's segment stage."""
-    input_example = input_example.astype({c: float for c in RFM_COLUMNS})
     score(CLTVModel.load(model_json), input_example)
     with _package(model_json) as packaged:
         mlflow.pyfunc.save_model(path=str(path), input_example=input_example, **packaged)
+
+
+def read_csv_request(stream) -> pd.DataFrame:
+    """A CSV request as the pipeline reads a log: ``customer_id`` as text, nothing read as missing
+    (``NA`` is an id); numbers as pandas reads them (a cell that is no number stays text and is
+    refused by :func:`cltv.schema.validate_rfm`)."""
+    return pd.read_csv(stream, dtype={"customer_id": str}, keep_default_na=False)
 
 
 class CLTVPyfunc(mlflow.pyfunc.PythonModel):
@@ -159,8 +155,8 @@ class CLTVPyfunc(mlflow.pyfunc.PythonModel):
         self.model = CLTVModel.load(context.artifacts["model_json"])
         if SERVER_APP in sys.modules:  # loaded by `mlflow models serve`: guard its HTTP endpoint
             http_guard.install(MAX_BODY)
-        if _MLFLOW_IS_IN_SERVING_ENVIRONMENT.get():  # `mlflow models serve` or `mlflow models predict`
-            http_guard.install_csv_schema(signature(self.model).inputs)
+        if SERVER_APP in sys.modules or _MLFLOW_IS_IN_SERVING_ENVIRONMENT.get():  # serve, or `mlflow models predict`
+            http_guard.install_csv_reader(read_csv_request)
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         try:

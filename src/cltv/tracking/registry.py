@@ -28,7 +28,6 @@ from pathlib import Path
 import pandas as pd
 
 from ..hyperparameters import flatten, to_config
-from ..models import purchase_model, spend_model
 
 OWNER_TAG = "cltv.registered_by"  # marks runs this module opened (orphans are marked FAILED)
 
@@ -37,7 +36,7 @@ OWNER_TAG = "cltv.registered_by"  # marks runs this module opened (orphans are m
 class Result:
     """One pipeline result to log. Paths are files; ``artifacts`` maps an artifact folder to files."""
     model_json: Path
-    metrics: dict                 # metrics/evaluation.json
+    metrics: dict                 # the headline metrics (metrics/evaluation.json); details are artifacts
     data_file: Path               # the input file the result was computed from
     data_label: str               # e.g. "cdnow master", for names and descriptions
     evaluation: dict              # what the metrics were measured on: data digest, split dates
@@ -189,13 +188,20 @@ def register(result: Result, registry: Registry, log_model, name: str, descripti
     with _lock(registry.lock_file):
         client = MlflowClient()
         exp_id = _experiment_id(client, registry.experiment, registry.artifact_root)
-        fail_orphans(client, exp_id, keep=registry.project_run_id)
-        if not registry.project_run_id and (done := logged_run(client, exp_id, fp)):
+        project = registry.project_run_id
+        if project and client.get_run(project).info.experiment_id != exp_id:
+            project = None  # `mlflow run` without --experiment-name: the result goes where every result goes
+        fail_orphans(client, exp_id, keep=project)
+        if done := logged_run(client, exp_id, fp):
             return {"fingerprint": fp, "run_id": done.info.run_id, "logged": False,
                     "version": done.data.tags.get("cltv.model_version", "")}
-        # the owner tag is written with the run itself: a run killed at once is still found as an orphan
-        with mlflow.start_run(run_id=registry.project_run_id, experiment_id=None if registry.project_run_id else exp_id,
-                              run_name=None if registry.project_run_id else name, tags={OWNER_TAG: "register"}) as run:
+        if project:
+            for key, value in ((OWNER_TAG, "register"), ("mlflow.runName", name)):
+                client.set_tag(project, key, value)
+        # the owner tag is written with the run itself: a run killed at once is still found as an orphan;
+        # a run id always (start_run without one would resume MLFLOW_RUN_ID's run)
+        run_id = project or client.create_run(exp_id, run_name=name, tags={OWNER_TAG: "register"}).info.run_id
+        with mlflow.start_run(run_id=run_id) as run:
             mlflow.set_tags({"mlflow.note.content": description,
                              "cltv.data_label": result.data_label, "cltv.evaluation_data": evaluation,
                              "cltv.data_fingerprint": f"sha256:{sha256(result.data_file)}",
@@ -216,14 +222,43 @@ def register(result: Result, registry: Registry, log_model, name: str, descripti
             client.set_model_version_tag(registry.model_name, version, "champion_decision", why)
             mlflow.set_tags({"cltv.champion_decision": why, "cltv.model_version": version,
                              "cltv.fingerprint": fp})  # last: the result is now registered
-    experiment = client.get_experiment(run.info.experiment_id).name  # under `mlflow run`: the project's
     return {"fingerprint": fp, "run_id": run.info.run_id, "version": version, "decision": why, "logged": True,
-            "experiment": experiment}
+            "experiment": registry.experiment}
+
+
+def point_project_run(registry: Registry, fp: str) -> str | None:
+    """Make the run `mlflow run` opened (``registry.project_run_id``) say where its result is, when
+    the result was logged in another run (the project run is in another experiment, or nothing
+    changed since an earlier run): the result run's name with "(unchanged)" or "(logged in
+    experiment ...)", tags ``cltv.result_run_id`` and ``cltv.model_version``, a note. Returns what
+    it said, or None when the project run holds the result itself."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    mlflow.set_tracking_uri(registry.tracking_uri)
+    client = MlflowClient()
+    exp = client.get_experiment_by_name(registry.experiment)
+    done = logged_run(client, exp.experiment_id, fp) if exp else None
+    if done is None or done.info.run_id == registry.project_run_id:
+        return None
+    here = client.get_run(registry.project_run_id).info.experiment_id == exp.experiment_id
+    version = done.data.tags.get("cltv.model_version", "")
+    text = (f"The result of this `mlflow run` is run {done.info.run_id} ('{done.info.run_name}') in experiment "
+            f"'{registry.experiment}', registered as '{registry.model_name}' version {version}"
+            + ("; nothing changed since, so nothing was logged again." if here else
+               "; run `mlflow run` with --experiment-name " f"{registry.experiment} to log results into the run itself."))
+    suffix = "unchanged" if here else f"logged in experiment '{registry.experiment}'"
+    client.set_tag(registry.project_run_id, "mlflow.runName", f"{done.info.run_name} ({suffix})")
+    for key, value in (("cltv.result_run_id", done.info.run_id), ("cltv.model_version", version),
+                       ("mlflow.note.content", text)):
+        client.set_tag(registry.project_run_id, key, value)
+    return text
 
 
 def _log_contents(result: Result) -> None:
-    """Params (the fitted model's own settings and the stage's config), metrics (evaluation,
-    calibration and training fits), datasets and artifacts of ``result``."""
+    """Params (the fitted model's own settings and the stage's config), metrics (the headline
+    evaluation figures, the fitted parameters with their standard errors, the segment cut-offs),
+    datasets and artifacts of ``result`` (among them every other figure, as files)."""
     import mlflow
 
     model = json.loads(result.model_json.read_text())
@@ -236,8 +271,6 @@ def _log_contents(result: Result) -> None:
         numbers.update({f"{part}.{k}": v for k, v in model[part]["params"].items()})
         numbers.update({f"{part}.{k}_se": v for k, v in (model[part].get("standard_errors") or {}).items()})
     numbers.update({f"segment.cutoff_{i + 1}": c for i, c in enumerate(model["segment_cutoffs"])})
-    numbers.update({f"training.{k}": v for k, v in model.get("training", {}).items()
-                    if isinstance(v, (int, float)) and not isinstance(v, bool)})
     mlflow.log_metrics({k: float(v) for k, v in numbers.items()})
     digest = result.evaluation.get("data_sha256", "")[:16] or None
     for context, table in result.datasets.items():
@@ -251,31 +284,3 @@ def _log_contents(result: Result) -> None:
     for folder, paths in result.artifacts.items():
         for path in paths:
             mlflow.log_artifact(str(path), folder)
-
-
-def run_name(data_label: str, hyperparameters: dict) -> str:
-    """A readable run name saying what was fitted on what, e.g. ``cdnow master, BG/NBD +
-    Gamma-Gamma, penalizers 0/0, 6-month CLV at 1%``; the same kind for `dvc repro` and
-    `dvc exp run` runs."""
-    h = hyperparameters
-    models = f"{purchase_model(h['purchases']).title} + {spend_model(h['spend']).title}"
-    return (f"{data_label}, {models}, penalizers {h['purchases_penalizer']:g}/{h['spend_penalizer']:g}, "
-            f"{h['clv_months']:g}-month CLV at {h['discount_rate']:.2%}".replace(".00%", "%"))
-
-
-def description(data_label: str, metrics: dict, warnings: list[str]) -> str:
-    """One paragraph for the run's description: data, customers, holdout error vs baseline, warnings."""
-    text = f"Data: {data_label}, {metrics.get('customers', 0):,} customers. "
-    if "mae" in metrics:
-        change = metrics["mae"] / metrics["baseline_mae"] - 1 if metrics.get("baseline_mae") else 0.0
-        text += (f"Holdout ({metrics.get('holdout_weeks', 0):g} weeks): MAE {metrics['mae']:.4f} per customer, "
-                 f"{abs(change):.1%} {'lower' if change <= 0 else 'higher'} than the naive baseline's "
-                 f"{metrics['baseline_mae']:.4f}; "
-                 f"{metrics['holdout_purchases_predicted']:,.0f} purchases predicted for "
-                 f"{metrics['holdout_purchases_actual']:,.0f} made. ")
-        if "holdout_coverage" in metrics:
-            text += (f"Nominal {metrics['interval_level']:.0%} predictive intervals held for "
-                     f"{metrics['holdout_coverage']:.1%} of customers' holdout purchases (randomised PIT). ")
-    else:
-        text += "No holdout (a snapshot): in-sample fit only. "
-    return text + ("Warnings: " + "; ".join(warnings) + "." if warnings else "No warnings.")
