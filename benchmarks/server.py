@@ -30,6 +30,29 @@ def port_is_free(port: int) -> bool:
         return True
 
 
+class Served(str):
+    """The base URL of a served model; ``pgid``: the process group of its processes."""
+    pgid: int
+
+
+def memory_mb(pgid: int) -> tuple[float, float]:
+    """(resident now, peak resident since start) in MB of the largest process in group ``pgid``
+    (the one that answers requests), from /proc."""
+    best = (0.0, 0.0)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if int((entry / "stat").read_text().rpartition(")")[2].split()[2]) != pgid:
+                continue
+            fields = dict(line.split(":", 1) for line in (entry / "status").read_text().splitlines() if ":" in line)
+        except (OSError, ValueError):
+            continue
+        now, peak = (int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM"))
+        best = max(best, (now, peak), key=lambda m: m[0])
+    return best
+
+
 @contextmanager
 def serve(model_uri: str, tracking_uri: str, cwd: Path, timeout: float = 90.0):
     """Start the documented command, wait for /ping, yield the base URL; stop the whole process
@@ -42,7 +65,8 @@ def serve(model_uri: str, tracking_uri: str, cwd: Path, timeout: float = 90.0):
         ["mlflow", "models", "serve", "-m", model_uri, "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
         cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
-    url = f"http://127.0.0.1:{port}"
+    url = Served(f"http://127.0.0.1:{port}")
+    url.pgid = proc.pid  # start_new_session: the group's id is the first process's
     try:
         deadline = time.monotonic() + timeout
         while True:

@@ -68,8 +68,20 @@ def flag() -> Key:
     return Key(lambda v: None if isinstance(v, bool) else "true or false", ("yes", 1, None))
 
 
-def text(pattern: str = r".+", what: str = "a non-empty text") -> Key:
-    return Key(lambda v: None if isinstance(v, str) and re.fullmatch(pattern, v) else what, ("", 1, None, ["a"]))
+def text(pattern: str = r".+", what: str = "a non-empty text", bad: tuple = ()) -> Key:
+    return Key(lambda v: None if isinstance(v, str) and re.fullmatch(pattern, v) else what, ("", 1, None, ["a"], *bad))
+
+
+def memory(lo_mb: int = 512, hi_mb: int = 1 << 20) -> Key:
+    """A JVM memory size such as 2g or 512m, from ``lo_mb`` megabytes (Spark's driver needs about
+    450) to ``hi_mb``."""
+    mb = {"k": 1 / 1024, "m": 1, "g": 1024, "t": 1 << 20}
+
+    def check(v):
+        size = re.fullmatch(r"(\d{1,9})([kmgt])", v) if isinstance(v, str) else None
+        ok = size is not None and lo_mb <= int(size[1]) * mb[size[2]] <= hi_mb
+        return None if ok else f"a memory size such as 2g or 512m, from {lo_mb}m to {hi_mb >> 20}t"
+    return Key(check, ("0g", "100m", "2x", "5000t", 2, None))
 
 
 def day(optional: bool = False) -> Key:
@@ -201,10 +213,11 @@ SCHEMA: dict[str, Key] = {
     "model.fitter": choice(*FITTERS),
     "model.interval_level": optional_number(0, 1),
     "engine.kind": choice("pandas", "spark"),
-    "engine.master": text(r"local(\[(\*|\d+)\])?|(spark|k8s|mesos)://\S+|yarn",
-                          "a Spark master URL: local[*], local[N], spark://host:port, k8s://..., yarn"),
+    "engine.master": text(r"local(\[(\*|[1-9]\d{0,3})\])?|(spark|k8s|mesos)://\S+|yarn",
+                          "a Spark master URL: local[*], local[N] with N from 1 to 9999, spark://host:port, k8s://..., "
+                          "yarn", bad=("local[0]", "local[-1]")),
     "engine.shuffle_partitions": number(1, 100_000, integer=True),
-    "engine.driver_memory": text(r"\d+[kmgt]", "a memory size such as 2g or 512m"),
+    "engine.driver_memory": memory(),
     "registry.experiment": text(),
     "registry.model_name": text(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}",
                                 "a model name of letters, digits, '_', '.', '-' (at most 100 characters)"),

@@ -16,6 +16,7 @@ import pandas as pd
 
 from cltv.data import rfm
 from cltv.io import write_json, write_parquet
+from cltv.data.files import state, unchanged_since
 from cltv.data.prepare import prepare, summary
 from cltv.data.spec import DataSpec
 from pipelines.common import ROOT, run
@@ -27,6 +28,7 @@ def transactions_spark(p: dict) -> None:
     from cltv.engines import spark
 
     d = p["data"]
+    before = state(ROOT / d["path"])
     session = spark_session(p)
     tx, quality = spark.read_log(session, ROOT / d["path"], DataSpec.from_config(d), end=d["observation_end"])
     daily = spark.daily_purchases(tx).cache()
@@ -38,6 +40,7 @@ def transactions_spark(p: dict) -> None:
               "rfm": full, "customers": full.select("customer_id")}
     for name, table in tables.items():  # sorted: pandas reads the part files back in customer order
         spark.write_parquet(table.orderBy("customer_id", *(["date"] if name == "daily" else [])), ROOT / f"data/{name}.parquet")
+    unchanged_since(ROOT / d["path"], before)  # Spark read it while writing: the stage fails, dvc.lock stays
     customers = full.count()
     cohort = session.read.parquet(str(ROOT / "data/calibration.parquet")).count()  # from the Parquet footers
     write_json(ROOT / "metrics/data_quality.json", {**quality.as_dict(), "customers": customers, "purchase_days": days,
@@ -50,8 +53,10 @@ def main(p: dict) -> None:
     if p["engine"]["kind"] == "spark":
         return transactions_spark(p)
     d = p["data"]  # the rules (cltv.data.spec) and this run's dates; cltv score reads files the same way
+    before = state(ROOT / d["path"])
     out = prepare(ROOT / d["path"], DataSpec.from_config(d), d["calibration_end"], d["observation_end"],
                   d["analysis_date"], label=str(d["path"]))
+    unchanged_since(ROOT / d["path"], before)  # else dvc.lock would name content these tables were not built from
     print("\n".join(out.messages))
     for name in ("daily", "calibration", "rfm", "customers"):
         write_parquet(ROOT / f"data/{name}.parquet", getattr(out, name))

@@ -135,6 +135,21 @@ def test_stage_stops_before_any_work_with_one_line(repo, override, expected):
     assert not (repo / "models/cltv_model.json").exists()
 
 
+@pytest.mark.parametrize("override,expected", [
+    ("nosuchgroup=x", "Could not override 'nosuchgroup'"),
+    ("model.purchase.penalizer=0.01", "Could not override 'model.purchase.penalizer'"),
+    ("model/purchases=nosuchmodel", "nosuchmodel"),
+    ("registry.experiment=${oc.env:HOME}", "interpolations"),
+    ("model.discount_rate=[1,", "model.discount_rate=[1,"),
+])
+def test_composing_params_with_a_bad_override_is_one_line_and_changes_nothing(repo, override, expected):
+    before = (repo / "params.yaml").read_bytes()
+    proc = sh(repo, PYTHON, "-m", "pipelines.compose_params", override, check=False)
+    assert proc.returncode == 2 and proc.stderr.startswith("config error: ") and proc.stderr.count("\n") == 1
+    assert expected in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert (repo / "params.yaml").read_bytes() == before
+
+
 def test_stage_run_by_hand_refuses_arguments_and_names_the_command(repo):
     before = (repo / "metrics/evaluation.json").read_bytes()
     proc = sh(repo, PYTHON, "-m", "pipelines.evaluate", "model.purchases.penalizer=0.01", check=False)

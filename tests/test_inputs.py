@@ -3,7 +3,9 @@ add up past what a number holds and an unknown date directive are refused in one
 anything is written."""
 import subprocess
 import sys
+from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -98,3 +100,38 @@ def test_ids_are_read_as_sent(tmp_path):
     pd.DataFrame({"customer_id": [12417.0, 7.0], "date": ["2020-01-01", "2020-01-02"],
                   "amount": [1.0, 2.0]}).to_parquet(pq_path)
     assert sorted(load_log(pq_path)[0]["customer_id"]) == ["12417", "7"]
+    for ids, want in [([Decimal("12417"), Decimal("7")], ["12417", "7"]),  # a database's DECIMAL(18,0) ids
+                      ([1e19, 7.0], ["10000000000000000000", "7"]),         # beyond int64, never wrapped around
+                      (np.array([10**19, 7], dtype=np.uint64), ["10000000000000000000", "7"])]:
+        pd.DataFrame({"customer_id": ids, "date": ["2020-01-01", "2020-01-02"], "amount": [1.0, 2.0]}).to_parquet(pq_path)
+        assert sorted(load_log(pq_path)[0]["customer_id"]) == want
+
+
+@pytest.mark.parametrize("stamps, days", [(["1577836800", " 1580515200"], ["2020-01-01", "2020-02-01"]),  # seconds
+                                          (["1577836800000", "1580515200000"], ["2020-01-01", "2020-02-01"]),  # ms
+                                          (["20200101", "20200201"], ["2020-01-01", "2020-02-01"])])  # yyyymmdd
+def test_epoch_times_written_as_text_are_dates(tmp_path, stamps, days):
+    """A CSV holds every value as text: a column of epoch numbers is read as epoch times, as in
+    a Parquet file; eight digits stay a date."""
+    path = tmp_path / "orders.csv"
+    path.write_text("customer_id,date,amount\n" + "".join(f"a,{s},5\n" for s in stamps))
+    assert [str(d)[:10] for d in load_log(path)[0]["date"]] == days
+
+
+def test_a_file_replaced_while_it_is_read_is_refused(tmp_path):
+    """What `prepare` checks around its read: a replaced file (new inode) or one written to."""
+    from cltv.data.files import state, unchanged_since
+
+    path = tmp_path / "orders.csv"
+    path.write_text("customer_id,date,amount\na,2020-01-01,5\n")
+    before = state(path)
+    unchanged_since(path, before)  # nothing happened
+    (tmp_path / "new.csv").write_text("customer_id,date,amount\na,2020-01-01,6\n")
+    (tmp_path / "new.csv").replace(path)
+    with pytest.raises(DataError, match="changed while it was read; nothing was written"):
+        unchanged_since(path, before)
+    before = state(path)
+    with open(path, "a") as f:
+        f.write("b,2020-01-02,7\n")
+    with pytest.raises(DataError, match="changed while it was read"):
+        unchanged_since(path, before)

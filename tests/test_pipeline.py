@@ -265,6 +265,7 @@ def test_flo_snapshot_runs_end_to_end(repo):
     assert len(scores) == 20_000 and scores["segment"].value_counts().tolist() == [5000] * 4
     metrics = json.loads((repo / "metrics/evaluation.json").read_text())
     assert metrics["selection_bias_suspected"] == 1 and "insample_chi2" in metrics and "mae" not in metrics
+    assert len(metrics) <= 25 and list(metrics)[0] == "insample_chi2"  # the snapshot's headline
     report = (repo / "reports/segments.md").read_text()
     for text in ("## Channels and interests", "last_order_channel: Offline", "top_categories",
                  "## Suggested actions", "selected population", "clv_by_segment.png"):

@@ -93,7 +93,7 @@ def server(store):
 
 
 def post(url: str, body, content_type: str = "application/json") -> requests.Response:
-    data = body if isinstance(body, (str, bytes)) else json.dumps(body)
+    data = json.dumps(body) if isinstance(body, (dict, list)) else body  # text, bytes or a generator of chunks
     return requests.post(f"{url}/invocations", data=data, headers={"Content-Type": content_type}, timeout=60)
 
 
@@ -194,6 +194,57 @@ def test_server_answers_hostile_bodies_with_4xx_and_stays_responsive(server):
     assert huge.status_code == 413 and "more than" in huge.json()["message"]
     assert time.monotonic() - started < 5
     assert post(server, record()).status_code == 200  # still serving
+
+
+#: what one request may cost the server, in MB of resident memory above its idle size (README)
+WORST_REQUEST_MB = 250
+
+
+def test_hostile_bodies_get_4xx_with_bounded_memory(store, tmp_path):
+    """A Parquet body that declares 20 million rows, 300 MiB sent with and without a length, a
+    body that never finishes, and the largest request allowed: each a 4xx or 200 in JSON, the
+    server's memory bounded (a fresh server, so its peak is these requests')."""
+    import io
+    import socket
+    import threading
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from benchmarks.server import memory_mb
+
+    bomb = io.BytesIO()
+    pq.write_table(pa.table({"frequency": np.zeros(20_000_000)}), bomb, compression="zstd", row_group_size=1 << 24)
+    assert len(bomb.getvalue()) < 1 << 20  # under a megabyte on the wire
+    answers = {}
+    with serve(f"models:/{NAME}@champion", store["uri"], store["dir"]) as url:
+        assert post(url, record()).status_code == 200
+        idle = memory_mb(url.pgid)[0]
+
+        def slow():  # headers and a few bytes, then nothing
+            host, port = url.removeprefix("http://").split(":")
+            with socket.create_connection((host, int(port))) as conn:
+                conn.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: 1000\r\n\r\n{\"dataframe_records\"")
+                conn.settimeout(120)
+                answers["slow"] = conn.recv(1 << 16).decode()
+
+        slow_client = threading.Thread(target=slow)
+        slow_client.start()
+        answers["bomb"] = post(url, bomb.getvalue(), content_type="application/vnd.apache.parquet")
+        answers["long"] = post(url, b"{" + b" " * (300 << 20) + b"}")
+        answers["chunked"] = post(url, (b" " * (1 << 20) for _ in range(300)))  # no length: Transfer-Encoding chunked
+        answers["largest"] = post(url, {"dataframe_records": [VALID] * serving.MAX_ROWS})
+        slow_client.join(timeout=120)
+        now, peak = memory_mb(url.pgid)
+    assert answers["bomb"].status_code == 400 and "20,000,000 rows" in answers["bomb"].json()["message"]
+    for name in ("long", "chunked"):
+        assert answers[name].status_code == 413 and "more than 16,777,216 bytes" in answers[name].json()["message"]
+    assert answers["largest"].status_code == 200 and len(answers["largest"].json()["predictions"]) == serving.MAX_ROWS
+    status, _, body = answers["slow"].partition("\r\n\r\n")
+    assert status.startswith("HTTP/1.1 408") and "did not arrive within" in json.loads(body)["message"], answers["slow"]
+    print(f"server memory: idle {idle:.0f} MB, peak {peak:.0f} MB: worst request {peak - idle:.0f} MB")
+    assert peak - idle < WORST_REQUEST_MB
 
 
 def test_server_accepts_every_row_the_pipeline_scores(server, sample_model, sample_ch):

@@ -105,6 +105,14 @@ def test_bad_rows_name_the_file_the_column_and_values(spark, tmp_path):
         engine.read_transactions(spark, guest)
     with pytest.raises(DataError, match="missing column"):
         engine.read_transactions(spark, bad, amount_col="value")
+    epoch = tmp_path / "epoch.csv"  # epoch seconds written as text, read as pandas reads them
+    epoch.write_text("customer_id,date,amount\na, 1577836800,5\na,1580515200,6\nb,1583020800 ,7\n")
+    days = engine.read_transactions(spark, epoch).toPandas().sort_values(["customer_id", "date"])
+    assert [str(d)[:10] for d in days["date"]] == ["2020-01-01", "2020-02-01", "2020-03-01"]
+    fractional = tmp_path / "fractional.parquet"  # as the pandas reader: a fraction is no id, 12417.0 is 12417
+    pd.DataFrame({"customer_id": [12417.0, 1.5], "date": ["1997-01-01"] * 2, "amount": [1.0, 2.0]}).to_parquet(fractional)
+    with pytest.raises(DataError, match="not a fraction such as 1.5"):
+        engine.read_transactions(spark, fractional)
 
 
 def test_fit_from_distinct_histories_equals_the_fit_on_every_customer(spark, master_csv):
@@ -139,10 +147,19 @@ def test_spark_udf_scores_equal_the_pandas_scores(spark, master_csv, tmp_path, s
             info = log_model(tmp_path / "model.json", sample_ch[["customer_id", *RFM_COLUMNS]].head(3))
         table = spark.createDataFrame(sample_ch[["customer_id", *RFM_COLUMNS]]).repartition(3)
         scored = engine.score(spark, info.model_uri, table).toPandas().sort_values("customer_id")
+        # a user's own spark_udf on integer columns, as the pipeline writes frequency
+        from pyspark.sql import functions as F
+
+        udf = mlflow.pyfunc.spark_udf(spark, info.model_uri, env_manager="local", result_type="clv double, segment string")
+        longs = table.withColumn("frequency", F.col("frequency").cast("long"))
+        direct = (longs.select("customer_id", udf(F.struct(*longs.columns)).alias("s"))
+                  .select("customer_id", "s.clv", "s.segment").toPandas().sort_values("customer_id"))
     finally:
         mlflow.set_tracking_uri(None)
     want = sample_model.predict(sample_ch).sort_values("customer_id")
-    assert list(scored["customer_id"]) == list(want["customer_id"])
+    assert list(scored["customer_id"]) == list(want["customer_id"]) == list(direct["customer_id"])
+    np.testing.assert_allclose(direct["clv"], want["clv"], rtol=1e-9)
+    assert list(direct["segment"]) == list(want["segment"].astype(str))
     assert list(scored["segment"]) == list(want["segment"].astype(str))
     assert list(scored["segment_span"]) == list(want["segment_span"])
     for column in ("expected_purchases_3m", "expected_purchases_6m", "p_alive", "expected_value", "clv",
@@ -212,3 +229,16 @@ def test_exp_run_with_the_spark_engine_gives_the_pandas_segments(spark, master_c
     # what the Spark reader does not apply yet is refused before any work, in one line
     bad = sh(repo, "dvc", "exp", "run", "-S", "engine=spark", "-S", "data=flo", check=False)
     assert bad.returncode != 0 and "engine.kind = 'spark': a FLO snapshot" in bad.stderr + bad.stdout
+
+
+@pytest.mark.slow
+def test_a_master_that_cannot_be_reached_is_one_engine_error():
+    """Spark gives up on an unreachable standalone master after about a minute (`-m slow`)."""
+    import subprocess
+    import sys
+
+    code = ("from cltv.engines.spark import session\nfrom cltv.errors import EngineError\n"
+            "try:\n    session('spark://127.0.0.1:1')\nexcept EngineError as e:\n    print('EngineError:', e)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert proc.stdout.startswith("EngineError: Spark did not start with engine.master='spark://127.0.0.1:1'")
+    assert proc.stdout.count("\n") == 1, proc.stdout

@@ -1,6 +1,7 @@
 """cltv.tracking.registry against a real sqlite store and Model Registry: canonical fingerprints,
 all-or-nothing registration, the champion gate on the same evaluation data."""
 import json
+from pathlib import Path
 
 import mlflow
 import pytest
@@ -34,6 +35,16 @@ def store(tmp_path, sample_model, sample_ch):
 
 def _register(result, where, log_model=serving.log_model):
     return registry.register(result, where, log_model, "a run", "a description")
+
+
+def test_every_champion_metric_is_a_headline_metric():
+    """The champion gate reads the headline (metrics/evaluation.json): a metric outside it could never decide."""
+    from cltv.headline import HEADLINE, split
+    from pipelines.config import CHAMPION_METRICS
+
+    assert set(CHAMPION_METRICS) <= set(HEADLINE) and HEADLINE[0] == "mae"
+    headline, details = split({"aic": 1.0, "spearman": 0.4, "mae": 0.8, "warnings": []})
+    assert list(headline) == ["mae", "spearman", "warnings"] and details == {"aic": 1.0}
 
 
 def test_fingerprint_is_built_from_canonical_values(tmp_path):
@@ -132,3 +143,60 @@ def test_description_says_data_error_and_warnings():
                                               "purchases_penalizer": 0.0, "spend_penalizer": 0.01, "clv_months": 6,
                                               "discount_rate": 0.01}) == \
         "Pareto/NBD, penalizers 0/0.01, Gamma-Gamma, cdnow master, 6-month CLV at 1%"
+
+
+def test_a_champion_whose_artifacts_are_gone_is_logged_again_and_replaced(store):
+    """`mlruns/` removed, `mlflow.db` kept: the result counts as not logged, and the new version
+    replaces the champion that cannot load."""
+    import shutil
+
+    result, where, client = store
+    _register(result, where)
+    shutil.rmtree(where.artifact_root)
+    again = _register(result, where)
+    assert again["logged"] and again["version"] == "2"
+    assert again["decision"] == "promoted: champion version 1 cannot load, its artifacts are gone"
+    served = mlflow.pyfunc.load_model("models:/cltv@champion")
+    assert len(served.predict(result.input_example)) == 3
+
+
+def test_a_store_whose_experiment_keeps_artifacts_elsewhere_is_refused(store, tmp_path_factory):
+    """A copied `mlflow.db` (or a moved repository): its experiment's artifacts live in the
+    original's folder; nothing is written there."""
+    from cltv.errors import TrackingError
+
+    result, where, client = store
+    elsewhere = tmp_path_factory.mktemp("original") / "mlruns"
+    client.create_experiment("cltv", artifact_location=elsewhere.as_uri())
+    with pytest.raises(TrackingError, match="the store was copied or the repository moved"):
+        _register(result, where)
+    assert not elsewhere.exists() and not client.search_registered_models()
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "locked"])
+def test_a_damaged_or_locked_store_is_one_tracking_error(store, damage):
+    import sqlite3
+
+    from cltv.errors import TrackingError
+
+    result, where, client = store
+    db = Path(where.tracking_uri.removeprefix("sqlite:///"))
+    holder = None
+    if damage == "garbage":
+        db.write_bytes(b"not a database " * 400)
+    elif damage == "truncated":
+        _register(result, where)
+        db.write_bytes(db.read_bytes()[:4096])
+    else:
+        _register(result, where)
+        holder = sqlite3.connect(db, timeout=0)
+        holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(TrackingError) as raised:
+            _register(registry.Result(**{**result.__dict__, "metrics": {**result.metrics, "mae": 0.5}}), where)
+    finally:
+        if holder is not None:
+            holder.rollback()
+            holder.close()
+    assert str(raised.value).startswith(f"the MLflow store {where.tracking_uri} cannot be used: ")
+    assert "\n" not in str(raised.value)

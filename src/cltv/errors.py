@@ -35,3 +35,8 @@ class NumericError(CLTVError, FloatingPointError):
 
 class EngineError(CLTVError, RuntimeError):
     """The engine cannot start here (e.g. Spark without a Java runtime); the message says what to install."""
+
+
+class TrackingError(CLTVError, RuntimeError):
+    """The MLflow store does not hold what the pipeline recorded (e.g. ``mlflow.db`` was removed);
+    the message says which run is missing and how to log it again."""

@@ -10,6 +10,8 @@ scores is accepted by the packaged model.
 """
 from __future__ import annotations
 
+from decimal import Decimal
+
 import numpy as np
 import pandas as pd
 
@@ -68,12 +70,14 @@ def id_texts(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     none = np.zeros(len(values), dtype=bool)
     if pd.api.types.is_bool_dtype(values.dtype):
         return pd.Series(pd.NA, index=values.index, dtype="str"), values.notna().to_numpy()
-    if pd.api.types.is_integer_dtype(values.dtype):
+    if pd.api.types.is_signed_integer_dtype(values.dtype):
         return values.astype("Int64").astype("str").where(values.notna()), none
     if pd.api.types.is_float_dtype(values.dtype):
         x = values.to_numpy(dtype=float, na_value=np.nan)
         whole = np.isfinite(x) & (x == np.floor(x))
-        text = pd.Series(np.where(whole, x, 0).astype(np.int64), index=values.index).astype("str")
+        small = whole & (np.abs(x) < 2.0 ** 63)
+        text = pd.Series(np.where(small, x, 0).astype(np.int64), index=values.index).astype("str")
+        text[whole & ~small] = [str(int(v)) for v in x[whole & ~small]]  # beyond int64: the digits the float holds
         return text.where(whole), ~whole & ~np.isnan(x)
     if isinstance(values.dtype, pd.StringDtype):
         text = values.str.strip()
@@ -90,8 +94,10 @@ def id_texts(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
             return str(int(v))
         if isinstance(v, (float, np.floating)) and np.isfinite(v) and float(v).is_integer():
             return str(int(v))
+        if isinstance(v, Decimal) and v.is_finite() and v == v.to_integral_value():  # DECIMAL(18,0) columns
+            return str(int(v))
         return False
-    out = values.map(one)
+    out = values.astype(object).map(one)
     invalid = out.map(lambda v: v is False).to_numpy(dtype=bool)
     return out.where(~invalid, None).astype("str"), invalid
 

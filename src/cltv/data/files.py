@@ -89,3 +89,17 @@ def read_table(path: str | Path, sheets: tuple | None = None,
     raw[LINE] = np.arange(2, len(raw) + 2)
     blank = (raw.drop(columns=LINE) == "").all(axis=1)
     return raw[~blank].reset_index(drop=True)
+
+
+def state(path: str | Path) -> tuple[int, int, int]:
+    """What tells one version of a file (or folder) from the next: inode, size, modification time (ns)."""
+    st = Path(path).stat()
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def unchanged_since(path: str | Path, before: tuple[int, int, int]) -> None:
+    """A :class:`~cltv.errors.DataError` when ``path`` was replaced or written to since ``before``
+    (:func:`state`): results read from it would not be the content DVC records for it."""
+    if state(path) != before:
+        raise DataError(f"{path}: the file changed while it was read; nothing was written: run the stage again "
+                        "once the file is complete")

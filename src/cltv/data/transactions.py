@@ -44,6 +44,7 @@ from .files import lines_text, read_table
 
 OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
 EPOCH_UNITS = [(1e8, 1e11, "s"), (1e11, 1e14, "ms"), (1e14, 1e17, "us"), (1e17, 1e20, "ns")]
+EPOCH_TEXT = r"-?\d{9,20}"  # a column of such texts holds epoch numbers (dates as digits have 8: 20210530)
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,10 @@ class Quality:
 
 def local_days(values: pd.Series, spec: LogSpec, where: str, lines: np.ndarray) -> pd.Series:
     """The local calendar day of each timestamp (rule 4 of the module docstring)."""
+    if spec.date_format is None and not pd.api.types.is_numeric_dtype(values.dtype):
+        text = values.astype("str").str.strip()
+        if len(text) and text.str.fullmatch(EPOCH_TEXT).all():  # epoch numbers written as text (a CSV)
+            values = pd.to_numeric(text)
     if pd.api.types.is_integer_dtype(values.dtype) or pd.api.types.is_float_dtype(values.dtype):
         size = values.abs().median()
         unit = next((u for lo, hi, u in EPOCH_UNITS if lo <= size < hi), None)

@@ -50,14 +50,23 @@ def session(master: str = "local[*]", shuffle_partitions: int = 8, driver_memory
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    return (SparkSession.builder.master(master).appName("cltv")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.sql.legacy.parquet.nanosAsLong", "true")  # pandas' nanosecond times: read as epochs
-            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-            .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
-            .config("spark.driver.memory", driver_memory)
-            .config("spark.ui.enabled", "false")
-            .getOrCreate())
+    builder = (SparkSession.builder.master(master).appName("cltv")
+               .config("spark.sql.session.timeZone", "UTC")
+               .config("spark.sql.legacy.parquet.nanosAsLong", "true")  # pandas' nanosecond times: read as epochs
+               .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+               .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+               .config("spark.driver.memory", driver_memory)
+               .config("spark.ui.enabled", "false"))
+    try:
+        spark = builder.getOrCreate()
+        spark.range(1).count()  # a master that cannot be reached fails here, before any work
+    except Exception as exc:  # noqa: BLE001 - the JVM's errors at start-up: one line naming the settings
+        java = getattr(exc, "java_exception", None)  # py4j: the JVM's own message says more than the call's
+        text = str(java.toString()) if java is not None else str(exc)
+        first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
+        raise EngineError(f"Spark did not start with engine.master={master!r}, engine.driver_memory={driver_memory!r}: "
+                          f"{first[:300]} (is the master reachable, is the memory there?)") from exc
+    return spark
 
 
 def daily_purchases(tx):
@@ -136,7 +145,8 @@ def score(spark, model_uri: str, rfm_frame):
     udf = mlflow.pyfunc.spark_udf(spark, model_uri, env_manager="local",
                                   result_type=StructType([StructField(n, t) for n, t in fields]))
     inputs = rfm_frame.select("customer_id", *(F.col(c).cast("double").alias(c) for c in RFM_COLUMNS))
-    scored = inputs.withColumn("_scores", udf(*[F.col(c) for c in ["customer_id", *RFM_COLUMNS]]))
+    # one struct column: the model gets it as a named DataFrame (its signature declares no inputs)
+    scored = inputs.withColumn("_scores", udf(F.struct(*[F.col(c) for c in ["customer_id", *RFM_COLUMNS]])))
     return scored.select("customer_id", *RFM_COLUMNS, *(F.col(f"_scores.{n}").alias(n) for n, _ in fields))
 
 

@@ -59,8 +59,12 @@ def read_log(spark, path: str | Path, spec, end: str | None = None):
         raise DataError(f"{path}: column {spec.customer_col!r}: expected a text or a whole number as customer id, "
                         f"not {types[spec.customer_col]} values")
     ident = F.col(spec.customer_col)
-    if types[spec.customer_col] in ("double", "float"):
-        ident = F.when(ident == F.floor(ident), ident.cast("long").cast("string")).otherwise(ident.cast("string"))
+    if types[spec.customer_col] in ("double", "float") or types[spec.customer_col].startswith("decimal"):
+        fraction = raw.filter(ident.isNotNull() & (ident != F.floor(ident))).select(ident).limit(1).collect()
+        if fraction:  # as the pandas reader: a fraction is no id
+            raise DataError(f"{path}: column {spec.customer_col!r}: expected a text or a whole number as customer id, "
+                            f"not a fraction such as {fraction[0][0]}")
+        ident = ident.cast("decimal(38,0)")  # whole numbers as their digits: 12417.0 is 12417
     ident = F.trim(ident.cast("string"))
     number = lambda c: F.col(c).try_cast("double")  # noqa: E731 - try_*: a bad value becomes null, ANSI or not
     quantity = number(spec.amount_col or spec.quantity_col)
@@ -147,7 +151,12 @@ def _local_day(raw, spec, path: Path):
     its own offset; epoch numbers by their size."""
     from pyspark.sql import functions as F
 
+    from ..data.transactions import EPOCH_TEXT
+
     kind = dict(raw.dtypes)[spec.date_col]
+    if kind == "string" and not spec.date_format and raw.filter(  # epoch numbers written as text (a CSV)
+            ~F.trim(F.col(spec.date_col)).rlike(f"^{EPOCH_TEXT}$")).limit(1).count() == 0:
+        raw, kind = raw.withColumn(spec.date_col, F.trim(F.col(spec.date_col)).cast("decimal(20,0)")), "bigint"
     if kind in ("bigint", "int", "double"):  # epoch numbers (pandas' nanosecond times)
         return F.to_date(_epoch(raw, spec.date_col, path))
     if kind != "string":  # date or timestamp columns

@@ -6,8 +6,11 @@ The scoring server hands every `/invocations` body to ``mlflow.pyfunc.scoring_se
 (looked up at call time). :func:`install`, called when the packaged model is loaded inside the
 server, wraps that function so that:
 
-- a body larger than ``max_body`` bytes gets 413 before it is parsed (parsing is what costs
-  seconds and gigabytes for a huge body; reading it costs neither);
+- a body larger than ``max_body`` bytes gets 413 while it is read: at once when its
+  Content-Length says so, else as soon as that many bytes have arrived (Starlette's
+  ``Request.body``, which MLflow's endpoint awaits, is replaced by a bounded reader in the server
+  process); a body that has not arrived within ``read_seconds`` gets 408, as JSON like every
+  other answer (MLflow's own timeout answers 504 in plain text);
 - an error keeps MLflow's error code and message, without MLflow's ``stack_trace`` and without
   the copy of the request MLflow puts in front of the message;
 - an exception that would become a 500 (e.g. JSON nested too deep for Python's parser) becomes
@@ -43,15 +46,20 @@ def clean(message: str) -> str:
 
 #: what the guard replaces in ``mlflow.pyfunc.scoring_server`` (private to MLflow, looked up at
 #: call time), and what its wrappers use from there
-HOOKED = ("invocations", "parse_csv_input")
+HOOKED = ("invocations", "parse_csv_input", "parse_parquet_input")
 USED = ("InvocationsResponse",)
 
 
 def missing_hooks() -> list[str]:
-    """The names of :data:`HOOKED` and :data:`USED` the installed MLflow does not have (as callables)."""
-    from mlflow.pyfunc import scoring_server
+    """The names of :data:`HOOKED` and :data:`USED` the installed MLflow does not have (as callables),
+    and Starlette's ``Request.body`` if it is no coroutine function."""
+    import inspect
 
-    return [name for name in HOOKED + USED if not callable(getattr(scoring_server, name, None))]
+    from mlflow.pyfunc import scoring_server
+    from starlette.requests import Request
+
+    missing = [name for name in HOOKED + USED if not callable(getattr(scoring_server, name, None))]
+    return missing + ([] if inspect.iscoroutinefunction(Request.body) else ["starlette Request.body"])
 
 
 def _hook(name: str, wrap: Callable[[Callable], Callable]) -> None:
@@ -73,9 +81,60 @@ def _hook(name: str, wrap: Callable[[Callable], Callable]) -> None:
     setattr(scoring_server, name, wrapper)
 
 
-def install(max_body: int) -> None:
-    """Wrap the scoring server's ``invocations`` (once per process); see the module docstring."""
+def install(max_body: int, read_seconds: float) -> None:
+    """Wrap the scoring server's ``invocations`` and bound the reading of request bodies (once
+    per process); see the module docstring."""
     _hook("invocations", lambda original: _guarded(original, max_body))
+    _bound_body(max_body, read_seconds)
+
+
+def refusal(message: str, status: int, code: str):
+    """An MlflowException that MLflow's endpoint answers with ``status`` and the JSON
+    ``{"error_code": code, "message": message}``."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import ErrorCode
+
+    class Refused(MlflowException):
+        def get_http_status_code(self) -> int:
+            return status
+
+    return Refused(message, error_code=ErrorCode.Value(code))
+
+
+def _bound_body(max_body: int, read_seconds: float) -> None:
+    import asyncio
+
+    from starlette.requests import Request
+
+    if getattr(Request.body, "cltv_guard", False):
+        return
+    too_large = (f"the request body has more than {max_body:,} bytes; send fewer rows per request "
+                 "(batch scoring, `cltv score`, has no limit)")
+
+    async def body(self) -> bytes:
+        if not hasattr(self, "_body"):
+            declared = self.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > max_body:
+                raise refusal(too_large, 413, "REQUEST_LIMIT_EXCEEDED")
+
+            async def read() -> bytes:
+                chunks, size = [], 0
+                async for chunk in self.stream():
+                    size += len(chunk)
+                    if size > max_body:
+                        raise refusal(too_large, 413, "REQUEST_LIMIT_EXCEEDED")
+                    chunks.append(chunk)
+                return b"".join(chunks)
+
+            try:
+                self._body = await asyncio.wait_for(read(), read_seconds)
+            except TimeoutError:
+                raise refusal(f"the request body did not arrive within {read_seconds:g} s; send it at once",
+                              408, "DEADLINE_EXCEEDED") from None
+        return self._body
+
+    body.cltv_guard = True
+    Request.body = body
 
 
 def _guarded(original: Callable, max_body: int) -> Callable:
@@ -101,7 +160,9 @@ def _guarded(original: Callable, max_body: int) -> Callable:
     return invocations
 
 
-def install_csv_reader(read: Callable) -> None:
-    """Make MLflow read CSV requests with ``read(stream)`` (the server and `mlflow models predict
-    -t csv`): MLflow's reader would read ids as numbers (``00123`` becomes 123) and ``NA`` as missing."""
-    _hook("parse_csv_input", lambda original: lambda csv_input, schema=None: read(csv_input))
+def install_readers(csv: Callable, parquet: Callable) -> None:
+    """Make MLflow read CSV and Parquet requests with ``csv(stream)`` and ``parquet(stream)`` (the
+    server and `mlflow models predict`): MLflow's CSV reader would read ids as numbers (``00123``
+    becomes 123) and ``NA`` as missing; its Parquet reader expands whatever the file declares."""
+    _hook("parse_csv_input", lambda original: lambda csv_input, schema=None: csv(csv_input))
+    _hook("parse_parquet_input", lambda original: lambda parquet_input: parquet(parquet_input))

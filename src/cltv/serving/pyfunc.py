@@ -6,8 +6,8 @@ code. Nothing is pickled; loading rebuilds the model from the JSON.
 
 Request columns (one row per customer) are those of the RFM table (:mod:`cltv.schema`):
 optional ``customer_id`` (text; a whole number is read as its digits), ``frequency``, ``recency``,
-``T`` (weeks) and ``monetary_value``. The signature names them with MLflow's type ``Any``: MLflow
-passes the values as sent (integers, floats, a text such as ``"1_000"``) and the one check,
+``T`` (weeks) and ``monetary_value``. The signature declares the output only: MLflow passes the
+values as sent (integers, floats, a text such as ``"1_000"``) and the one check,
 :func:`cltv.schema.validate_rfm`, decides, in a Python call, a JSON, CSV or Parquet request, a
 ``spark_udf`` and the pipeline alike; so every table the pipeline writes (``frequency`` is an
 integer column there) is accepted and gets the same numbers, and what the pipeline refuses every
@@ -38,7 +38,7 @@ from mlflow.environment_variables import _MLFLOW_IS_IN_SERVING_ENVIRONMENT
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
-from mlflow.types.schema import AnyType, ColSpec, Schema
+from mlflow.types.schema import ColSpec, Schema
 
 from ..errors import DataError
 from ..model import CLTVModel
@@ -49,6 +49,9 @@ MODEL_CODE = Path(__file__).with_name("model_code.py")
 PACKAGE_DIR = Path(__file__).parents[1]  # src/cltv: packaged whole
 MAX_ROWS = 50_000  # rows per HTTP request (a 10,000-row request is scored in well under a second)
 MAX_BODY = 16 << 20  # bytes per HTTP request body: 50,000 rows of JSON records fit
+MAX_EXPANDED = 64 << 20  # bytes a Parquet body may declare once decompressed
+MAX_COLUMNS = 64  # columns of a Parquet body
+READ_SECONDS = 30  # a request body must arrive within this time (MLflow's own limit: 60 s, answered 504)
 SERVER_APP = "mlflow.pyfunc.scoring_server.app"  # the module `mlflow models serve` runs
 
 
@@ -86,15 +89,15 @@ def response_columns(model: CLTVModel) -> tuple[list[str], list[str]]:
 
 
 def signature(model: CLTVModel):
-    """Input: optional ``customer_id`` and the four RFM columns, of type ``Any`` (checked by
-    :func:`cltv.schema.validate_rfm`, not converted by MLflow); output: the scores (purchase bounds
-    are whole numbers)."""
-    inputs = Schema([ColSpec(AnyType(), "customer_id", required=False), *(ColSpec(AnyType(), c) for c in RFM_COLUMNS)])
+    """Output only: the scores (purchase bounds are whole numbers). The request columns are checked
+    by :func:`cltv.schema.validate_rfm` alone, on the values as sent: an input schema of typed
+    columns would refuse the pipeline's integer ``frequency``, and one of MLflow's ``Any`` columns
+    costs a Python loop over every value (0.2 s per 50,000 rows)."""
     numbers, labels = response_columns(model)
     outputs = Schema([ColSpec("string", "customer_id", required=False),
                       *(ColSpec("long" if c.startswith("purchases_") else "double", c) for c in numbers),
                       *(ColSpec("string", c) for c in labels)])
-    return ModelSignature(inputs=inputs, outputs=outputs)
+    return ModelSignature(inputs=None, outputs=outputs)
 
 
 def pip_requirements() -> list[str]:
@@ -141,6 +144,28 @@ def save_model(model_json: str | Path, path: str | Path, input_example: pd.DataF
         mlflow.pyfunc.save_model(path=str(path), input_example=input_example, **packaged)
 
 
+def read_parquet_request(stream) -> pd.DataFrame:
+    """A Parquet request, checked by its footer before anything is decompressed: at most
+    :data:`MAX_ROWS` rows, :data:`MAX_COLUMNS` columns and :data:`MAX_EXPANDED` bytes
+    uncompressed (a small compressed body may declare millions of rows)."""
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(stream).metadata
+    except Exception:  # noqa: BLE001 - anything pyarrow cannot read as a footer
+        raise MlflowException("the body is not a Parquet file; send a Parquet table of customers",
+                              error_code=INVALID_PARAMETER_VALUE) from None
+    expanded = sum(meta.row_group(g).column(c).total_uncompressed_size
+                   for g in range(meta.num_row_groups) for c in range(meta.num_columns))
+    if meta.num_rows > MAX_ROWS or meta.num_columns > MAX_COLUMNS or expanded > MAX_EXPANDED:
+        raise MlflowException(f"the Parquet body declares {meta.num_rows:,} rows, {meta.num_columns} columns and "
+                              f"{expanded:,} bytes uncompressed; send at most {MAX_ROWS:,} rows, {MAX_COLUMNS} "
+                              f"columns and {MAX_EXPANDED:,} bytes per request (batch scoring, `cltv score`, has no "
+                              "limit)", error_code=INVALID_PARAMETER_VALUE)
+    stream.seek(0)
+    return pd.read_parquet(stream)
+
+
 def read_csv_request(stream) -> pd.DataFrame:
     """A CSV request as the pipeline reads a log: ``customer_id`` as text, nothing read as missing
     (``NA`` is an id); numbers as pandas reads them (a cell that is no number stays text and is
@@ -154,9 +179,9 @@ class CLTVPyfunc(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
         self.model = CLTVModel.load(context.artifacts["model_json"])
         if SERVER_APP in sys.modules:  # loaded by `mlflow models serve`: guard its HTTP endpoint
-            http_guard.install(MAX_BODY)
+            http_guard.install(MAX_BODY, READ_SECONDS)
         if SERVER_APP in sys.modules or _MLFLOW_IS_IN_SERVING_ENVIRONMENT.get():  # serve, or `mlflow models predict`
-            http_guard.install_csv_reader(read_csv_request)
+            http_guard.install_readers(read_csv_request, read_parquet_request)
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         try:

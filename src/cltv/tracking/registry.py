@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..errors import TrackingError
 from ..hyperparameters import flatten, to_config
 
 OWNER_TAG = "cltv.registered_by"  # marks runs this module opened (orphans are marked FAILED)
@@ -116,20 +117,51 @@ def _lock(path: Path | None) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def store(uri: str) -> Iterator[None]:
+    """A damaged or locked tracking database is one :class:`TrackingError` line, not a traceback."""
+    from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        yield
+    except (DBAPIError, MlflowException) as exc:
+        cause = exc  # MLflow wraps some database errors in its own
+        while cause is not None and not isinstance(cause, DBAPIError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is None:
+            raise
+        raise TrackingError(f"the MLflow store {uri} cannot be used: {cause.orig} (a damaged or locked database: "
+                            "restore it, wait for the other writer, or set MLFLOW_TRACKING_URI to another store)") from exc
+
+
 def _experiment_id(client, name: str, artifact_root: Path | None) -> str:
+    """The experiment's id (created with its artifacts under ``artifact_root``); refused when it
+    keeps its artifacts elsewhere on this machine (a copied store, a moved repository)."""
     exp = client.get_experiment_by_name(name)
     if exp is None:
         return client.create_experiment(name, artifact_location=artifact_root.as_uri() if artifact_root else None)
+    where = exp.artifact_location
+    if artifact_root and where.startswith("file:") and where.rstrip("/") != artifact_root.as_uri().rstrip("/"):
+        raise TrackingError(f"experiment '{name}' of this store keeps its artifacts in {where}, not in "
+                            f"{artifact_root.as_uri()}: the store was copied or the repository moved; set "
+                            "registry.experiment to a new name, or MLFLOW_TRACKING_URI to another store")
     if exp.lifecycle_stage == "deleted":
         client.restore_experiment(exp.experiment_id)
     return exp.experiment_id
 
 
+def has_artifacts(client, run_id: str) -> bool:
+    """Whether the run's artifacts are still there (every registration logs some; ``mlruns/``
+    may have been removed while ``mlflow.db`` stayed)."""
+    return bool(client.list_artifacts(run_id))
+
+
 def logged_run(client, experiment_id: str, fp: str):
-    """The FINISHED run that registered the result with fingerprint ``fp``, or None."""
-    runs = client.search_runs([experiment_id], f"tags.`cltv.fingerprint` = '{fp}' and attributes.status = 'FINISHED'",
-                              max_results=1)
-    return runs[0] if runs else None
+    """The FINISHED run that registered the result with fingerprint ``fp`` and still has its
+    artifacts, or None."""
+    runs = client.search_runs([experiment_id], f"tags.`cltv.fingerprint` = '{fp}' and attributes.status = 'FINISHED'")
+    return next((run for run in runs if has_artifacts(client, run.info.run_id)), None)
 
 
 def fail_orphans(client, experiment_id: str, keep: str | None = None) -> list[str]:
@@ -154,6 +186,8 @@ def champion_decision(client, name: str, version: str, metric: str, value: float
         current = None
     if current is None:
         return True, f"promoted: first champion of '{name}'"
+    if current.run_id and not has_artifacts(client, current.run_id):
+        return True, f"promoted: champion version {current.version} cannot load, its artifacts are gone"
     theirs = current.tags.get("cltv.evaluation_data")
     if theirs != evaluation:
         return False, (f"kept version {current.version}: not comparable, it was evaluated on other data "
@@ -185,7 +219,7 @@ def register(result: Result, registry: Registry, log_model, name: str, descripti
     fp = fingerprint({"config": result.config, "evaluation": result.evaluation, "metrics": result.metrics}, files)
     evaluation = evaluation_key(result.evaluation)
     mlflow.set_tracking_uri(registry.tracking_uri)
-    with _lock(registry.lock_file):
+    with _lock(registry.lock_file), store(registry.tracking_uri):
         client = MlflowClient()
         exp_id = _experiment_id(client, registry.experiment, registry.artifact_root)
         project = registry.project_run_id
@@ -224,35 +258,6 @@ def register(result: Result, registry: Registry, log_model, name: str, descripti
                              "cltv.fingerprint": fp})  # last: the result is now registered
     return {"fingerprint": fp, "run_id": run.info.run_id, "version": version, "decision": why, "logged": True,
             "experiment": registry.experiment}
-
-
-def point_project_run(registry: Registry, fp: str) -> str | None:
-    """Make the run `mlflow run` opened (``registry.project_run_id``) say where its result is, when
-    the result was logged in another run (the project run is in another experiment, or nothing
-    changed since an earlier run): the result run's name with "(unchanged)" or "(logged in
-    experiment ...)", tags ``cltv.result_run_id`` and ``cltv.model_version``, a note. Returns what
-    it said, or None when the project run holds the result itself."""
-    import mlflow
-    from mlflow.tracking import MlflowClient
-
-    mlflow.set_tracking_uri(registry.tracking_uri)
-    client = MlflowClient()
-    exp = client.get_experiment_by_name(registry.experiment)
-    done = logged_run(client, exp.experiment_id, fp) if exp else None
-    if done is None or done.info.run_id == registry.project_run_id:
-        return None
-    here = client.get_run(registry.project_run_id).info.experiment_id == exp.experiment_id
-    version = done.data.tags.get("cltv.model_version", "")
-    text = (f"The result of this `mlflow run` is run {done.info.run_id} ('{done.info.run_name}') in experiment "
-            f"'{registry.experiment}', registered as '{registry.model_name}' version {version}"
-            + ("; nothing changed since, so nothing was logged again." if here else
-               "; run `mlflow run` with --experiment-name " f"{registry.experiment} to log results into the run itself."))
-    suffix = "unchanged" if here else f"logged in experiment '{registry.experiment}'"
-    client.set_tag(registry.project_run_id, "mlflow.runName", f"{done.info.run_name} ({suffix})")
-    for key, value in (("cltv.result_run_id", done.info.run_id), ("cltv.model_version", version),
-                       ("mlflow.note.content", text)):
-        client.set_tag(registry.project_run_id, key, value)
-    return text
 
 
 def _log_contents(result: Result) -> None:
