@@ -39,7 +39,7 @@ def main(p: dict) -> None:
     for name, table in plots.items():
         write_csv(ROOT / f"plots/{name}.csv", table)
     headline, details = split(metrics)
-    write_json(ROOT / "metrics/evaluation_details.json", details)
+    write_json(ROOT / "metrics/evaluation_details.json", details, sort_keys=False)  # parameters in model order
     write_json(ROOT / "metrics/evaluation.json", headline, sort_keys=False)
     print(f"evaluate: {summary}")
     for note in metrics["warnings"]:

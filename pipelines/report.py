@@ -2,7 +2,7 @@
 
 reports/segments.md         per-segment figures, channel and interest mix (FLO), warnings, actions
 reports/segments.html       the same as one self-contained page (plot inline), for MLflow's artifact viewer
-reports/clv_by_segment.png  CLV by segment
+reports/clv_by_segment.png  each segment's share of the customers and of the expected value
 """
 import json
 
@@ -15,8 +15,9 @@ from pipelines.common import ROOT, data_label, fit_warnings, run
 
 
 def fit_text(model: CLTVModel, fit: dict) -> str:
-    """``fit`` ({"purchases": params, "spend": params}) in words, with the models' names."""
-    return "; ".join(f"{m.title} " + ", ".join(f"{k} = {v:.4g}" for k, v in fit[part].items())
+    """``fit`` ({"purchases": params, "spend": params}) in words, with the models' names, the
+    parameters in each model's own order (as in the model JSON)."""
+    return "; ".join(f"{m.title} " + ", ".join(f"{k} = {fit[part][k]:.4g}" for k in m.param_names)
                      for part, m in (("purchases", model.purchases_), ("spend", model.spend_)))
 
 
@@ -49,7 +50,10 @@ def main(p: dict) -> None:
                     if "purchase_days" in q else "."))
     warnings = fit_warnings(metrics, model)
     informative = model.purchases_.dropout_note() is None  # P(alive) says something
-    parts = report.blocks(summary, report.actions(summary, informative), "Customer value segments", facts, warnings)
+    sureness = (report.certainty(scores["segment_span"], model.interval_level)
+                if "segment_span" in scores.columns and model.interval_level else None)
+    parts = report.blocks(summary, report.actions(summary, informative), "Customer value segments", facts, warnings,
+                          sureness)
     atomic(ROOT / "reports/clv_by_segment.png", lambda f: report.plot_clv_by_segment(scores, labels, f))
     write_text(ROOT / "reports/segments.md", report.markdown(parts, "clv_by_segment.png"))
     write_text(ROOT / "reports/segments.html", report.html(parts, (ROOT / "reports/clv_by_segment.png").read_bytes()))

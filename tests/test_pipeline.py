@@ -154,7 +154,7 @@ def test_every_table_the_pipeline_writes_scores_through_every_door(repo, tmp_pat
         resp = requests.post(f"{url}/invocations", data=body, headers={"Content-Type": "application/json"}, timeout=60)
         assert resp.json() == shown, resp.text
         missing = requests.post(f"{url}/invocations", json={"dataframe_records": [{"frequency": 1}]}, timeout=60)
-        assert missing.status_code == 400 and set(missing.json()) == {"error_code", "message"}
+        assert missing.status_code == 400 and {"error_code", "message"} <= set(missing.json())
         assert missing.json()["message"] in " ".join(doc.split()), missing.text  # as docs/mlflow.md shows it
     rows = sample["outputs/scores.csv"]
     rows.to_csv(tmp_path / "req.csv", index=False)

@@ -78,6 +78,10 @@ def actions(summary: pd.DataFrame, p_alive_informative: bool = True) -> dict[str
                         "rather than discounts.")
         elif i == n - 1:
             tips.append(f"Keep costs low: {share}. Reach them only through cheap automated channels.")
+        elif i == 1:
+            tips.append(f"Upgrade: {share}. They are the closest to the best segment: offer the next loyalty tier "
+                        f"and personal recommendations (expected spend about {row['mean_expected_value']:.0f} "
+                        "per order).")
         elif row["mean_frequency"] < 0.5:
             tips.append(f"Grow: {share}. Most of them have bought only once; a second order is the goal "
                         f"(expected spend about {row['mean_expected_value']:.0f} per order).")
@@ -108,6 +112,34 @@ def actions(summary: pd.DataFrame, p_alive_informative: bool = True) -> dict[str
     return out
 
 
+def overview(summary: pd.DataFrame) -> pd.DataFrame:
+    """The managers' table: one row per segment, six figures under plain headers (the full
+    profile is ``outputs/segment_profile.csv``)."""
+    horizon = [c for c in summary.columns if c.startswith("mean_expected_purchases_")][-1]
+    months = horizon.removeprefix("mean_expected_purchases_").removesuffix("m")
+    return pd.DataFrame({
+        "Segment": summary["segment"],
+        "Customers": summary["customers"].map("{:,}".format),
+        "Share of customers": summary["customer_share"].map("{:.0%}".format),
+        "Share of value": summary["clv_share"].map("{:.0%}".format),
+        "Value per customer": summary["mean_clv"].map("{:,.2f}".format),
+        f"Orders per customer, next {months} months": summary[horizon].map("{:.2f}".format),
+        "Weeks since last order": (summary["mean_tenure_weeks"] - summary["mean_recency_weeks"]).map("{:.0f}".format),
+    })
+
+
+def certainty(spans: pd.Series, level: float) -> str:
+    """One sentence on how sure the segment assignments are, from ``segment_span`` (the segments
+    a customer's CLV interval at ``level`` reaches)."""
+    sure = float((spans.str.len() == 1).mean())
+    wide = float((spans.str.len() > 1).mean())
+    advice = ("read the segments as a ranking for campaigns, not as a verdict on each customer" if sure < 0.5
+              else "treat customers near a border as belonging to either")
+    return (f"How sure: for {sure:.0%} of customers the {level:.0%} interval of their value stays inside their "
+            f"segment; for the other {wide:.0%} it reaches into another segment, so {advice} "
+            "(per customer: `segment_span` in outputs/scores.csv).")
+
+
 def _formatted(summary: pd.DataFrame) -> pd.DataFrame:
     fmt = summary.copy()
     for c in fmt.columns:
@@ -119,16 +151,17 @@ def _formatted(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def blocks(summary: pd.DataFrame, suggestions: dict[str, list[str]], title: str, facts: Sequence[str],
-           warnings: Sequence[str]) -> list[tuple[str, object]]:
+           warnings: Sequence[str], sureness: str | None = None) -> list[tuple[str, object]]:
     """The report as a list of (kind, content) blocks: ``h1``/``h2``/``p``/``bold`` text, ``list``
     of texts, ``table`` (a DataFrame of strings), ``image`` (the CLV plot). Rendered by
     :func:`markdown` and :func:`html`."""
     fmt = _formatted(summary)
-    main = [c for c in fmt.columns if ": " not in c and c != "top_categories"]
     out: list[tuple[str, object]] = [("h1", title), ("list", list(facts)), ("h2", "Warnings"),
                                      ("list", list(warnings) or ["none"]), ("h2", "Segments"),
-                                     ("p", "Recency and tenure in weeks; values in the data's currency."),
-                                     ("table", fmt[main]), ("image", "CLV by segment")]
+                                     ("p", "Value: expected value (CLV) in the data's currency. Every figure per "
+                                           "segment: outputs/segment_profile.csv."),
+                                     ("table", overview(summary)), *([("p", sureness)] if sureness else []),
+                                     ("image", "Share of customers and of value by segment")]
     mix = [c for c in fmt.columns if ": " in c]
     if mix:
         out += [("h2", "Channels and interests"), ("table", fmt[["segment", *mix]])]
@@ -183,18 +216,26 @@ def html(parts: list[tuple[str, object]], png: bytes) -> str:
 
 
 def plot_clv_by_segment(scores: pd.DataFrame, labels: Sequence[str], path: str | Path) -> None:
-    """Box plot of CLV per segment (best first), PNG."""
+    """Bars per segment (best first): its share of the customers and its share of the expected
+    value (CLV), PNG; readable where CLV is so skewed that a box plot of it is flat."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    data = [scores.loc[scores["segment"] == s, "clv"].to_numpy() for s in labels]
+    counts = scores["segment"].astype(str).value_counts().reindex(list(labels), fill_value=0)
+    value = scores.groupby(scores["segment"].astype(str))["clv"].sum().reindex(list(labels), fill_value=0.0)
+    shares = {"customers": counts / max(counts.sum(), 1), "value (CLV)": value / (value.sum() or 1.0)}
+    x, width = np.arange(len(labels)), 0.4
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
     try:
-        ax.boxplot([d if d.size else np.array([np.nan]) for d in data], showfliers=False)
-        ax.set_xticks(range(1, len(labels) + 1), list(labels))
-        ax.set(title="CLV by segment (boxes: quartiles; whiskers: 1.5 IQR)", xlabel="segment", ylabel="CLV")
+        for k, (name, share) in enumerate(shares.items()):
+            bars = ax.bar(x + (k - 0.5) * width, share.to_numpy() * 100, width, label=f"share of {name}")
+            ax.bar_label(bars, fmt="%.0f%%", fontsize=8)
+        ax.set_xticks(x, list(labels))
+        ax.set(title="Share of customers and of expected value by segment", xlabel="segment (best first)",
+               ylabel="%")
+        ax.legend()
         fig.tight_layout()
         fig.savefig(path, format="png", metadata={"Software": None})
     finally:
