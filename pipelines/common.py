@@ -157,8 +157,11 @@ def run(main: Callable[[dict], None]) -> None:
         sys.exit(2)
     pinned(module)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past a file-size limit a write fails (OSError), not the process
+    inputs = ""  # what the stage reads, for the out-of-memory line
     try:
-        main(params(stage))
+        p = params(stage)
+        inputs = f" reading {p['data']['path']}" if "data" in p and "path" in p["data"] else ""
+        main(p)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         sys.exit(1)
@@ -172,7 +175,8 @@ def run(main: Callable[[dict], None]) -> None:
         print(f"error: {stage}: {exc.strerror or exc}{where}; the previous outputs are kept", file=sys.stderr)
         sys.exit(1)
     except MemoryError:
-        print(f"error: {stage}: out of memory; the previous outputs are kept", file=sys.stderr)
+        print(f"error: {stage}: out of memory{inputs}; the previous outputs are kept (free memory, or use "
+              "engine=spark for logs larger than memory)", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         print(f"interrupted: {stage} stopped; the previous outputs are kept", file=sys.stderr)

@@ -153,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
         (io.write_parquet if args.output.suffix == ".parquet" else io.write_csv)(args.output, out)
     except _user_errors() as exc:
         return _fail(exc)
+    except MemoryError:
+        return _fail(DataError(f"{args.input}: out of memory while reading and scoring it; nothing was written "
+                               "(free memory, or use --engine spark)"))
     counts = out["segment"].value_counts(sort=False)  # categorical: every label, best first
     print(f"cltv score: {len(out):,} customers -> {args.output}; " + ", ".join(f"{k}={v:,}" for k, v in counts.items()))
     return 0
