@@ -150,6 +150,16 @@ def test_composing_params_with_a_bad_override_is_one_line_and_changes_nothing(re
     assert (repo / "params.yaml").read_bytes() == before
 
 
+def test_an_environment_value_never_reaches_params_yaml(repo):
+    """`dvc exp run -S 'x=${oc.env:VAR}'`: DVC composes it with Hydra, which refuses the resolver
+    (src/hydra_plugins/cltv_no_env.py); params.yaml stays as it was."""
+    before = (repo / "params.yaml").read_bytes()
+    proc = sh(repo, "dvc", "exp", "run", "-S", "registry.experiment=${oc.env:CLTV_SECRET}", check=False,
+              env={"CLTV_SECRET": "s3cr3t"})
+    assert proc.returncode != 0 and "settings are not read from the environment" in proc.stderr + proc.stdout
+    assert (repo / "params.yaml").read_bytes() == before and b"s3cr3t" not in (repo / "params.yaml").read_bytes()
+
+
 def test_stage_run_by_hand_refuses_arguments_and_names_the_command(repo):
     before = (repo / "metrics/evaluation.json").read_bytes()
     proc = sh(repo, PYTHON, "-m", "pipelines.evaluate", "model.purchases.penalizer=0.01", check=False)
