@@ -171,6 +171,10 @@ def test_a_store_whose_experiment_keeps_artifacts_elsewhere_is_refused(store, tm
     with pytest.raises(TrackingError, match="the store was copied or the repository moved"):
         _register(result, where)
     assert not elsewhere.exists() and not client.search_registered_models()
+    # an experiment MLflow created itself (`mlflow run --experiment-name`) keeps its artifacts inside
+    client.create_experiment("inside", artifact_location=str(where.artifact_root / "7"))  # MLflow's plain path
+    inside = registry.Registry(**{**where.__dict__, "experiment": "inside"})
+    assert _register(result, inside)["logged"]
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "locked"])

@@ -141,10 +141,12 @@ def _experiment_id(client, name: str, artifact_root: Path | None) -> str:
     exp = client.get_experiment_by_name(name)
     if exp is None:
         return client.create_experiment(name, artifact_location=artifact_root.as_uri() if artifact_root else None)
-    where = exp.artifact_location
-    if artifact_root and where.startswith("file:") and where.rstrip("/") != artifact_root.as_uri().rstrip("/"):
+    where = exp.artifact_location.rstrip("/")
+    where = Path(where).as_uri() if where.startswith("/") else where  # MLflow's own default: a plain path
+    root = artifact_root.as_uri().rstrip("/") if artifact_root else ""
+    if root and where.startswith("file:") and where != root and not where.startswith(root + "/"):
         raise TrackingError(f"experiment '{name}' of this store keeps its artifacts in {where}, not in "
-                            f"{artifact_root.as_uri()}: the store was copied or the repository moved; set "
+                            f"{root}: the store was copied or the repository moved; set "
                             "registry.experiment to a new name, or MLFLOW_TRACKING_URI to another store")
     if exp.lifecycle_stage == "deleted":
         client.restore_experiment(exp.experiment_id)
