@@ -30,7 +30,8 @@ def main(overrides: list[str]) -> None:
     try:
         compose(overrides)
     except (HydraException, OmegaConfBaseException) as exc:
-        print(f"config error: {' '.join(overrides)}: {' '.join(str(exc).split())}", file=sys.stderr)
+        said = " ".join(str(exc).split()).split(" To append to your config use ")[0]  # conf/ defines every key
+        print(f"config error: {' '.join(overrides)}: {said} (no such key or group in conf/)", file=sys.stderr)
         sys.exit(2)
 
 

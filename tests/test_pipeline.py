@@ -223,6 +223,9 @@ def test_mlflow_project_runs_get_the_stages_name_experiment_and_deduplication(re
     assert project.data.tags["cltv.result_run_id"] == result.info.run_id
     version = c.get_model_version_by_alias("cltv", "candidate").version
     assert project.data.tags["cltv.model_version"] == str(version)
+    sh(repo, "mlflow", "run", ".", "--env-manager", "local", "-e", "main")  # again, nothing changed
+    again = c.search_runs([c.get_experiment_by_name("Default").experiment_id], order_by=["attributes.start_time DESC"])[0]
+    assert again.info.run_name == f"{result.info.run_name} (unchanged)" and len(runs(repo)) == before + 1
 
     train = ["mlflow", "run", ".", "--env-manager", "local", "--experiment-name", "cltv", "-e", "train"]
     sh(repo, *train, "-P", "spend_penalizer=0.001", "-P", "discount_rate=0.015")

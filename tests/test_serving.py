@@ -334,7 +334,7 @@ def test_server_accepts_unicode_ids_and_still_answers(server):
 
 def test_server_refuses_wrong_content_type(server):
     resp = post(server, json.dumps(record()), content_type="text/plain")
-    assert resp.status_code == 415
+    assert resp.status_code == 415 and "only supports" in resp.json()["message"]  # JSON like every answer
 
 
 @pytest.mark.slow

@@ -15,6 +15,12 @@ from pathlib import Path
 import pandas as pd
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic(path: str | Path, write: Callable[[Path], None], folder: bool = False) -> None:
     """Call ``write(tmp_path)`` and move the result onto ``path`` in one rename: the one way cltv
     replaces an output, a file or (``folder``: ``write`` creates a folder, e.g. Spark's Parquet
@@ -29,6 +35,7 @@ def atomic(path: str | Path, write: Callable[[Path], None], folder: bool = False
         fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
         tmp = Path(name)
+        os.chmod(tmp, 0o666 & ~_umask())  # as open() would create it (mkstemp's file is owner-only)
     old = path.with_name(f".{path.name}.old")
     try:
         write(tmp)

@@ -149,13 +149,18 @@ def _guarded(original: Callable, max_body: int) -> Callable:
             return scoring_server.InvocationsResponse(
                 json.dumps({"error_code": "REQUEST_LIMIT_EXCEEDED", "message": message}), 413, "application/json")
         try:
-            return original(data, content_type, model, input_schema)
+            answer = original(data, content_type, model, input_schema)
         except MlflowException as exc:
             code = ErrorCode.Value(exc.error_code) if exc.get_http_status_code() < 500 else BAD_REQUEST
             raise MlflowException(clean(exc.message), error_code=code) from None
         except Exception as exc:  # noqa: BLE001 - whatever the parser hits, the client gets a 400
             raise MlflowException(f"the request could not be read ({type(exc).__name__}); send a JSON, CSV or "
                                   "Parquet table of customers", error_code=BAD_REQUEST) from None
+        if answer.status >= 400 and answer.mimetype != "application/json":  # e.g. MLflow's 415 in plain text
+            text = answer.response if isinstance(answer.response, str) else answer.response.decode(errors="replace")
+            return scoring_server.InvocationsResponse(json.dumps({"error_code": "BAD_REQUEST", "message": clean(text)}),
+                                                      answer.status, "application/json")
+        return answer
 
     return invocations
 

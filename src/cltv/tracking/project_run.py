@@ -25,13 +25,14 @@ def point_project_run(registry: Registry, fp: str) -> str | None:
                             f"this result (fingerprint {fp[:12]}); log it again with `dvc repro -f -s register`")
     if done.info.run_id == registry.project_run_id:
         return None
-    here = client.get_run(registry.project_run_id).info.experiment_id == exp.experiment_id
+    project = client.get_run(registry.project_run_id).info
+    unchanged = done.info.start_time < project.start_time  # logged before this `mlflow run` began
     version = done.data.tags.get("cltv.model_version", "")
     text = (f"The result of this `mlflow run` is run {done.info.run_id} ('{done.info.run_name}') in experiment "
             f"'{registry.experiment}', registered as '{registry.model_name}' version {version}"
-            + ("; nothing changed since, so nothing was logged again." if here else
+            + ("; nothing changed since, so nothing was logged again." if unchanged else
                "; run `mlflow run` with --experiment-name " f"{registry.experiment} to log results into the run itself."))
-    suffix = "unchanged" if here else f"logged in experiment '{registry.experiment}'"
+    suffix = "unchanged" if unchanged else f"logged in experiment '{registry.experiment}'"
     client.set_tag(registry.project_run_id, "mlflow.runName", f"{done.info.run_name} ({suffix})")
     for key, value in (("cltv.result_run_id", done.info.run_id), ("cltv.model_version", version),
                        ("mlflow.note.content", text)):
