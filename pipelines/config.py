@@ -98,6 +98,19 @@ def day(optional: bool = False) -> Key:
     return Key(check, ("1997-02-30", "30/09/1997", 19970930) + (() if optional else (None,)))
 
 
+def acquired_after() -> Key:
+    """null, a day, or a whole number of weeks after the log's first day (at most 100 years)."""
+    days = day(optional=True)
+
+    def check(v):
+        if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 5200:
+            return None
+        if isinstance(v, str) and days.check(v) is None:
+            return None
+        return "null, a date YYYY-MM-DD, or a whole number of weeks from 0 to 5200 after the log's first day"
+    return Key(check, ("1997-02-30", -1, 5201, 2.5, True, "12"))
+
+
 def repo_path() -> Key:
     """A file inside the repository: relative, no '..' (DVC records the path in dvc.lock)."""
     def check(v):
@@ -182,6 +195,8 @@ SCHEMA: dict[str, Key] = {
     "data.quantity_col": optional_text(),
     "data.price_col": optional_text(),
     "data.invoice_col": optional_text(),
+    "data.product_col": optional_text(),
+    "data.acquired_after": acquired_after(),
     "data.cancellations.invoice_prefix": optional_text(),
     "data.cancellations.negative": flag(),
     "data.cancellations.treatment": choice("drop", "net"),
@@ -268,6 +283,10 @@ def _cross_checks(p: dict) -> None:
         if p["data.amount_col"] is None and not (p["data.quantity_col"] and p["data.price_col"]):
             raise ConfigError("data.amount_col = None: expected a column, or data.quantity_col and data.price_col "
                               "(amount = quantity x unit price)")
+        if p["data.amount_col"] is not None and (p["data.quantity_col"] or p["data.price_col"]):
+            raise ConfigError(f"data.amount_col = {p['data.amount_col']!r} while data.quantity_col / data.price_col are "
+                              "set: to use amount = quantity x unit price set data.amount_col=null; to use the "
+                              "amount column set data.quantity_col=null and data.price_col=null")
         if p["data.cancellations.invoice_prefix"] and not p["data.invoice_col"]:
             raise ConfigError(f"data.cancellations.invoice_prefix = {p['data.cancellations.invoice_prefix']!r}: "
                               "expected data.invoice_col to name the invoice column")

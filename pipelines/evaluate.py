@@ -1,6 +1,7 @@
 """Stage `evaluate`: how well the model fits.
 
-Transaction logs: fit on the calibration period, score the holdout. A FLO snapshot has no
+Transaction logs: fit on the calibration period, score the holdout (with data.acquired_after: the
+customers first seen after its cut-off only, cltv.data.cohort). A FLO snapshot has no
 holdout: fit on everything and report in-sample goodness of fit and diagnostics.
 
 metrics/evaluation.json  the headline (cltv.headline, at most 25, holdout error first): holdout
@@ -13,6 +14,7 @@ plots/*.csv              data of the DVC plots declared in dvc.yaml (holdout plo
 """
 import pandas as pd
 
+from cltv.data import cohort
 from cltv.evaluate import evaluate, evaluate_in_sample
 from cltv.headline import split
 from cltv.io import write_csv, write_json
@@ -23,6 +25,9 @@ from pipelines.settings import model_params
 
 def main(p: dict) -> None:
     calibration = pd.read_parquet(ROOT / "data/calibration.parquet")
+    if p["data"]["acquired_after"] is not None:  # the cohort rule: fit and measure on customers acquired after it
+        calibration = calibration[cohort.fitted(calibration, p["data"]["calibration_end"],
+                                                p["data"]["acquired_after"])].reset_index(drop=True)
     model = CLTVModel(**model_params(p)).fit(calibration)
     if p["data"]["source"] == "flo":
         metrics, plots = evaluate_in_sample(calibration, model)
@@ -31,11 +36,15 @@ def main(p: dict) -> None:
                    f"{metrics['zero_repeat_expected']:.1f} expected")
     else:
         daily = pd.read_parquet(ROOT / "data/daily.parquet")
+        if p["data"]["acquired_after"] is not None:
+            daily = daily[daily["customer_id"].isin(calibration["customer_id"])].reset_index(drop=True)
         metrics, plots = evaluate(calibration, daily, model, p["data"]["calibration_end"], p["data"]["observation_end"])
         summary = (f"holdout purchases actual {metrics['holdout_purchases_actual']:.0f}, predicted "
                    f"{metrics['holdout_purchases_predicted']:.1f}; MAE {metrics['mae']:.4f} "
                    f"(baseline {metrics['baseline_mae']:.4f}); {metrics['interval_level']:.0%} intervals hold for "
-                   f"{metrics['holdout_coverage']:.1%} of customers (spend {metrics['holdout_spend_coverage']:.1%})")
+                   f"{metrics['holdout_coverage']:.1%} of customers ({metrics['holdout_above']:.1%} above, "
+                   f"{metrics['holdout_below']:.1%} below; randomised PIT {metrics['holdout_pit_coverage']:.1%}, "
+                   f"spend {metrics['holdout_spend_pit_coverage']:.1%})")
     for name, table in plots.items():
         write_csv(ROOT / f"plots/{name}.csv", table)
     headline, details = split(metrics)

@@ -17,6 +17,7 @@ import pandas as pd
 from cltv.data import rfm
 from cltv.io import write_json, write_parquet
 from cltv.data.files import state, unchanged_since
+from cltv.data import cohort
 from cltv.data.prepare import prepare, summary
 from cltv.data.spec import DataSpec
 from pipelines.common import ROOT, run
@@ -38,14 +39,19 @@ def transactions_spark(p: dict) -> None:
     full = spark.rfm(daily, d["observation_end"]).cache()
     tables = {"daily": daily, "calibration": spark.calibration_holdout(daily, d["calibration_end"], d["observation_end"]),
               "rfm": full, "customers": full.select("customer_id")}
+    by_age = {name: tables[name].groupBy("T").count().toPandas() for name in ("calibration", "rfm")}
+    rule = cohort.account(by_age["calibration"], by_age["rfm"], d["calibration_end"], d["observation_end"],
+                          d["acquired_after"], by_age["calibration"]["count"], by_age["rfm"]["count"])  # checked first
     for name, table in tables.items():  # sorted: pandas reads the part files back in customer order
         spark.write_parquet(table.orderBy("customer_id", *(["date"] if name == "daily" else [])), ROOT / f"data/{name}.parquet")
     unchanged_since(ROOT / d["path"], before)  # Spark read it while writing: the stage fails, dvc.lock stays
-    customers = full.count()
-    cohort = session.read.parquet(str(ROOT / "data/calibration.parquet")).count()  # from the Parquet footers
+    customers = int(by_age["rfm"]["count"].sum())
+    cal_customers = rule["cohort"]["calibration_customers_fitted"] + rule["cohort"]["calibration_customers_not_fitted"]
     write_json(ROOT / "metrics/data_quality.json", {**quality.as_dict(), "customers": customers, "purchase_days": days,
-                                                     "first_date": str(first), "last_date": str(last)})
-    print(summary(quality, f" in Spark ({d['path']})", days, customers, cohort))
+                                                     "first_date": str(first), "last_date": str(last), **rule})
+    print(summary(quality, f" in Spark ({d['path']})", days, customers, cal_customers))
+    if note := cohort.warning(rule["left_censoring"], d["acquired_after"]):
+        print(f"prepare: WARNING {note}")
     session.stop()
 
 
@@ -55,7 +61,7 @@ def main(p: dict) -> None:
     d = p["data"]  # the rules (cltv.data.spec) and this run's dates; cltv score reads files the same way
     before = state(ROOT / d["path"])
     out = prepare(ROOT / d["path"], DataSpec.from_config(d), d["calibration_end"], d["observation_end"],
-                  d["analysis_date"], label=str(d["path"]))
+                  d["analysis_date"], label=str(d["path"]), acquired_after=d["acquired_after"])
     unchanged_since(ROOT / d["path"], before)  # else dvc.lock would name content these tables were not built from
     print("\n".join(out.messages))
     for name in ("daily", "calibration", "rfm", "customers"):

@@ -29,7 +29,8 @@ def main(p: dict) -> None:
         result = registry.Result(
             model_json=model_json, metrics=metrics, data_file=data, data_label=label,
             evaluation={"data_sha256": registry.sha256(data), **{k: d[k] for k in (
-                "source", "calibration_end", "observation_end", "seed_compatible")}},
+                "source", "calibration_end", "observation_end", "seed_compatible")},
+                **({"acquired_after": d["acquired_after"]} if d["acquired_after"] is not None else {})},
             config=flatten(p), input_example=pd.read_parquet(ROOT / "data/rfm.parquet").head(3),
             artifacts={"model_json": [model_json], "metrics": [metrics_json, ROOT / "metrics/evaluation_details.json",
                                                         ROOT / "metrics/data_quality.json"],

@@ -1,6 +1,10 @@
-"""Stage `train`: the production model on the whole history -> models/cltv_model.json."""
+"""Stage `train`: the production model on the whole history -> models/cltv_model.json.
+
+With data.acquired_after the models are fitted on the customers first seen after its cut-off
+(cltv.data.cohort); the segment cut-offs come from every customer, as every customer is scored."""
 import pandas as pd
 
+from cltv.data import cohort
 from cltv.data.spec import DataSpec
 from cltv.model import CLTVModel
 from pipelines.common import ROOT, run
@@ -9,14 +13,18 @@ from pipelines.settings import model_params
 
 
 def main(p: dict) -> None:
+    d = p["data"]
     if p["engine"]["kind"] == "spark":  # only the distinct histories reach this process
         from cltv.engines import spark
 
         session = spark_session(p)
-        model = spark.fit(CLTVModel(**model_params(p)), session.read.parquet(str(ROOT / "data/rfm.parquet")))
+        model = spark.fit(CLTVModel(**model_params(p)), session.read.parquet(str(ROOT / "data/rfm.parquet")),
+                          d["observation_end"], d["acquired_after"])
         session.stop()
     else:
-        model = CLTVModel(**model_params(p)).fit(pd.read_parquet(ROOT / "data/rfm.parquet"))
+        table = pd.read_parquet(ROOT / "data/rfm.parquet")
+        fitted = None if d["acquired_after"] is None else cohort.fitted(table, d["observation_end"], d["acquired_after"])
+        model = CLTVModel(**model_params(p)).fit(table, cohort=fitted)
     model.data_rules_ = DataSpec.from_config(p["data"]).to_dict()  # the rules prepare applied: cltv score uses them
     model.save(ROOT / "models/cltv_model.json")
     print(f"train: {model.purchases_.title} {model.purchases_.params}, {model.spend_.title} {model.spend_.params}, "

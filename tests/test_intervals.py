@@ -27,15 +27,16 @@ def simulated_ch() -> pd.DataFrame:
 def test_nominal_90_percent_intervals_cover_90_percent_of_simulated_customers(simulated_ch):
     model = CLTVModel().fit(simulated_ch)
     metrics, table = holdout_coverage(simulated_ch, model, 0.9)
-    assert 0.88 <= metrics["holdout_coverage"] <= 0.92, metrics
-    assert 0.88 <= metrics["holdout_spend_coverage"] <= 0.92, metrics
-    assert metrics["holdout_coverage_inclusive"] >= 0.9  # whole numbers: the closed interval holds more often
+    assert 0.88 <= metrics["holdout_pit_coverage"] <= 0.92, metrics
+    assert 0.88 <= metrics["holdout_spend_pit_coverage"] <= 0.92, metrics
+    assert metrics["holdout_coverage"] >= 0.9  # whole numbers: the closed interval holds more often
+    assert metrics["holdout_coverage"] + metrics["holdout_above"] + metrics["holdout_below"] == pytest.approx(1.0)
     # the randomised PIT is uniform: its 10-bin histogram passes a chi-square test
     assert metrics["holdout_pit_chi2_pvalue"] > 1e-3, table
     spend_counts = table["spend_observed"].to_numpy() * len(simulated_ch)
     assert stats.chisquare(spend_counts).pvalue > 1e-3, table
     # and at another level
-    assert 0.48 <= holdout_coverage(simulated_ch, model, 0.5)[0]["holdout_coverage"] <= 0.52
+    assert 0.48 <= holdout_coverage(simulated_ch, model, 0.5)[0]["holdout_pit_coverage"] <= 0.52
 
 
 @pytest.mark.parametrize("kind", sorted(PARAMS))
@@ -138,8 +139,9 @@ def test_randomised_pit_is_uniform_for_draws_from_the_right_distribution():
 def test_cdnow_holdout_coverage_is_reported_for_every_model(sample_ch):
     for kind in sorted(PARAMS):
         metrics, table = holdout_coverage(sample_ch, CLTVModel(purchases=kind).fit(sample_ch), 0.9)
-        assert 0.85 <= metrics["holdout_coverage"] <= 0.95, (kind, metrics)
-        assert 0.85 <= metrics["holdout_spend_coverage"] <= 0.95, (kind, metrics)
+        assert 0.85 <= metrics["holdout_pit_coverage"] <= 0.95, (kind, metrics)
+        assert 0.85 <= metrics["holdout_spend_pit_coverage"] <= 0.95, (kind, metrics)
+        assert metrics["holdout_coverage"] >= 0.9, (kind, metrics)
         assert table["observed"].sum() == pytest.approx(1.0)
 
 

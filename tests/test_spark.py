@@ -67,27 +67,36 @@ def test_cdnow_rfm_in_spark_equals_the_pandas_path(spark, master_csv, tmp_path):
 
 
 def test_an_invoice_line_export_reads_as_pandas_reads_it(spark, tmp_path):
-    """Invoice lines (quantity x price), cancellations, guests dropped, one market, times with
-    offsets converted to the shop's time zone: the same transactions, data-quality account and
-    RFM as the pandas reader, from CSV and Parquet."""
+    """Invoice lines (quantity x price), cancellations (full orders and parts of lines), guests
+    dropped, one market, times with offsets converted to the shop's time zone: the same
+    transactions, data-quality account and RFM as the pandas reader, from CSV and Parquet, with
+    and without a product column; with it, the cancellation counts equal the generator's."""
     from cltv.data.simulate_invoices import simulate_invoices, write_invoices
     from cltv.data.transactions import LogSpec, load_log
 
+    from .test_transactions import truth
+
     end = "2021-06-30"
     spec = LogSpec(customer_col="Customer ID", date_col="InvoiceDate", amount_col=None, quantity_col="Quantity",
-                   price_col="Price", invoice_col="Invoice", cancel_prefix="C", missing_customer="drop",
-                   timezone="Europe/Istanbul", filter_column="Country", filter_values=("United Kingdom",))
-    lines, _ = simulate_invoices(20_000, end=end, seed=3)
+                   price_col="Price", invoice_col="Invoice", product_col="StockCode", cancel_prefix="C",
+                   missing_customer="drop", timezone="Europe/Istanbul", filter_column="Country",
+                   filter_values=("United Kingdom",))
+    lines, ledger = simulate_invoices(20_000, end=end, seed=3)
+    ledger = ledger[ledger["country"] == "United Kingdom"]
     netting = dataclasses.replace(spec, cancellations="net", nonpositive="drop")
+    latest = dataclasses.replace(spec, product_col=None)  # the latest purchase on or before each cancellation
     for name, rules in (("export.csv.gz", spec), ("export.parquet", spec), ("export.csv.gz", netting),
-                        ("export.parquet", netting)):
+                        ("export.parquet", netting), ("export.csv.gz", latest)):
         write_invoices(lines, tmp_path / name)
         want, want_quality = load_log(tmp_path / name, rules, end=end)
         got, quality = engine.read_log(spark, tmp_path / name, rules, end=end)
         assert quality.as_dict() == want_quality.as_dict(), (name, rules.cancellations)
-        assert quality.dropped["missing_customer"] > 0
-        if rules is netting:  # each return lowers a purchase; a purchase it cancels whole is dropped (amount 0)
-            assert quality.netted_cancellations > 0 and quality.dropped["nonpositive_amount"] > 0
+        assert quality.dropped["missing_customer"] > 0 and quality.cancellations["orders_cancelled_in_full"] > 0
+        if rules.product_col:
+            expected = truth(ledger, rules.cancellations)
+            assert {k: quality.cancellations[k] for k in expected} == expected, (name, rules.cancellations)
+        if rules is netting:
+            assert quality.netted_cancellations > 0 and quality.cancellations["spend_netted"] > 0
         else:
             assert quality.dropped["cancellation"] > 0
         _same(engine.rfm(engine.daily_purchases(got), end).toPandas(), rfm.rfm(rfm.daily_purchases(want), end))

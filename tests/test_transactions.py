@@ -15,20 +15,34 @@ from cltv.data.transactions import LogSpec, load_log
 
 END = "2021-06-30"
 RETAIL = LogSpec(customer_col="Customer ID", date_col="InvoiceDate", amount_col=None, quantity_col="Quantity",
-                 price_col="Price", invoice_col="Invoice", cancel_prefix="C", missing_customer="drop",
+                 price_col="Price", invoice_col="Invoice", product_col="StockCode", cancel_prefix="C", missing_customer="drop",
                  timezone="Europe/Istanbul", filter_column="Country", filter_values=("United Kingdom",))
 TRUE_BG, TRUE_GG = (0.243, 4.414, 0.793, 2.426), (6.25, 3.74, 15.44)
 
 
 @pytest.fixture(scope="module")
 def export():
-    """100,000 simulated customers as an invoice-line export, and the generator's clean purchases."""
-    lines, clean = simulate_invoices(100_000, TRUE_BG, TRUE_GG, end=END, seed=3)
-    return lines, clean[clean["country"] == "United Kingdom"].drop(columns="country")
+    """100,000 simulated customers as an invoice-line export, and the generator's ledger of the
+    UK customers' purchase lines."""
+    lines, ledger = simulate_invoices(100_000, TRUE_BG, TRUE_GG, end=END, seed=3)
+    return lines, ledger[ledger["country"] == "United Kingdom"]
 
 
-def clean_rfm(clean: pd.DataFrame) -> pd.DataFrame:
-    return rfm.rfm(rfm.daily_purchases(clean), END)
+def clean_rfm(ledger: pd.DataFrame, amount: str = "amount") -> pd.DataFrame:
+    """RFM of what a correct reading recovers: the lines of orders not cancelled in full."""
+    kept = ledger[~ledger["cancelled_in_full"]]
+    return rfm.rfm(rfm.daily_purchases(kept.assign(amount=kept[amount])[["customer_id", "date", "amount"]]), END)
+
+
+def truth(ledger: pd.DataFrame, treatment: str) -> dict:
+    """The cancellation account the generator's own links give (cltv.data.cancellations.Account)."""
+    full, kept = ledger[ledger["cancelled_in_full"]], ledger[~ledger["cancelled_in_full"]]
+    days = lambda t: len(t[["customer_id", "date"]].drop_duplicates())  # noqa: E731
+    return {"orders_cancelled_in_full": full["order"].nunique(), "purchase_lines_removed": len(full),
+            "purchase_days_removed": days(ledger) - days(kept),
+            "customers_removed": ledger["customer_id"].nunique() - kept["customer_id"].nunique(),
+            "spend_cancelled_in_full": float(full["amount"].sum()),
+            "spend_netted": float((kept["amount"] - kept["net_amount"]).sum()) if treatment == "net" else 0.0}
 
 
 @pytest.mark.parametrize("name", ["export.csv.gz", "export.parquet"])
@@ -48,14 +62,53 @@ def test_cleaned_rfm_equals_the_generators_and_recovers_its_parameters(export, t
     np.testing.assert_allclose(list(model.spend_.params.values()), TRUE_GG, rtol=0.10)
 
 
+@pytest.mark.parametrize("treatment", ["drop", "net"])
+def test_orders_cancelled_in_full_are_no_purchase_and_the_counts_are_the_generators(export, tmp_path, treatment):
+    """Full and partial cancellations with known truth: under both treatments an order cancelled
+    in full is gone (its day too, when it was the day's only order), a partial one keeps its day;
+    net lowers the spend by exactly what was cancelled. Every count equals the generator's."""
+    lines, ledger = export
+    write_invoices(lines, tmp_path / "export.csv")
+    tx, quality = load_log(tmp_path / "export.csv", LogSpec(**{**RETAIL.__dict__, "cancellations": treatment}), end=END)
+    pd.testing.assert_frame_equal(rfm.rfm(rfm.daily_purchases(tx), END),
+                                  clean_rfm(ledger, "net_amount" if treatment == "net" else "amount"), check_exact=True)
+    q = quality.as_dict()
+    want = truth(ledger, treatment)
+    assert {k: q["cancellations"][k] for k in want} == want
+    assert want["orders_cancelled_in_full"] > 100 and want["purchase_days_removed"] > 100 and want["customers_removed"] > 0
+    assert q["cancellations"]["unmatched"] == 0 and q["dropped"]["cancelled_in_full"] == want["purchase_lines_removed"]
+    assert q["rows_read"] == q["rows_kept"] + sum(q["dropped"].values())
+    if treatment == "net":
+        assert want["spend_netted"] > 0 and q["netted_cancellations"] == q["cancellations"]["matched"]
+
+
+def test_matching_rule_without_product_column_and_by_product_and_quantity(tmp_path):
+    """Without a product column a cancellation reverses the customer's latest purchase on or before
+    it; with one, the line of the same product (and quantity, when several)."""
+    path = write(tmp_path, "Invoice,Customer ID,InvoiceDate,StockCode,Quantity,Price\n"
+                           "1,a,2021-01-04,X,2,10\n1,a,2021-01-04,Y,1,5\n2,a,2021-01-10,Z,1,7\n"
+                           "3,a,2021-01-11,X,1,10\nC1,a,2021-01-12,X,-2,10\nC2,a,2021-01-12,Y,-1,5\n")
+    base = dict(customer_col="Customer ID", date_col="InvoiceDate", amount_col=None, quantity_col="Quantity",
+                price_col="Price", invoice_col="Invoice", cancel_prefix="C")
+    # by product and quantity: invoice 1's X (2 x 10, not invoice 3's 1 x 10) and Y: order 1 cancelled in full
+    tx, q = load_log(path, LogSpec(**base, product_col="StockCode"))
+    assert list(tx["amount"]) == [7.0, 10.0] and q.cancellations["orders_cancelled_in_full"] == 1
+    assert q.cancellations["purchase_days_removed"] == 1
+    # no product column: both reverse the latest purchase (invoice 3, 10): cancelled in full, order 1 stays
+    tx, q = load_log(path, LogSpec(**base))
+    assert list(tx["amount"]) == [20.0, 5.0, 7.0] and q.cancellations["orders_cancelled_in_full"] == 1
+    tx, q = load_log(path, LogSpec(**base, cancellations="net"))
+    assert list(tx["amount"]) == [20.0, 5.0, 7.0] and q.cancellations["spend_netted"] == 0.0
+
+
 def test_excel_workbook_with_a_sheet_per_year(tmp_path):
-    lines, clean = simulate_invoices(1500, end=END, seed=5)
+    lines, ledger = simulate_invoices(1500, end=END, seed=5)
     write_invoices(lines, tmp_path / "export.xlsx")
     assert pd.ExcelFile(tmp_path / "export.xlsx").sheet_names == ["Year 2020", "Year 2021"]
     spec = LogSpec(**{**RETAIL.__dict__, "filter_column": None, "filter_values": ()})
     tx, quality = load_log(tmp_path / "export.xlsx", spec, end=END)
     pd.testing.assert_frame_equal(rfm.rfm(rfm.daily_purchases(tx), END),
-                                  clean_rfm(clean.drop(columns="country")), check_exact=True)
+                                  clean_rfm(ledger), check_exact=True)
     only = load_log(tmp_path / "export.xlsx", LogSpec(**{**spec.__dict__, "sheets": ("Year 2021",)}), end=END)[1]
     assert 0 < only.rows_read < quality.rows_read
 
@@ -75,6 +128,7 @@ def test_cancellations_drop_or_net(tmp_path):
     assert list(dropped["amount"]) == [20.0, 30.0] and q.dropped["cancellation"] == 2  # no cancellation-only day
     netted, q = load_log(path, LogSpec(**{**spec.__dict__, "cancellations": "net"}))
     assert list(netted["amount"]) == [20.0, 15.0] and q.netted_cancellations == 2  # 30 - 10 - 5
+    assert q.cancellations["spend_netted"] == 15.0 and q.cancellations["orders_cancelled_in_full"] == 0
     assert q.rows_read == q.rows_kept + sum(q.dropped.values())
 
 

@@ -217,13 +217,18 @@ PIT_COLUMNS = ["pit", "observed", "expected", "spend_observed"]
 def holdout_coverage(ch: pd.DataFrame, model: CLTVModel, level: float, chunk: int = 50_000):
     """How well the predictive intervals at ``level`` hold on the holdout: ``(metrics, table)``.
 
-    Per customer the randomised PIT (:func:`cltv.intervals.randomised_pit`) of the actual
-    holdout purchases and of the actual holdout spend against the model's draws; uniform on
-    (0, 1) when the intervals are calibrated. ``holdout_coverage`` (and ``holdout_spend_coverage``)
-    is the share of customers whose PIT lies in the central ``level`` of (0, 1): the coverage of
-    the nominal intervals, randomised where the counts tie; ``holdout_coverage_inclusive`` the
-    share with ``lo <= actual <= hi`` (at least ``level`` for whole numbers). The table holds the
-    PIT histogram (:data:`PIT_BINS` bins; ``expected`` is the uniform share).
+    Metrics, each named for what it counts:
+
+    - ``holdout_coverage``: the share of customers with ``lo <= actual <= hi`` (the share an analyst
+      counts; above ``level`` for small whole numbers, see docs/intervals.md);
+    - ``holdout_above`` / ``holdout_below``: the shares above ``hi`` / below ``lo`` (one-sided
+      misses show a biased forecast);
+    - ``holdout_pit_coverage`` (``holdout_spend_pit_coverage``): the share of customers whose
+      randomised PIT (:func:`cltv.intervals.randomised_pit`) of the actual holdout purchases (spend)
+      lies in the central ``level`` of (0, 1): uniform PITs, hence ``level``, when the intervals are
+      calibrated, ties between whole numbers broken at random.
+
+    The table holds the PIT histogram (:data:`PIT_BINS` bins; ``expected`` is the uniform share).
     """
     futures = intervals.futures_of(model, ch, [float(ch["holdout_weeks"].iloc[0])])
     purchases = futures.purchases(0)
@@ -241,9 +246,11 @@ def holdout_coverage(ch: pd.DataFrame, model: CLTVModel, level: float, chunk: in
     uniform = stats.chisquare(counts)
     metrics = {
         "interval_level": float(level),
-        "holdout_coverage": central(pit),
-        "holdout_coverage_inclusive": float(np.mean((actual >= lo) & (actual <= hi))),
-        "holdout_spend_coverage": central(spend_pit),
+        "holdout_coverage": float(np.mean((actual >= lo) & (actual <= hi))),
+        "holdout_above": float(np.mean(actual > hi)),
+        "holdout_below": float(np.mean(actual < lo)),
+        "holdout_pit_coverage": central(pit),
+        "holdout_spend_pit_coverage": central(spend_pit),
         "holdout_pit_chi2": float(uniform.statistic),
         "holdout_pit_chi2_pvalue": float(uniform.pvalue),
     }

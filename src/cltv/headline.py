@@ -12,7 +12,8 @@ HEADLINE = (
     "mae", "baseline_mae", "rmse", "baseline_rmse", "pearson", "spearman",  # per-customer holdout purchases
     "holdout_purchases_rel_error", "holdout_revenue_rel_error",              # totals: (predicted - actual) / actual
     "holdout_purchases_actual", "holdout_purchases_predicted", "holdout_revenue_actual", "holdout_revenue_predicted",
-    "holdout_coverage_inclusive", "holdout_coverage", "holdout_spend_coverage", "interval_level",
+    "holdout_coverage", "holdout_above", "holdout_below", "holdout_pit_coverage", "holdout_spend_pit_coverage",
+    "interval_level",
     "calibration_chi2_pvalue",
     "insample_chi2", "insample_chi2_pvalue", "zero_repeat_observed", "zero_repeat_expected",  # snapshots
     "customers", "holdout_weeks", "dropout_degenerate", "selection_bias_suspected", "warnings",

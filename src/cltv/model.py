@@ -98,18 +98,24 @@ class CLTVModel(BaseEstimator):
         self.monetary_includes_first, self.fitter, self.interval_level = monetary_includes_first, fitter, interval_level
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, rfm: pd.DataFrame, y=None, sample_weight=None) -> CLTVModel:
+    def fit(self, rfm: pd.DataFrame, y=None, sample_weight=None, cohort: np.ndarray | None = None) -> CLTVModel:
         """Fit the purchase model on all customers, the spend model on those with usable repeat
         spend, then take the segment cut-offs from the training population's CLV.
 
         ``sample_weight``: whole numbers, the customers each row stands for (e.g. the distinct
         histories with their counts that Spark sends, :mod:`cltv.engines.spark`); the fit is
-        then the fit on the table with each row repeated that often."""
+        then the fit on the table with each row repeated that often. ``cohort``: which rows the
+        models are fitted on (default all, see :mod:`cltv.data.cohort`); the segment cut-offs
+        still come from every row, as every customer is scored."""
         rfm = validate_rfm(rfm)
         purchases, spend = purchase_model(self.purchases), spend_model(self.spend)
         weight = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
         if weight is not None and (weight.shape != (len(rfm),) or (weight < 1).any() or (weight % 1).any()):
             raise ValueError("sample_weight must hold one whole number >= 1 per row (the customers it stands for)")
+        everyone, everyone_weight = rfm, weight
+        if cohort is not None:
+            cohort = np.asarray(cohort, dtype=bool)
+            rfm, weight = rfm[cohort].reset_index(drop=True), None if weight is None else weight[cohort]
         customers = len(rfm) if weight is None else int(weight.sum())
         if customers < MIN_CUSTOMERS:
             raise FitError(f"cannot fit {purchases.title} + {spend.title} on {customers} customer(s): at least "
@@ -169,6 +175,9 @@ class CLTVModel(BaseEstimator):
             "frequency_monetary_corr": corr,
             "warnings": notes,
         }
+        if cohort is not None:
+            self.training_["customers_scored_not_fitted"] = _total(~cohort, everyone_weight)
+            rfm, weight, history = everyone, everyone_weight, _histories(everyone)
         clv = self.expected_value(rfm) * self._purchases(history)[2]
         self.segment_cutoffs_ = segment.quantile_cutoffs(clv, len(self.segment_labels), weight)
         return self

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import DataError
-from . import flo, rfm
+from . import cohort, flo, rfm
 from .spec import DataSpec
 from .transactions import Quality, account, load_log
 
@@ -38,11 +38,13 @@ class Prepared:
 
 
 def prepare(path: str | Path, spec: DataSpec, calibration_end: str | None = None, observation_end: str | None = None,
-            analysis_date: str | None = None, label: str | None = None) -> Prepared:
+            analysis_date: str | None = None, label: str | None = None, acquired_after: str | int | None = None
+            ) -> Prepared:
     """The tables of ``path`` read by ``spec``. A transaction log needs ``calibration_end`` and
     ``observation_end`` (rows after it are dropped); a snapshot takes ``analysis_date`` (default:
     latest ``last_order_date`` + ``spec.analysis_offset_days``). ``label`` names the file in
-    messages (default: ``path``)."""
+    messages (default: ``path``). ``acquired_after``: the cohort rule (:mod:`cltv.data.cohort`),
+    counted in the account; every customer stays in the tables."""
     label = str(path) if label is None else label
     if spec.source == "flo":
         return _snapshot(Path(path), spec, analysis_date, label)
@@ -51,8 +53,12 @@ def prepare(path: str | Path, spec: DataSpec, calibration_end: str | None = None
     rfm.check_period(daily, calibration_end, observation_end, source=label)
     calibration = rfm.calibration_holdout(daily, calibration_end, observation_end)
     full = rfm.rfm(daily, observation_end)
-    return Prepared(daily, calibration, full, full[["customer_id"]], account(quality, daily),
-                    [summary(quality, "", len(daily), len(full), len(calibration))])
+    out = {**account(quality, daily), **cohort.account(calibration, full, calibration_end, observation_end,
+                                                       acquired_after)}
+    messages = [summary(quality, "", len(daily), len(full), len(calibration))]
+    if note := cohort.warning(out["left_censoring"], acquired_after):
+        messages.append(f"prepare: WARNING {note}")
+    return Prepared(daily, calibration, full, full[["customer_id"]], out, messages)
 
 
 def rfm_as_of(path: str | Path, spec: DataSpec, as_of: str | None = None, label: str | None = None) -> pd.DataFrame:

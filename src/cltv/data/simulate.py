@@ -55,17 +55,27 @@ def simulate_transactions(
     end: str = "2021-06-30",
     acquisition_weeks: float = 12.0,
     seed: int = 0,
+    history_weeks: float = 0.0,
 ) -> pd.DataFrame:
     """A transaction log (``customer_id``, ``date``, ``amount``) of ``n`` simulated customers.
 
     First purchases are uniform over the first ``acquisition_weeks`` after ``start``; every
     customer is then observed up to ``end``. Times are continuous and rounded down to days,
     so two purchases may fall on one day (they merge in :func:`cltv.data.rfm.daily_purchases`).
+    ``history_weeks`` > 0 makes a left-censored log: first purchases are uniform over
+    (-``history_weeks``, ``acquisition_weeks``), and the log starts at ``start``, so customers
+    acquired before it appear with their first purchase on or after ``start`` (or not at all)
+    and ``n`` counts the customers of the whole history. Customer numbers follow acquisition.
     """
     rng = np.random.default_rng(seed)
     start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
     horizon = (end_ts - start_ts) / pd.Timedelta(days=DAYS_PER_WEEK)
-    who, when, amount = purchase_events(rng.uniform(0.0, acquisition_weeks, n), horizon, bgnbd, gg, rng)
+    first = rng.uniform(-history_weeks, acquisition_weeks, n)
+    if history_weeks > 0:
+        first.sort()
+    who, when, amount = purchase_events(first, horizon, bgnbd, gg, rng)
+    seen = when >= 0.0  # the log's window
+    who, when, amount = who[seen], when[seen], amount[seen]
     order = lexsort_order(when, who)
     return pd.DataFrame({
         "customer_id": pd.array([f"c{i:08d}" for i in range(n)], dtype="str")[who[order]],
@@ -181,7 +191,8 @@ def write_flo_csv(df: pd.DataFrame, path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m cltv.data.simulate flo --customers N --seed S [--no-selection] --out FILE`` or
-    ``python -m cltv.data.simulate invoices --customers N --seed S [--timezone TZ] --out FILE``"""
+    ``python -m cltv.data.simulate invoices --customers N --seed S [--timezone TZ] [--acquisition-weeks W]
+    [--history-weeks H] --out FILE``"""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m cltv.data.simulate", description=main.__doc__)
@@ -196,12 +207,17 @@ def main(argv: list[str] | None = None) -> None:
     inv.add_argument("--customers", type=int, default=20_000)
     inv.add_argument("--seed", type=int, default=0)
     inv.add_argument("--timezone", default="Europe/Istanbul")
+    inv.add_argument("--acquisition-weeks", type=float, default=12.0,
+                     help="first purchases spread over this many weeks after the export's start (2020-01-01)")
+    inv.add_argument("--history-weeks", type=float, default=0.0,
+                     help="and over this many weeks before it: customers older than the export (left-censored)")
     inv.add_argument("--out", required=True, help=".csv, .csv.gz, .parquet or .xlsx (a sheet per year)")
     args = parser.parse_args(argv)
     if args.what == "invoices":
         from .simulate_invoices import simulate_invoices, write_invoices
 
-        lines, _ = simulate_invoices(args.customers, timezone=args.timezone, seed=args.seed)
+        lines, _ = simulate_invoices(args.customers, timezone=args.timezone, seed=args.seed,
+                                     acquisition_weeks=args.acquisition_weeks, history_weeks=args.history_weeks)
         write_invoices(lines, args.out)
         print(f"wrote {len(lines):,} invoice lines of {args.customers:,} customers (and guests) to {args.out}")
         return

@@ -21,13 +21,13 @@ from ..hyperparameters import flatten
 from .transactions import LogSpec
 
 SOURCES = ("transactions", "flo")  # CDNOW is a transaction log (data/raw/transactions.csv)
-PER_RUN = ("path", "cdnow_file", "calibration_end", "observation_end", "analysis_date")
+PER_RUN = ("path", "cdnow_file", "calibration_end", "observation_end", "analysis_date", "acquired_after")
 CHOICES = {"cancellations": ("drop", "net"), "missing_customer": ("error", "drop"), "nonpositive": ("keep", "drop")}
 #: DataSpec field -> its key in ``data.*`` (a dotted key is nested)
 KEYS = {"source": "source", "customer_col": "customer_col", "date_col": "date_col", "amount_col": "amount_col",
         "quantity_col": "quantity_col", "price_col": "price_col", "invoice_col": "invoice_col",
-        "cancel_prefix": "cancellations.invoice_prefix", "cancel_negative": "cancellations.negative",
-        "cancellations": "cancellations.treatment", "missing_customer": "missing_customer",
+        "product_col": "product_col", "cancel_prefix": "cancellations.invoice_prefix",
+        "cancel_negative": "cancellations.negative", "cancellations": "cancellations.treatment", "missing_customer": "missing_customer",
         "nonpositive": "nonpositive_amounts", "filter_column": "filter.column", "filter_values": "filter.values",
         "timezone": "timezone", "sheets": "sheets", "date_format": "date_format",
         "seed_compatible": "seed_compatible", "capping": "capping.enabled", "cap_low": "capping.low_quantile",
@@ -54,6 +54,10 @@ class DataSpec(LogSpec):
                 raise ConfigError(f"data rules: {KEYS[name]} {getattr(self, name)!r}: expected one of {list(allowed)}")
         if self.source != "flo" and self.amount_col is None and not (self.quantity_col and self.price_col):
             raise ConfigError("data rules: amount_col is null: expected quantity_col and price_col")
+        if self.source != "flo" and self.amount_col is not None and (self.quantity_col or self.price_col):
+            raise ConfigError(f"data rules: amount_col is {self.amount_col!r} while quantity_col / price_col are set: "
+                              "set amount_col to null to use quantity x unit price, or quantity_col and price_col to "
+                              "null to use the amount column")
 
     @classmethod
     def from_config(cls, data: dict) -> DataSpec:

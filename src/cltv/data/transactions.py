@@ -18,10 +18,12 @@ uses (``customer_id`` text, ``date`` the local calendar day, ``amount`` float) a
    epoch values are read in the unit their size implies (seconds to nanoseconds).
 5. **Amount**: the amount column, or quantity x unit price.
 6. **Cancellations and returns**: a row whose invoice starts with ``cancel_prefix`` or (with
-   ``cancel_negative``) whose quantity or amount is negative. ``drop`` (the default, as in the
-   BTYD literature, which counts purchase occasions: a return does not make an occasion, and the
-   purchase it reverses still happened) removes them; ``net`` subtracts each from the customer's
-   latest purchase on or before it, lowering the spend but keeping the occasion.
+   ``cancel_negative``) whose quantity or amount is negative. Each reverses one purchase line
+   (:mod:`cltv.data.cancellations`: same product and quantity, else same product, else the
+   customer's latest purchase on or before it). An order cancelled in full is no purchase under
+   either treatment: its lines are removed. An order cancelled in part keeps its amount under
+   ``drop`` (the default, as in the BTYD literature, which counts purchase occasions: the
+   purchase still happened) and is lowered by what was cancelled under ``net``.
 7. **Non-positive amounts** (free items, price corrections): kept (a day still counts as a
    purchase, see :mod:`cltv.data.rfm`; CDNOW's convention) or dropped (``nonpositive: drop``).
 8. **Window**: rows after ``end`` (the observation end) are dropped and counted.
@@ -40,6 +42,8 @@ import pandas as pd
 
 from ..errors import DataError
 from ..schema import id_texts
+from . import cancellations
+from .cancellations import Account
 from .files import lines_text, read_table
 
 OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
@@ -56,6 +60,7 @@ class LogSpec:
     quantity_col: str | None = None
     price_col: str | None = None
     invoice_col: str | None = None
+    product_col: str | None = None        # matches cancellations to the lines they reverse
     cancel_prefix: str | None = None      # e.g. "C"
     cancel_negative: bool = False         # a negative quantity or amount marks a cancellation/return
     cancellations: str = "drop"           # drop | net
@@ -70,7 +75,8 @@ class LogSpec:
     def columns(self) -> list[str]:
         """The columns of the log these rules read, each once."""
         return list(dict.fromkeys(c for c in (self.customer_col, self.date_col, self.amount_col, self.quantity_col,
-                                              self.price_col, self.invoice_col, self.filter_column) if c))
+                                              self.price_col, self.invoice_col, self.product_col,
+                                              self.filter_column) if c))
 
 
 @dataclass
@@ -78,10 +84,12 @@ class Quality:
     """The data-quality account: rows read = rows kept + every dropped count."""
     rows_read: int = 0
     dropped: dict = field(default_factory=lambda: dict.fromkeys(
-        ("filtered", "missing_customer", "cancellation", "nonpositive_amount", "outside_window"), 0))
+        ("filtered", "missing_customer", "cancellation", "cancelled_in_full", "nonpositive_amount",
+         "outside_window"), 0))
     rows_kept: int = 0
     netted_cancellations: int = 0
     nonpositive_kept: int = 0
+    cancellations: dict = field(default_factory=lambda: Account().as_dict())
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -189,6 +197,11 @@ def load_log(path: str | Path, spec: LogSpec = LogSpec(), end: str | pd.Timestam
         quantity = _numbers(raw, spec.quantity_col, path, lines, "quantity")
         amount = quantity * _numbers(raw, spec.price_col, path, lines, "unit price")
     tx = pd.DataFrame({"customer_id": raw["__id__"].to_numpy(), "date": days.to_numpy(), "amount": amount})
+    if spec.product_col:
+        tx["product"] = raw[spec.product_col].astype("str").str.strip().to_numpy()
+        tx["quantity"] = np.abs(quantity)
+    order = ((raw["__id__"].astype("str") + "\x1f" + raw[spec.invoice_col].astype("str").str.strip()).to_numpy()
+             if spec.invoice_col else np.arange(len(tx)))
     cancel = np.zeros(len(tx), dtype=bool)
     if spec.invoice_col and spec.cancel_prefix:
         cancel |= raw[spec.invoice_col].astype(str).str.strip().str.startswith(spec.cancel_prefix).to_numpy()
@@ -197,13 +210,14 @@ def load_log(path: str | Path, spec: LogSpec = LogSpec(), end: str | pd.Timestam
     if end is not None:
         late = (tx["date"] > pd.Timestamp(end).normalize()).to_numpy()
         quality.dropped["outside_window"] += int(late.sum())
-        tx, cancel = tx[~late], cancel[~late]
-    if spec.cancellations == "net" and cancel.any():
-        tx = _net(tx, cancel)
-        quality.netted_cancellations = int(cancel.sum())
-    else:
-        quality.dropped["cancellation"] += int(cancel.sum())
-        tx = tx[~cancel]
+        tx, cancel, order = tx[~late], cancel[~late], order[~late]
+    if cancel.any():
+        tx, done = cancellations.apply(tx[~cancel], tx[cancel], order[~cancel], spec.cancellations)
+        quality.cancellations = done.as_dict()
+        quality.netted_cancellations = done.matched if spec.cancellations == "net" else 0
+        quality.dropped["cancellation"] += done.rows - quality.netted_cancellations
+        quality.dropped["cancelled_in_full"] += done.purchase_lines_removed
+    tx = tx[["customer_id", "date", "amount"]]
     nonpositive = (tx["amount"] <= 0).to_numpy()
     if spec.nonpositive == "drop":
         quality.dropped["nonpositive_amount"] += int(nonpositive.sum())
@@ -214,22 +228,6 @@ def load_log(path: str | Path, spec: LogSpec = LogSpec(), end: str | pd.Timestam
     tx = tx.reset_index(drop=True).astype({"date": "datetime64[ns]", "amount": float})
     tx["customer_id"] = tx["customer_id"].astype("str")
     return tx, quality
-
-
-def _net(tx: pd.DataFrame, cancel: np.ndarray) -> pd.DataFrame:
-    """Purchases with each cancellation's amount subtracted from the same customer's latest
-    purchase on or before its day, the last such row in input order (cancellations without such
-    a purchase are dropped)."""
-    buys = tx[~cancel].reset_index(drop=True).assign(__row__=lambda d: np.arange(len(d)))
-    returns = tx[cancel].assign(amount=lambda d: -d["amount"].abs())
-    matched = pd.merge_asof(returns.sort_values("date", kind="stable"),
-                            buys[["customer_id", "date", "__row__"]].sort_values("date", kind="stable"),
-                            on="date", by="customer_id", direction="backward")
-    matched = matched.dropna(subset=["__row__"])
-    change = matched.groupby(matched["__row__"].astype(int))["amount"].sum()
-    amount = buys["amount"].to_numpy().copy()
-    amount[change.index.to_numpy()] += change.to_numpy()
-    return buys.drop(columns="__row__").assign(amount=amount)
 
 
 def account(quality: Quality, daily: pd.DataFrame) -> dict:

@@ -123,11 +123,17 @@ def distinct_histories(rfm_frame) -> pd.DataFrame:
     return table.sort_values(columns, kind="stable").reset_index(drop=True)
 
 
-def fit(model, rfm_frame):
+def fit(model, rfm_frame, end: str | None = None, acquired_after=None):
     """``model`` (an unfitted :class:`cltv.model.CLTVModel`) fitted on a Spark RFM table: the
-    fit on every customer, computed from :func:`distinct_histories` weighted by their counts."""
+    fit on every customer, computed from :func:`distinct_histories` weighted by their counts;
+    with ``acquired_after`` only on the customers first seen after its cut-off
+    (:func:`cltv.data.cohort.fitted`, the table measured to ``end``)."""
+    from ..data import cohort
+
     table = distinct_histories(rfm_frame)
-    return model.fit(table[list(RFM_COLUMNS)], sample_weight=table["customers"].to_numpy())
+    weight = table["customers"].to_numpy()
+    fitted = None if acquired_after is None else cohort.fitted(table, end, acquired_after, weights=weight)
+    return model.fit(table[list(RFM_COLUMNS)], sample_weight=weight, cohort=fitted)
 
 
 def score(spark, model_uri: str, rfm_frame):

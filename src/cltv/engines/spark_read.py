@@ -77,12 +77,17 @@ def read_log(spark, path: str | Path, spec, end: str | None = None):
     keep = F.lit(True)
     if spec.filter_column:
         keep = F.trim(F.col(spec.filter_column).cast("string")).isin([str(v) for v in spec.filter_values])
+    row = F.monotonically_increasing_id()  # input order: the file's, in one file
+    matching = [F.trim(F.col(spec.invoice_col).cast("string")).alias("_order")] if spec.invoice_col else []
+    if spec.product_col:
+        matching += [F.trim(F.col(spec.product_col).cast("string")).alias("_product"), F.abs(quantity).alias("_qty")]
     tx = raw.select(F.when(ident != "", ident).alias("customer_id"), _local_day(raw, spec, path).alias("date"),
-                    amount.alias("amount"), cancel.alias("_cancel"), keep.alias("_keep"),
-                    F.monotonically_increasing_id().alias("_row"),  # input order: the file's, in one file
+                    amount.alias("amount"), cancel.alias("_cancel"), keep.alias("_keep"), row.alias("_row"), *matching,
                     F.col(spec.date_col).cast("string").alias("_date"),
                     *(F.col(c).cast("string").alias(f"_{i}") for i, c in enumerate(
                         [spec.amount_col] if spec.amount_col else [spec.quantity_col, spec.price_col])))
+    if not spec.invoice_col:
+        tx = tx.withColumn("_order", F.col("_row").cast("string"))  # each line its own order
     rows = tx.filter("_keep")
     guest = F.col("customer_id").isNull()
     bad_number = F.col("amount").isNull() | F.isnan("amount") | F.col("amount").isin(float("inf"), float("-inf"))
@@ -110,10 +115,13 @@ def read_log(spark, path: str | Path, spec, end: str | None = None):
     out = rows.filter(~guest & ~late & ~F.col("_cancel"))
     quality = Quality(rows_read=read)
     nonpositive = c["nonpositive"]
-    if spec.cancellations == "net" and c["cancel"]:
-        out = _net(out, rows.filter(~guest & ~late & F.col("_cancel"))).cache()
+    if c["cancel"]:
+        out, done = _cancellations(out, rows.filter(~guest & ~late & F.col("_cancel")), spec)
+        out = out.cache()
         nonpositive = out.filter(F.col("amount") <= 0).count()
-        quality.netted_cancellations = c["cancel"]
+        quality.cancellations = done.as_dict()
+        quality.netted_cancellations = done.matched if spec.cancellations == "net" else 0
+        quality.dropped["cancelled_in_full"] = done.purchase_lines_removed
     if spec.nonpositive == "drop":
         out = out.filter(F.col("amount") > 0)
     quality.dropped.update(filtered=read - c["kept"], missing_customer=c["guest"], outside_window=c["late"],
@@ -124,25 +132,57 @@ def read_log(spark, path: str | Path, spec, end: str | None = None):
     return out.select(*TIDY), quality
 
 
-def _net(buys, cancellations):
-    """``buys`` with each cancellation's amount subtracted from the same customer's latest
-    purchase row on or before its day (the last such row in input order; cancellations without
-    one are dropped): :func:`cltv.data.transactions.load_log`'s ``net``. One pass per customer:
-    purchases and cancellations in (day, purchases first, input order), each cancellation takes
-    the last purchase row seen."""
+def _cancellations(buys, returns, spec):
+    """``(buys, account)``: the purchase lines without the orders cancelled in full (under
+    ``net`` the rest lowered by their cancellations) and the
+    :class:`~cltv.data.cancellations.Account`, by the rule of :mod:`cltv.data.cancellations`.
+    Each matching stage is one pass per customer (and product): purchases and cancellations in
+    (day, purchases first, input order), each cancellation takes the last purchase line seen."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    both = buys.select("customer_id", "date", "_row", F.lit(0).alias("_is_cancel"), F.col("_row").alias("_buy")).unionByName(
-        cancellations.select("customer_id", "date", "_row", F.lit(1).alias("_is_cancel"), F.lit(None).cast("long").alias("_buy"),
-                             (-F.abs("amount")).alias("_change")), allowMissingColumns=True)
-    seen = Window.partitionBy("customer_id").orderBy("date", "_is_cancel", "_row").rowsBetween(Window.unboundedPreceding, 0)
-    matched = (both.withColumn("_target", F.last("_buy", ignorenulls=True).over(seen))
-               .filter((F.col("_is_cancel") == 1) & F.col("_target").isNotNull())
-               .groupBy("_target").agg(F.sum("_change").alias("_change")))
-    return (buys.join(matched, buys["_row"] == matched["_target"], "left")
-            .withColumn("amount", F.col("amount") + F.coalesce(F.col("_change"), F.lit(0.0)))
-            .drop("_target", "_change"))
+    from ..data.cancellations import FULL, STAGES, Account
+
+    todo = returns.select("*", F.abs("amount").alias("_change"))
+    found = []
+    for shared in (s for s in STAGES if spec.product_col or not s):
+        keys = ["customer_id", *(f"_{'qty' if c == 'quantity' else c}" for c in shared)]
+        both = buys.select(*keys, "date", "_row", F.lit(0).alias("_is_cancel"), F.col("_row").alias("_buy")).unionByName(
+            todo.select(*keys, "date", "_row", F.lit(1).alias("_is_cancel"), F.lit(None).cast("long").alias("_buy")))
+        seen = Window.partitionBy(*keys).orderBy("date", "_is_cancel", "_row").rowsBetween(Window.unboundedPreceding, 0)
+        target = (both.withColumn("_target", F.last("_buy", ignorenulls=True).over(seen))
+                  .filter(F.col("_is_cancel") == 1).select("_row", "_target"))
+        todo = todo.join(target, "_row").cache()
+        found.append(todo.filter(F.col("_target").isNotNull()).select("_target", "_change"))
+        todo = todo.filter(F.col("_target").isNull()).drop("_target")
+    matched = found[0]
+    for part in found[1:]:
+        matched = matched.unionByName(part)
+    per_line = matched.groupBy("_target").agg(F.sum("_change").alias("_cancelled"), F.count("*").alias("_n"))
+    order = Window.partitionBy("customer_id", "_order")
+    lines = (buys.join(per_line, buys["_row"] == per_line["_target"], "left").fillna({"_cancelled": 0.0, "_n": 0})
+             .withColumn("_gross", F.sum("amount").over(order)).withColumn("_reversed", F.sum("_cancelled").over(order)))
+    full = (F.col("_gross") > 0) & (F.col("_reversed") >= FULL * F.col("_gross")) & (F.col("_reversed") > 0)
+    lines = lines.withColumn("_full", full).cache()
+    day = F.concat_ws("\x1f", "customer_id", F.col("date").cast("string"))
+    counted = lambda condition: F.sum(F.when(condition, 1).otherwise(0))  # noqa: E731
+    a = lines.select(F.sum("_n").alias("matched"), F.countDistinct(F.when(F.col("_full"), F.concat_ws(
+                         "\x1f", "customer_id", "_order"))).alias("orders"), counted(F.col("_full")).alias("lines"),
+                     F.countDistinct(day).alias("days"), F.countDistinct(F.when(~F.col("_full"), day)).alias("days_kept"),
+                     F.countDistinct("customer_id").alias("customers"),
+                     F.countDistinct(F.when(~F.col("_full"), F.col("customer_id"))).alias("customers_kept"),
+                     F.sum(F.when(F.col("_full"), F.col("amount")).otherwise(0.0)).alias("spend_full"),
+                     F.sum(F.when(~F.col("_full"), F.col("_cancelled")).otherwise(0.0)).alias("netted")).first()
+    rows = returns.count()
+    account = Account(rows=rows, matched=int(a["matched"] or 0), unmatched=rows - int(a["matched"] or 0),
+                      orders_cancelled_in_full=a["orders"], purchase_lines_removed=int(a["lines"] or 0),
+                      purchase_days_removed=a["days"] - a["days_kept"], customers_removed=a["customers"] - a["customers_kept"],
+                      spend_cancelled_in_full=float(a["spend_full"] or 0.0))
+    kept = lines.filter(~F.col("_full"))
+    if spec.cancellations == "net":
+        account.spend_netted = float(a["netted"] or 0.0)
+        kept = kept.withColumn("amount", F.col("amount") - F.col("_cancelled"))
+    return kept.drop("_target", "_cancelled", "_n", "_gross", "_reversed", "_full"), account
 
 
 def _local_day(raw, spec, path: Path):

@@ -115,7 +115,8 @@ def prob_n_purchases(params: Params, t, n: int) -> np.ndarray:
     r, alpha, a, b = params
     t = np.asarray(t, dtype=float)
     log_p = np.log(alpha) - np.log(alpha + t)
-    log_q = np.log(t) - np.log(alpha + t) if n > 0 else 0.0
+    with np.errstate(divide="ignore"):  # t = 0 (a customer first seen on the last day): log 0 = -inf, P = 0 for n > 0
+        log_q = np.log(t) - np.log(alpha + t) if n > 0 else 0.0
     first = np.exp(
         betaln(a, b + n) - betaln(a, b) + gammaln(r + n) - gammaln(r) - gammaln(n + 1.0) + r * log_p + n * log_q
     )

@@ -26,7 +26,8 @@ def description(data_label: str, metrics: dict, warnings: list[str]) -> str:
                  f"{metrics['holdout_purchases_actual']:,.0f} made. ")
         if "holdout_coverage" in metrics:
             text += (f"Nominal {metrics['interval_level']:.0%} predictive intervals held for "
-                     f"{metrics['holdout_coverage']:.1%} of customers' holdout purchases (randomised PIT). ")
+                     f"{metrics['holdout_coverage']:.1%} of customers' holdout purchases ({metrics['holdout_above']:.1%} "
+                     f"above, {metrics['holdout_below']:.1%} below; randomised PIT {metrics['holdout_pit_coverage']:.1%}). ")
     else:
         text += "No holdout (a snapshot): in-sample fit only. "
     return text + ("Warnings: " + "; ".join(warnings) + "." if warnings else "No warnings.")
