@@ -98,17 +98,9 @@ def day(optional: bool = False) -> Key:
     return Key(check, ("1997-02-30", "30/09/1997", 19970930) + (() if optional else (None,)))
 
 
-def acquired_after() -> Key:
-    """null, a day, or a whole number of weeks after the log's first day (at most 100 years)."""
-    days = day(optional=True)
-
-    def check(v):
-        if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 5200:
-            return None
-        if isinstance(v, str) and days.check(v) is None:
-            return None
-        return "null, a date YYYY-MM-DD, or a whole number of weeks from 0 to 5200 after the log's first day"
-    return Key(check, ("1997-02-30", -1, 5201, 2.5, True, "12"))
+def acquired_after() -> Key:  # null, a day, or weeks after the log's first day
+    return Key(lambda v: None if day(optional=True).check(v) is None or number(0, 5200, integer=True).check(v) is None
+               else "null, a date YYYY-MM-DD, or a whole number of weeks from 0 to 5200", ("1997-02-30", -1, 5201, 2.5, "12"))
 
 
 def repo_path() -> Key:
