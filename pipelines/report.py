@@ -9,6 +9,7 @@ import json
 import pandas as pd
 
 from cltv import report
+from cltv.data import cohort
 from cltv.io import atomic, write_text
 from cltv.model import CLTVModel
 from pipelines.common import ROOT, data_label, fit_warnings, run
@@ -48,6 +49,12 @@ def main(p: dict) -> None:
     facts.insert(1, f"Data quality: {q['rows_read']:,} rows read, {q['rows_kept']:,} kept (dropped: {dropped})"
                  + (f"; {q['purchase_days']:,} purchase days from {q['first_date']} to {q['last_date']}."
                     if "purchase_days" in q else "."))
+    if full_orders := q["cancellations"]["orders_cancelled_in_full"]:
+        facts.insert(2, f"Cancellations: {full_orders:,} orders cancelled in full are no purchase (removed: "
+                     f"{q['cancellations']['purchase_days_removed']:,} purchase days, "
+                     f"{q['cancellations']['customers_removed']:,} customers).")
+    if sentence := cohort.describe(q):
+        facts.insert(2, f"First seen: {sentence}")
     warnings = fit_warnings(metrics, model)
     informative = model.purchases_.dropout_note() is None  # P(alive) says something
     sureness = (report.certainty(scores["segment_span"], model.interval_level)

@@ -364,7 +364,8 @@ def test_a_killed_registration_is_done_again_by_the_next_run(repo):
 
 RETAIL_OVERRIDES = ["data=transactions", "data.path=mydata/retail.csv", "data.customer_col='Customer ID'",
                     "data.date_col=InvoiceDate", "data.amount_col=null", "data.quantity_col=Quantity",
-                    "data.price_col=Price", "data.invoice_col=Invoice", "data.cancellations.invoice_prefix=C",
+                    "data.price_col=Price", "data.invoice_col=Invoice", "data.product_col=StockCode",
+                    "data.cancellations.invoice_prefix=C",
                     "data.missing_customer=drop", "data.timezone=Europe/Istanbul", "data.filter.column=Country",
                     "data.filter.values=['United Kingdom']", "data.calibration_end=2020-09-29",
                     "data.observation_end=2021-06-30"]
@@ -379,9 +380,12 @@ def test_an_invoice_line_export_runs_by_configuration_alone(repo):
     args = [a for o in RETAIL_OVERRIDES for a in ("-S", o)]
     run = sh(repo, "dvc", "exp", "run", *args)
     assert "prepare: " in run.stdout and "missing customer" in run.stdout
+    assert "Warning" not in run.stdout + run.stderr  # no numpy (or other) warning from valid input in any stage
     quality = json.loads((repo / "metrics/data_quality.json").read_text())
     assert quality["rows_read"] == quality["rows_kept"] + sum(quality["dropped"].values())
-    assert min(quality["dropped"][k] for k in ("filtered", "missing_customer", "cancellation")) > 0
+    assert min(quality["dropped"][k] for k in ("filtered", "missing_customer", "cancellation", "cancelled_in_full")) > 0
+    assert quality["cancellations"]["orders_cancelled_in_full"] > 0 and quality["cancellations"]["unmatched"] == 0
+    assert quality["cohort"]["acquired_after"] is None and not quality["left_censoring"]["suspected"]
     metrics = json.loads((repo / "metrics/evaluation.json").read_text())
     assert metrics["customers"] > 2_500 and metrics["mae"] < metrics["baseline_mae"]
     assert "Data quality:" in (repo / "reports/segments.md").read_text()
@@ -394,3 +398,12 @@ def test_an_invoice_line_export_runs_by_configuration_alone(repo):
        env={"MLFLOW_TRACKING_URI": f"sqlite:///{repo}/mlflow.db"})
     want = pd.read_parquet(repo / "data/rfm.parquet")
     pd.testing.assert_frame_equal(pd.read_parquet(repo / "retail_scores.parquet")[want.columns], want)
+    # the cohort rule: fit on customers first seen after the log's first 13 weeks, score everyone
+    sh(repo, "dvc", "exp", "run", *args, "-S", "data.acquired_after=13")
+    ruled = json.loads((repo / "metrics/data_quality.json").read_text())["cohort"]
+    assert ruled["cutoff"] == "2020-04-01" and ruled["customers_scored_not_fitted"] > 0
+    assert json.loads((repo / "metrics/evaluation.json").read_text())["customers"] == ruled["calibration_customers_fitted"]
+    assert len(pd.read_parquet(repo / "outputs/scores.parquet")) == len(want)
+    assert f"fitted on the {ruled['customers_fitted']:,} customers first seen after 2020-04-01" in \
+        (repo / "reports/segments.md").read_text()
+    assert runs(repo)[-1].data.params["data.acquired_after"] == "13"

@@ -125,3 +125,20 @@ def warning(diagnostic: dict, acquired_after) -> str | None:
             f"{diagnostic['first_weeks']} weeks, {diagnostic['weekly_rate_ratio']:.1f}x the weekly rate after them: "
             "many customers are older than the log, which hides their dropout; set data.acquired_after (a day "
             "YYYY-MM-DD, or weeks after the log's first day) to fit only customers acquired after it")
+
+
+def describe(quality: dict) -> str | None:
+    """One sentence for the report from ``metrics/data_quality.json`` (its ``cohort`` and
+    ``left_censoring`` entries), or None for a snapshot."""
+    if "cohort" not in quality:
+        return None
+    c, lc = quality["cohort"], quality["left_censoring"]
+    first = f"{lc['share_first_weeks']:.0%} of the calibration customers are first seen in the log's first " \
+            f"{lc['first_weeks']} weeks" + (f" ({lc['weekly_rate_ratio']:.1f}x the later weekly rate)"
+                                             if lc["weekly_rate_ratio"] is not None else "")
+    if c["acquired_after"] is None:
+        return first + (": many customers are older than the log, which hides their dropout; set "
+                        "data.acquired_after to fit only customers acquired after a day." if lc["suspected"] else ".")
+    return (first + f"; the models are fitted on the {c['customers_fitted']:,} customers first seen after "
+            f"{c['cutoff']} (data.acquired_after = {c['acquired_after']}), and the {c['customers_scored_not_fitted']:,} "
+            "older ones are scored by the same model, their first purchase in the log taken as their first.")

@@ -192,7 +192,7 @@ def write_flo_csv(df: pd.DataFrame, path) -> None:
 def main(argv: list[str] | None = None) -> None:
     """``python -m cltv.data.simulate flo --customers N --seed S [--no-selection] --out FILE`` or
     ``python -m cltv.data.simulate invoices --customers N --seed S [--timezone TZ] [--acquisition-weeks W]
-    [--history-weeks H] --out FILE``"""
+    [--history-weeks H] [--bgnbd r,alpha,a,b] --out FILE``"""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m cltv.data.simulate", description=main.__doc__)
@@ -211,13 +211,15 @@ def main(argv: list[str] | None = None) -> None:
                      help="first purchases spread over this many weeks after the export's start (2020-01-01)")
     inv.add_argument("--history-weeks", type=float, default=0.0,
                      help="and over this many weeks before it: customers older than the export (left-censored)")
+    inv.add_argument("--bgnbd", default="0.243,4.414,0.793,2.426", help="the true BG/NBD r,alpha,a,b (weeks)")
     inv.add_argument("--out", required=True, help=".csv, .csv.gz, .parquet or .xlsx (a sheet per year)")
     args = parser.parse_args(argv)
     if args.what == "invoices":
         from .simulate_invoices import simulate_invoices, write_invoices
 
         lines, _ = simulate_invoices(args.customers, timezone=args.timezone, seed=args.seed,
-                                     acquisition_weeks=args.acquisition_weeks, history_weeks=args.history_weeks)
+                                     acquisition_weeks=args.acquisition_weeks, history_weeks=args.history_weeks,
+                                     bgnbd=tuple(float(v) for v in args.bgnbd.split(",")))
         write_invoices(lines, args.out)
         print(f"wrote {len(lines):,} invoice lines of {args.customers:,} customers (and guests) to {args.out}")
         return

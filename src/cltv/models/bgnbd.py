@@ -211,12 +211,17 @@ class BGNBD(PurchaseModel):
         x = np.minimum(events, rng.geometric(np.clip(rng.beta(a, b, T.size), 1e-12, 1.0)))
         return x, _last_of(x, events, T, rng)
 
-    def dropout_note(self) -> str | None:
-        a, b = self.params["a"], self.params["b"]
-        if min(a, b) < 1e-4:
-            return (f"BG/NBD dropout is not identified (a={a:.3g}, b={b:.3g} collapse toward 0): "
-                    "predictions use the no-dropout limit")
-        return None
+    def dropout_collapsed(self) -> str | None:
+        """a -> 0 or b -> infinity (every customer's dropout probability near 0), or a or b -> 0."""
+        return beta_collapse(self.params["a"], self.params["b"])
+
+
+def beta_collapse(a: float, b: float) -> str | None:
+    """The collapse of a Beta(a, b) dropout probability (BG/NBD, MBG/NBD) in words, or None: a
+    or b below 1e-4, b above 1e4, or a mean dropout probability a / (a + b) below 1e-4."""
+    if min(a, b) < 1e-4 or b > 1e4 or a / (a + b) < 1e-4:
+        return f"a={a:.3g}, b={b:.3g}, mean dropout probability per purchase {a / (a + b):.2g}"
+    return None
 
 
 def _last_of(x: np.ndarray, events: np.ndarray, T: np.ndarray, rng: np.random.Generator) -> np.ndarray:

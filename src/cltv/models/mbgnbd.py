@@ -70,8 +70,6 @@ class MBGNBD(PurchaseModel):
         x = np.minimum(events, rng.geometric(np.clip(rng.beta(a, b, T.size), 1e-12, 1.0)) - 1)
         return x, bgnbd._last_of(x, events, T, rng)
 
-    def dropout_note(self) -> str | None:
-        a, b = self.params["a"], self.params["b"]
-        if min(a, b) < 1e-4:
-            return f"MBG/NBD dropout is not identified (a={a:.3g}, b={b:.3g} collapse toward 0)"
-        return None
+    def dropout_collapsed(self) -> str | None:
+        """a -> 0 or b -> infinity (every customer's dropout probability near 0), or a or b -> 0."""
+        return bgnbd.beta_collapse(self.params["a"], self.params["b"])

@@ -178,8 +178,10 @@ class ParetoNBD(PurchaseModel):
         x = rng.poisson(lam * alive)
         return x, np.where(x > 0, alive * rng.beta(np.maximum(x, 1), 1.0), 0.0)
 
-    def dropout_note(self) -> str | None:
-        s = self.params["s"]
-        if s < 1e-4:
-            return f"Pareto/NBD dropout is not identified (s={s:.3g} collapses toward 0)"
+    def dropout_collapsed(self) -> str | None:
+        """s -> 0 or beta -> infinity: a mean dropout rate s / beta below 1e-5 per week (a lifetime
+        of 2,000 years), or s below 1e-4."""
+        s, beta = self.params["s"], self.params["beta"]
+        if s < 1e-4 or s / beta < 1e-5:
+            return f"s={s:.3g}, beta={beta:.3g}, mean dropout rate {s / beta:.2g} per week"
         return None

@@ -82,7 +82,19 @@ class PurchaseModel(ParametricModel):
         (evaluation's calibration histogram)."""
 
     def dropout_note(self) -> str | None:
-        """A warning when the data do not identify dropout, else None."""
+        """A warning when the data do not identify dropout (the fitted dropout collapsed), else
+        None: :meth:`dropout_collapsed` in words, with the likely causes and the remedy."""
+        detail = self.dropout_collapsed()
+        if detail is None:
+            return None
+        return (f"{self.title} dropout is not identified ({detail}): the fit reads the data as customers who never "
+                "leave, so P(alive) is near 1 for everyone and the purchase models predict alike. Likely causes: "
+                "customers older than the log (its first weeks full of long-standing customers seen for the first "
+                "time: set data.acquired_after, see data_quality.json's left_censoring) or too short a history (a "
+                "longer calibration period)")
+
+    def dropout_collapsed(self) -> str | None:
+        """How the fitted dropout parameters collapsed (e.g. "a=1e-09 -> 0"), or None."""
         return None
 
     @staticmethod

@@ -5,13 +5,12 @@ A *result* is what the pipeline produced: the model JSON, the evaluation metrics
 and the input data they came from (:class:`Result`). :func:`register` logs it as one run with the
 packaged model as a new version of the registered model (alias ``candidate``), and moves alias
 ``champion`` only when the champion metric beats the current champion's *on the same evaluation
-data* (:func:`champion_decision`).
+data* by more than :data:`INDISTINGUISHABLE` (:func:`champion_decision`).
 
 All or nothing: the run's fingerprint tag (a hash of everything the result consists of, from
 canonical values, so ``0`` and ``0.0`` are the same setting) is set last, after the model
-version exists. A run that raises is ended FAILED by MLflow; a run whose process was killed stays
-RUNNING until the next registration marks it FAILED. A result counts as already logged only when a
-FINISHED run carries its fingerprint, so a failed registration is simply done again next time.
+version exists. A run that raises is ended FAILED by MLflow, a killed one by the next registration;
+only a FINISHED run with its fingerprint counts as logged, so a failed registration is done again.
 """
 from __future__ import annotations
 
@@ -154,8 +153,7 @@ def _experiment_id(client, name: str, artifact_root: Path | None) -> str:
 
 
 def has_artifacts(client, run_id: str) -> bool:
-    """Whether the run's artifacts are still there (every registration logs some; ``mlruns/``
-    may have been removed while ``mlflow.db`` stayed)."""
+    """Whether the run's artifacts are still there (``mlruns/`` may be gone, ``mlflow.db`` kept)."""
     return bool(client.list_artifacts(run_id))
 
 
@@ -176,10 +174,15 @@ def fail_orphans(client, experiment_id: str, keep: str | None = None) -> list[st
     return orphans
 
 
+INDISTINGUISHABLE = 1e-4  # relative difference of the champion metric within which two results are alike
+
+
 def champion_decision(client, name: str, version: str, metric: str, value: float | None, lower_is_better: bool,
-                      evaluation: str) -> tuple[bool, str]:
+                      evaluation: str, dropout_degenerate: bool = False) -> tuple[bool, str]:
     """Whether ``version`` becomes the champion, and why. Only a champion evaluated on the same
-    data (``evaluation``, see :func:`evaluation_key`) is compared; otherwise it stays."""
+    data (``evaluation``, see :func:`evaluation_key`) is compared; otherwise it stays. Results
+    whose metric differs by less than :data:`INDISTINGUISHABLE` (relative) are indistinguishable:
+    the champion stays, and the decision says so (and why, when the dropout is not identified)."""
     from mlflow.exceptions import MlflowException
 
     try:
@@ -201,11 +204,14 @@ def champion_decision(client, name: str, version: str, metric: str, value: float
     old = client.get_run(current.run_id).data.metrics.get(metric) if current.run_id else None
     if old is None:
         return True, f"promoted: champion version {current.version} has no '{metric}'"
+    if abs(value - old) <= INDISTINGUISHABLE * max(abs(old), abs(value)):
+        return False, (f"kept version {current.version}: indistinguishable from it ({metric} {value:.6g} vs {old:.6g}, "
+                       f"within {INDISTINGUISHABLE:.2%})" + ("; the dropout is not identified (dropout_degenerate = "
+                       "1), so the purchase models predict alike: see the warnings" if dropout_degenerate else ""))
     better = value < old if lower_is_better else value > old
     cmp = ("<" if lower_is_better else ">") if better else (">=" if lower_is_better else "<=")
-    verb = "promoted" if better else f"kept version {current.version}"
-    digits = 6 if f"{value:.6g}" != f"{old:.6g}" else 17  # show the difference when it is tiny
-    return better, f"{verb}: {metric} {value:.{digits}g} {cmp} {old:.{digits}g} of version {current.version}"
+    return better, (f"{'promoted' if better else f'kept version {current.version}'}: {metric} {value:.6g} {cmp} "
+                    f"{old:.6g} of version {current.version}")
 
 
 def register(result: Result, registry: Registry, log_model, name: str, description: str) -> dict:
@@ -252,7 +258,8 @@ def register(result: Result, registry: Registry, log_model, name: str, descripti
             value = result.metrics.get(registry.champion_metric)
             promote, why = champion_decision(client, registry.model_name, version, registry.champion_metric,
                                              value if isinstance(value, (int, float)) else None,
-                                             registry.lower_is_better, evaluation)
+                                             registry.lower_is_better, evaluation,
+                                             bool(result.metrics.get("dropout_degenerate")))
             if promote:
                 client.set_registered_model_alias(registry.model_name, "champion", version)
             client.set_model_version_tag(registry.model_name, version, "champion_decision", why)
