@@ -20,8 +20,13 @@ HEADLINE = (
 )
 
 
+#: in-sample checks that head a snapshot's evaluation; a log's are details
+SNAPSHOT_ONLY = ("insample_chi2", "insample_chi2_pvalue", "zero_repeat_observed", "zero_repeat_expected")
+
+
 def split(metrics: dict) -> tuple[dict, dict]:
-    """``(headline, details)`` of an evaluation's metrics: the headline in :data:`HEADLINE` order,
-    every other key in the details."""
-    headline = {k: metrics[k] for k in HEADLINE if k in metrics}
+    """``(headline, details)`` of an evaluation's metrics: the headline in :data:`HEADLINE` order
+    (a log's without :data:`SNAPSHOT_ONLY`), every other key in the details."""
+    skip = SNAPSHOT_ONLY if "mae" in metrics else ()
+    headline = {k: metrics[k] for k in HEADLINE if k in metrics and k not in skip}
     return headline, {k: v for k, v in metrics.items() if k not in headline}

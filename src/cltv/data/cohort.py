@@ -5,8 +5,8 @@ weeks, as if they had just been acquired. The models then read the whole log as 
 and nobody has left" (dropout not identified, see :meth:`cltv.models.purchase.PurchaseModel.dropout_note`).
 
 - :func:`left_censoring` measures it: the weekly rate of customers first seen in the log's first
-  :data:`FIRST_WEEKS` weeks against the weekly rate after them, up to the last week a new customer
-  appears (a closed cohort such as CDNOW, acquired over its first 12 weeks, gives about 1; a log
+  :data:`FIRST_WEEKS` weeks against the weekly rate after them, up to the week by which 95 % of the
+  later customers had come (a closed cohort such as CDNOW, acquired over its first 12 weeks, gives about 1; a log
   of a running business that starts on a fixed date gives a spike).
 - The cohort rule (``data.acquired_after``: a day, or weeks after the log's first day) fits the
   models only on customers whose first purchase is after the cut-off (:func:`fitted`); the others
@@ -25,6 +25,7 @@ from ..errors import DataError
 from ..schema import DAYS_PER_WEEK
 
 FIRST_WEEKS = 4
+TAIL = 0.95  # the later weeks end when this share of the later customers has come
 SPIKE = 2.0  # weekly rate in the first weeks / later weekly rate at which the log looks left-censored
 MIN_CUSTOMERS = 10
 
@@ -103,13 +104,15 @@ def check(kept: int, acquired_after, end, limit: int) -> None:
 def left_censoring(table: pd.DataFrame, weights: np.ndarray | None = None) -> dict:
     """How many customers of ``table`` (the calibration cohort; ``weights``: customers per row,
     default 1) are first seen in the log's first :data:`FIRST_WEEKS` weeks: ``share_first_weeks``,
-    and ``weekly_rate_ratio`` (their weekly rate over the later weekly rate, up to the last week
-    with a new customer; None with fewer than :data:`FIRST_WEEKS` later weeks); ``suspected``
+    and ``weekly_rate_ratio`` (their weekly rate over the later weekly rate, up to the week by
+    which :data:`TAIL` of the later customers had come; None with fewer than :data:`FIRST_WEEKS` later weeks); ``suspected``
     when the ratio is at least :data:`SPIKE`."""
     age = ages(table)
     week = ((age.max() - age) // int(DAYS_PER_WEEK)).astype(np.int64) if age.size else age
     counts = np.bincount(week, weights=weights) if week.size else np.zeros(1)
     early, later = counts[:FIRST_WEEKS].sum(), counts[FIRST_WEEKS:]
+    if later.sum() > 0:  # up to the week by which 95 % of the later customers came: a few stragglers
+        later = later[:int(np.searchsorted(np.cumsum(later), TAIL * later.sum())) + 1]  # do not dilute it
     ratio = None
     if later.size >= FIRST_WEEKS and later.sum() > 0:
         ratio = round(float((early / FIRST_WEEKS) / (later.sum() / later.size)), 6)
