@@ -140,6 +140,15 @@ def test_fit_from_distinct_histories_equals_the_fit_on_every_customer(spark, mas
     assert max(abs(got[k] / expected[k] - 1) for k in expected) < 1e-10
     np.testing.assert_allclose(ours.segment_cutoffs_, want.segment_cutoffs_, rtol=1e-10)
     assert (ours.predict(full)["segment"] == want.predict(full)["segment"]).all()
+    # the cohort rule: the same customers fitted (first seen after 1997-02-15), everyone in the cut-offs
+    from cltv.data import cohort
+
+    ours = engine.fit(CLTVModel(interval_level=None), table, OBS_END, "1997-02-15")
+    want = CLTVModel(interval_level=None).fit(full, cohort=cohort.fitted(full, OBS_END, "1997-02-15"))
+    assert ours.training_["customers"] == want.training_["customers"] < len(full) / 2
+    assert ours.training_["customers_scored_not_fitted"] == want.training_["customers_scored_not_fitted"]
+    assert ours.purchases_.params == want.purchases_.params
+    np.testing.assert_allclose(ours.segment_cutoffs_, want.segment_cutoffs_, rtol=1e-10)
 
 
 def test_spark_udf_scores_equal_the_pandas_scores(spark, master_csv, tmp_path, sample_ch, sample_model):
