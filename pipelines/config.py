@@ -276,21 +276,21 @@ def _cross_checks(p: dict) -> None:
             raise ConfigError("data.amount_col = None: expected a column, or data.quantity_col and data.price_col "
                               "(amount = quantity x unit price)")
         if p["data.amount_col"] is not None and (p["data.quantity_col"] or p["data.price_col"]):
-            raise ConfigError(f"data.amount_col = {p['data.amount_col']!r} while data.quantity_col / data.price_col are "
-                              "set: to use amount = quantity x unit price set data.amount_col=null; to use the "
-                              "amount column set data.quantity_col=null and data.price_col=null")
+            raise ConfigError(f"data.amount_col = {p['data.amount_col']!r} while data.quantity_col / data.price_col are set: "
+                              "for quantity x unit price set data.amount_col=null, else both of those to null")
         if p["data.cancellations.invoice_prefix"] and not p["data.invoice_col"]:
             raise ConfigError(f"data.cancellations.invoice_prefix = {p['data.cancellations.invoice_prefix']!r}: "
                               "expected data.invoice_col to name the invoice column")
         if p["data.filter.column"] and not p["data.filter.values"]:
             raise ConfigError(f"data.filter.values = []: expected the values of {p['data.filter.column']!r} to keep")
-        if p["data.calibration_end"] >= p["data.observation_end"]:
-            raise ConfigError(f"data.calibration_end = {p['data.calibration_end']!r}: expected a day before "
-                              f"data.observation_end ({p['data.observation_end']})")
+        for key, before in (("data.calibration_end", "data.observation_end"), ("data.acquired_after", "data.calibration_end")):
+            if isinstance(p[key], str) and p[key] >= p[before]:  # acquired_after: else no customer to fit
+                raise ConfigError(f"{key} = {p[key]!r}: expected a day before {before} ({p[before]})")
+    elif p["data.acquired_after"] is not None:
+        raise ConfigError("data.acquired_after: a rule for transaction logs; a snapshot has no log start, set it to null")
 
 
-def _spark_checks(p: dict) -> None:
-    """engine=spark reads transaction logs (CSV/Parquet) by the same rules; not Excel."""
+def _spark_checks(p: dict) -> None:  # engine=spark reads transaction logs (CSV/Parquet) by the same rules
     if p["data.source"] == "flo":
         raise ConfigError("engine.kind = 'spark': a FLO snapshot is one row per customer and fits in memory; "
                           "use -S engine=pandas with data=flo")

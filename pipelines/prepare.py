@@ -14,10 +14,9 @@ and interest categories for the segment report.
 """
 import pandas as pd
 
-from cltv.data import rfm
+from cltv.data import cohort, rfm
 from cltv.io import write_json, write_parquet
 from cltv.data.files import state, unchanged_since
-from cltv.data import cohort
 from cltv.data.prepare import prepare, summary
 from cltv.data.spec import DataSpec
 from pipelines.common import ROOT, run

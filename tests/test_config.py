@@ -1,7 +1,9 @@
 """The configuration: params.yaml is what Hydra composes from conf/, every key has a type and a
 range, and a bad value stops a stage before any work with one line naming the key."""
 import copy
+import re
 import sys
+
 
 import pytest
 import yaml
@@ -109,10 +111,22 @@ def test_a_bad_value_of_each_key_is_refused_naming_the_key(key, value):
     ("model.typo", 1, "model.typo: unknown key"),
     ("data.observation_end", "1997-01-01", "data.calibration_end = '1997-09-30': expected a day before"),
     ("data.calibration_end", None, "data.calibration_end: a transaction log needs a date"),
+    ("data.acquired_after", "1997-09-30", "data.acquired_after = '1997-09-30': expected a day before "
+                                          "data.calibration_end (1997-09-30)"),
+    ("data.quantity_col", "Quantity", "data.amount_col = 'amount' while data.quantity_col / data.price_col are set: "
+                                      "for quantity x unit price set data.amount_col=null"),
 ])
 def test_unknown_keys_and_inconsistent_values_are_refused(key, value, expected):
-    with pytest.raises(ConfigError, match=expected.replace("(", r"\(")):
+    with pytest.raises(ConfigError, match=re.escape(expected)):
         validate(_with(composed(), key, value))
+
+
+def test_the_cohort_rule_takes_a_day_or_weeks_and_only_for_logs():
+    for value in (None, 13, 0, "1997-02-15"):
+        validate(_with(composed(), "data.acquired_after", value))
+    flo = _with(_with(composed(), "data.source", "flo"), "data.acquired_after", 13)
+    with pytest.raises(ConfigError, match="data.acquired_after: a rule for transaction logs"):
+        validate(flo)
 
 
 @pytest.fixture(scope="module")
