@@ -4,7 +4,6 @@ import copy
 import re
 import sys
 
-
 import pytest
 import yaml
 from hydra import compose, initialize_config_dir
