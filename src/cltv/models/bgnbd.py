@@ -213,14 +213,19 @@ class BGNBD(PurchaseModel):
 
     def dropout_collapsed(self) -> str | None:
         """a -> 0 or b -> infinity (every customer's dropout probability near 0), or a or b -> 0."""
-        return beta_collapse(self.params["a"], self.params["b"])
+        return beta_collapse(*self.values)
 
 
-def beta_collapse(a: float, b: float) -> str | None:
-    """The collapse of a Beta(a, b) dropout probability (BG/NBD, MBG/NBD) in words, or None: a
-    or b below 1e-4, b above 1e4, or a mean dropout probability a / (a + b) below 1e-4."""
-    if min(a, b) < 1e-4 or b > 1e4 or a / (a + b) < 1e-4:
-        return f"a={a:.3g}, b={b:.3g}, mean dropout probability per purchase {a / (a + b):.2g}"
+LIFETIME_WEEKS = 1040  # an implied mean lifetime beyond 20 years: the data show no dropout
+
+
+def beta_collapse(r: float, alpha: float, a: float, b: float) -> str | None:
+    """The collapse of a Beta(a, b) dropout probability (BG/NBD, MBG/NBD) in words, or None: a or
+    b below 1e-4, b above 1e4, or an implied mean lifetime (alpha / r weeks between purchases over
+    the mean dropout probability a / (a + b)) beyond :data:`LIFETIME_WEEKS`."""
+    weeks = alpha / r / (a / (a + b))
+    if min(a, b) < 1e-4 or b > 1e4 or weeks > LIFETIME_WEEKS:
+        return f"a={a:.3g}, b={b:.3g}: a mean lifetime of {weeks / 52:.3g} years"
     return None
 
 

@@ -72,4 +72,4 @@ class MBGNBD(PurchaseModel):
 
     def dropout_collapsed(self) -> str | None:
         """a -> 0 or b -> infinity (every customer's dropout probability near 0), or a or b -> 0."""
-        return bgnbd.beta_collapse(self.params["a"], self.params["b"])
+        return bgnbd.beta_collapse(*self.values)

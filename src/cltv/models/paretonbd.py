@@ -26,6 +26,7 @@ import numpy as np
 from scipy.special import digamma, expit, gammaln
 
 from ..numeric import dot, matvec
+from .bgnbd import LIFETIME_WEEKS
 from .counts import nbd_log_pmf, poisson_counts
 from .purchase import PurchaseModel
 
@@ -179,9 +180,9 @@ class ParetoNBD(PurchaseModel):
         return x, np.where(x > 0, alive * rng.beta(np.maximum(x, 1), 1.0), 0.0)
 
     def dropout_collapsed(self) -> str | None:
-        """s -> 0 or beta -> infinity: a mean dropout rate s / beta below 1e-5 per week (a lifetime
-        of 2,000 years), or s below 1e-4."""
+        """s -> 0 or beta -> infinity: s below 1e-4, or a mean lifetime beta / s beyond
+        :data:`cltv.models.bgnbd.LIFETIME_WEEKS`."""
         s, beta = self.params["s"], self.params["beta"]
-        if s < 1e-4 or s / beta < 1e-5:
-            return f"s={s:.3g}, beta={beta:.3g}, mean dropout rate {s / beta:.2g} per week"
+        if s < 1e-4 or beta / s > LIFETIME_WEEKS:
+            return f"s={s:.3g}, beta={beta:.3g}: a mean lifetime of {beta / s / 52:.3g} years"
         return None

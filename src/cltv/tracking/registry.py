@@ -174,7 +174,7 @@ def fail_orphans(client, experiment_id: str, keep: str | None = None) -> list[st
     return orphans
 
 
-INDISTINGUISHABLE = 1e-4  # relative difference of the champion metric within which two results are alike
+INDISTINGUISHABLE = 2e-3  # relative difference of the champion metric within which two results are alike
 
 
 def champion_decision(client, name: str, version: str, metric: str, value: float | None, lower_is_better: bool,
