@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from cltv.tracking.registry import INDISTINGUISHABLE
+
 from .repo import copy_repo, sh
 from .test_pipeline import client, runs
 
@@ -42,11 +44,15 @@ def test_every_purchase_model_is_a_run_with_the_comparison_metrics(swept):
         assert d["aic"] == pytest.approx(2 * len(d["calibration_fit"]["purchases"]) - 2 * d["purchases_log_likelihood"])
         artifacts = {f.path for f in client(swept).list_artifacts(run.info.run_id, "plots")}
         assert "plots/frequency_recency_grid.png" in artifacts and "plots/frequency_recency_grid.csv" in artifacts
-    # the models differ, and the champion is the run with the lowest holdout MAE
+    # the models differ; the champion is the run with the lowest holdout MAE, or one indistinguishable
+    # from it (within INDISTINGUISHABLE), in which case the best run's decision says so
     assert len({round(r.data.metrics["mae"], 6) for r in by_kind.values()}) == len(KINDS)
     best = min(by_kind.values(), key=lambda r: r.data.metrics["mae"])
     champion = client(swept).get_model_version_by_alias("cltv", "champion")
-    assert champion.run_id == best.info.run_id
+    if champion.run_id != best.info.run_id:
+        held = client(swept).get_run(champion.run_id).data.metrics["mae"]
+        assert held <= best.data.metrics["mae"] * (1 + INDISTINGUISHABLE)
+        assert "indistinguishable" in best.data.tags["cltv.champion_decision"]
 
 
 def test_exp_show_tabulates_the_sweep(swept):
