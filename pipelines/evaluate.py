@@ -1,21 +1,28 @@
-"""Stage `evaluate`: how well the model fits.
+"""Stage `evaluate`: how well the model fits and forecasts.
 
-Transaction logs: fit on the calibration period, score the holdout (with data.acquired_after: the
-customers first seen after its cut-off only, cltv.data.cohort). A FLO snapshot has no
-holdout: fit on everything and report in-sample goodness of fit and diagnostics.
+Transaction logs: a rolling-origin backtest (cltv.backtest, docs/backtest.md). The daily table is
+read once; for each origin (evaluate.*; default: the one split data.calibration_end ->
+data.observation_end) the model is fitted on the calibration period (with data.acquired_after:
+the customers first seen after its cut-off only, cltv.data.cohort) and scored on the holdout.
+Every origin is checked before the first fit. A FLO snapshot has no holdout: fit on everything
+and report in-sample goodness of fit and diagnostics.
 
-metrics/evaluation.json  the headline (cltv.headline, at most 25, holdout error first): holdout
-                         errors of the model and of the naive baseline (logs) or in-sample checks
-                         (snapshots), interval coverage, diagnostics flags, "warnings" (in words)
-metrics/evaluation_details.json  every other figure: log-likelihoods, AIC/BIC, chi-square details,
-                         the calibration fit's parameters
-plots/*.csv              data of the DVC plots declared in dvc.yaml (holdout plots empty for a
-                         snapshot), among them the PIT histogram of the predictive intervals
+metrics/evaluation.json  the first origin's headline (cltv.headline, at most 25, holdout error
+                         first): holdout errors of the model and of the naive baseline (logs) or
+                         in-sample checks (snapshots), interval coverage, diagnostics flags,
+                         "warnings" (in words)
+metrics/evaluation_details.json  the first origin's other figures: log-likelihoods, AIC/BIC,
+                         chi-square details, the calibration fit's parameters
+metrics/backtest.json    the summary over origins (mean, worst origin, origins beating the baseline)
+plots/backtest.csv       one row per origin; plots/deciles.csv: the last origin's decile table
+plots/*.csv              data of the other DVC plots declared in dvc.yaml, of the first origin
+                         (holdout plots empty for a snapshot)
 """
 import pandas as pd
 
-from cltv.data import cohort
-from cltv.evaluate import evaluate, evaluate_in_sample
+from cltv import backtest
+from cltv.data import cohort, rfm
+from cltv.evaluate import evaluate, evaluate_in_sample, holdout_predictions
 from cltv.headline import split
 from cltv.io import write_csv, write_json
 from cltv.model import CLTVModel
@@ -23,34 +30,66 @@ from pipelines.common import ROOT, run
 from pipelines.settings import model_params
 
 
+def origin_tables(p: dict, daily: pd.DataFrame) -> list[tuple[pd.Timestamp, pd.Timestamp, pd.DataFrame]]:
+    """Per origin ``(calibration end, holdout end, calibration/holdout table)``, each checked."""
+    d, e = p["data"], p["evaluate"]
+    out = []
+    for start, end in backtest.origins(d["calibration_end"], d["observation_end"], e["origins"], e["count"],
+                                       e["spacing_weeks"], e["holdout_weeks"]):
+        ch = rfm.calibration_holdout(daily, start, end)
+        if d["acquired_after"] is not None:  # the cohort rule: fit and measure on customers acquired after it
+            ch = ch[cohort.fitted(ch, start, d["acquired_after"])].reset_index(drop=True)
+        backtest.check(ch, start, end, "data/daily.parquet")
+        out.append((start, end, ch))
+    return out
+
+
+def one_origin(ch: pd.DataFrame, daily: pd.DataFrame, model: CLTVModel, start, end) -> tuple[dict, dict, pd.DataFrame]:
+    """The holdout metrics, plot tables and decile table of ``model`` fitted on ``ch``."""
+    if len(ch) < daily["customer_id"].nunique():
+        daily = daily[daily["customer_id"].isin(ch["customer_id"])].reset_index(drop=True)
+    metrics, plots = evaluate(ch, daily, model, start, end)
+    pred = holdout_predictions(ch, model)
+    naive = pred["baseline"].to_numpy() * ch["monetary_value"].to_numpy(dtype=float)  # the baseline's revenue
+    ranks, deciles = backtest.ranking(ch["holdout_spend"].to_numpy(dtype=float), pred["predicted_revenue"].to_numpy(),
+                                      naive)
+    return {**metrics, **ranks}, plots, deciles
+
+
 def main(p: dict) -> None:
-    calibration = pd.read_parquet(ROOT / "data/calibration.parquet")
-    if p["data"]["acquired_after"] is not None:  # the cohort rule: fit and measure on customers acquired after it
-        calibration = calibration[cohort.fitted(calibration, p["data"]["calibration_end"],
-                                                p["data"]["acquired_after"])].reset_index(drop=True)
-    model = CLTVModel(**model_params(p)).fit(calibration)
+    rows, deciles = [], pd.DataFrame(columns=["decile", "customers", "predicted", "actual"])
     if p["data"]["source"] == "flo":
-        metrics, plots = evaluate_in_sample(calibration, model)
-        summary = (f"in-sample chi2 {metrics['insample_chi2']:.1f} ({metrics['insample_chi2_dof']} d.f.), "
-                   f"customers without repeat purchase {metrics['zero_repeat_observed']:.0f} observed vs "
-                   f"{metrics['zero_repeat_expected']:.1f} expected")
+        calibration = pd.read_parquet(ROOT / "data/calibration.parquet")
+        metrics, plots = evaluate_in_sample(calibration, CLTVModel(**model_params(p)).fit(calibration))
+        print(f"evaluate: in-sample chi2 {metrics['insample_chi2']:.1f} ({metrics['insample_chi2_dof']} d.f.), "
+              f"customers without repeat purchase {metrics['zero_repeat_observed']:.0f} observed vs "
+              f"{metrics['zero_repeat_expected']:.1f} expected")
     else:
         daily = pd.read_parquet(ROOT / "data/daily.parquet")
-        if p["data"]["acquired_after"] is not None:
-            daily = daily[daily["customer_id"].isin(calibration["customer_id"])].reset_index(drop=True)
-        metrics, plots = evaluate(calibration, daily, model, p["data"]["calibration_end"], p["data"]["observation_end"])
-        summary = (f"holdout purchases actual {metrics['holdout_purchases_actual']:.0f}, predicted "
-                   f"{metrics['holdout_purchases_predicted']:.1f}; MAE {metrics['mae']:.4f} "
-                   f"(baseline {metrics['baseline_mae']:.4f}); {metrics['interval_level']:.0%} intervals hold for "
-                   f"{metrics['holdout_coverage']:.1%} of customers ({metrics['holdout_above']:.1%} above, "
-                   f"{metrics['holdout_below']:.1%} below; randomised PIT {metrics['holdout_pit_coverage']:.1%}, "
-                   f"spend {metrics['holdout_spend_pit_coverage']:.1%})")
-    for name, table in plots.items():
-        write_csv(ROOT / f"plots/{name}.csv", table)
+        for i, (start, end, ch) in enumerate(origin_tables(p, daily)):
+            found, tables, deciles = one_origin(ch, daily, CLTVModel(**model_params(p)).fit(ch), start, end)
+            rows.append(backtest.row(i, start, end, found))
+            if i == 0:
+                metrics, plots = found, tables
+            print(f"evaluate: origin {i} {start.date()} -> {end.date()} ({found['customers']:,} customers): holdout "
+                  f"purchases {found['holdout_purchases_actual']:.0f}, predicted {found['holdout_purchases_predicted']:.1f}; "
+                  f"MAE {found['mae']:.4f} (baseline {found['baseline_mae']:.4f}); Gini {found['gini']:.3f}, top "
+                  f"decile {found['top_decile_capture']:.1%} of spend; {found['interval_level']:.0%} intervals hold for "
+                  f"{found['holdout_coverage']:.1%} ({found['holdout_above']:.1%} above, {found['holdout_below']:.1%} "
+                  f"below; randomised PIT {found['holdout_pit_coverage']:.1%}, spend {found['holdout_spend_pit_coverage']:.1%})")
+            for note in found["warnings"] if i else ():
+                print(f"evaluate: WARNING origin {start.date()}: {note}")
+    table = pd.DataFrame(rows, columns=backtest.COLUMNS)
+    for name, frame in {**plots, "backtest": table, "deciles": deciles}.items():
+        write_csv(ROOT / f"plots/{name}.csv", frame)
     headline, details = split(metrics)
     write_json(ROOT / "metrics/evaluation_details.json", details, sort_keys=False)  # parameters in model order
     write_json(ROOT / "metrics/evaluation.json", headline, sort_keys=False)
-    print(f"evaluate: {summary}")
+    write_json(ROOT / "metrics/backtest.json", backtest.summary(table) if rows else {"origins": 0}, sort_keys=False)
+    if len(rows) > 1:
+        s = backtest.summary(table)
+        print(f"evaluate: over {s['origins']} origins MAE {s['mae_mean']:.4f} (worst {s['mae_worst']:.4f}, baseline "
+              f"{s['baseline_mae_mean']:.4f}), beats the baseline on {s['mae_beats_baseline']}; Gini {s['gini_mean']:.3f}")
     for note in metrics["warnings"]:
         print(f"evaluate: WARNING {note}")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cltv import serving
+from cltv import backtest, serving
 from cltv.hyperparameters import flatten
 from cltv.io import write_json
 from cltv.model import CLTVModel
@@ -22,6 +22,10 @@ def main(p: dict) -> None:
     root, uri = tracking()
     model_json, metrics_json = ROOT / "models/cltv_model.json", ROOT / "metrics/evaluation.json"
     model, metrics = CLTVModel.load(model_json), json.loads(metrics_json.read_text())  # the headline
+    summary, origins = json.loads((ROOT / "metrics/backtest.json").read_text()), pd.read_csv(ROOT / "plots/backtest.csv")
+    if summary["origins"]:  # a log: the champion metric's mean over the origins decides, see cltv.tracking.champion
+        metrics["backtest"] = summary
+    plan = [f"{a}..{b}" for a, b in zip(origins["calibration_end"], origins["holdout_end"])]
     label, data = data_label(d), ROOT / d["path"]
     commit, dirty = registry.git_state(ROOT, pipeline_outputs())
     with tempfile.TemporaryDirectory() as tmp:
@@ -30,10 +34,12 @@ def main(p: dict) -> None:
             model_json=model_json, metrics=metrics, data_file=data, data_label=label,
             evaluation={"data_sha256": registry.sha256(data), **{k: d[k] for k in (
                 "source", "calibration_end", "observation_end", "seed_compatible")},
-                **({"acquired_after": d["acquired_after"]} if d["acquired_after"] is not None else {})},
+                **({"acquired_after": d["acquired_after"]} if d["acquired_after"] is not None else {}),
+                **({"origins": plan} if len(plan) > 1 or plan and plan[0] != f"{d['calibration_end']}..{d['observation_end']}"
+                   else {})},
             config=flatten(p), input_example=pd.read_parquet(ROOT / "data/rfm.parquet").head(3),
             artifacts={"model_json": [model_json], "metrics": [metrics_json, ROOT / "metrics/evaluation_details.json",
-                                                        ROOT / "metrics/data_quality.json"],
+                                                        ROOT / "metrics/backtest.json", ROOT / "metrics/data_quality.json"],
                        "segments": [ROOT / "outputs/segment_profile.csv"],
                        "plots": [ROOT / f"plots/{n}.csv" for n in SPECS] + pngs,
                        "report": [ROOT / f"reports/{f}" for f in ("segments.md", "segments.html", "clv_by_segment.png")]},
@@ -42,7 +48,9 @@ def main(p: dict) -> None:
             code={str(f.relative_to(serving.PACKAGE_DIR)): f for f in sorted(serving.PACKAGE_DIR.rglob("*.py"))},
             tags={"mlflow.source.git.commit": commit, "cltv.git_commit": commit, "cltv.git_dirty": str(dirty).lower(),
                   "cltv.data_path": d["path"], "cltv.warnings": "; ".join(fit_warnings(metrics, model)) or "none",
-                  **({"dvc.exp_name": os.environ["DVC_EXP_NAME"]} if os.environ.get("DVC_EXP_NAME") else {})})
+                  **({"dvc.exp_name": os.environ["DVC_EXP_NAME"]} if os.environ.get("DVC_EXP_NAME") else {})},
+            series={f"backtest.{k}": origins[k].tolist() for k in backtest.FIGURES} if len(origins) else {},
+            baseline_losses=backtest.baseline_losses(origins, reg["champion_metric"]) if len(origins) else [])
         where = registry.Registry(uri, reg["experiment"], reg["model_name"], reg["champion_metric"],
                                   CHAMPION_METRICS[reg["champion_metric"]], root / "mlruns" if uri.startswith("sqlite:")
                                   else None, root / ".dvc/tmp/mlflow.lock", os.environ.get("MLFLOW_RUN_ID"))

@@ -13,7 +13,7 @@ from cltv.errors import DataError
 from cltv.evaluate import evaluate, holdout_predictions
 from cltv.model import CLTVModel
 from cltv.models import PURCHASE_MODELS, purchase_model
-from cltv.tracking.registry import INDISTINGUISHABLE
+from cltv.tracking.champion import INDISTINGUISHABLE
 
 TRUE = (3.0, 10.0, 1.0, 4.0)  # r, alpha (weekly rate 0.3), a, b (dropout 0.2 per purchase)
 CAL, OBS = "2020-06-30", "2020-12-31"

@@ -282,7 +282,7 @@ def test_flo_snapshot_runs_end_to_end(repo):
     assert page.startswith("<!DOCTYPE html>") and 'src="data:image/png;base64,' in page and "P(alive) is not" in page
     last = runs(repo)[-1]
     assert last.data.params["data.source"] == "flo" and last.data.metrics["selection_bias_suspected"] == 1.0
-    assert "not comparable, it was evaluated on other data (cdnow master" in last.data.tags["cltv.champion_decision"]
+    assert "not comparable, it was evaluated on other data or origins (cdnow master" in last.data.tags["cltv.champion_decision"]
     assert {"report/segments.md", "report/segments.html"} <= {
         a.path for a in client(repo).list_artifacts(last.info.run_id, "report")}
 
@@ -317,7 +317,7 @@ def test_champion_stays_with_its_data_and_a_sweep_value_0_is_0_0(repo):
     commit(repo, "baseline")
     champion = client(repo).get_model_version_by_alias("cltv", "champion").version
     sample = sh(repo, "dvc", "exp", "run", "-S", "data=cdnow_sample")
-    assert "not comparable, it was evaluated on other data (cdnow master" in sample.stdout
+    assert "not comparable, it was evaluated on other data or origins (cdnow master" in sample.stdout
     assert client(repo).get_model_version_by_alias("cltv", "champion").version == champion
     count = len(runs(repo))
     sh(repo, "dvc", "exp", "run", "-S", "model.purchases.penalizer=0")  # 0 == 0.0: the committed result

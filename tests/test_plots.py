@@ -5,7 +5,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from cltv.evaluate import evaluate
+from cltv import backtest
+from cltv.evaluate import evaluate, holdout_predictions
 from cltv.plots import SPECS, dvc_plots, save_pngs
 
 from .conftest import CAL_END, OBS_END
@@ -21,6 +22,10 @@ def test_dvc_yaml_declares_the_plots_of_the_specs():
 
 def test_evaluate_writes_the_tables_the_specs_draw(sample_ch, sample_daily, sample_model, tmp_path):
     _, tables = evaluate(sample_ch, sample_daily, sample_model, CAL_END, OBS_END)
+    pred = holdout_predictions(sample_ch, sample_model)
+    found, tables["deciles"] = backtest.ranking(sample_ch["holdout_spend"].to_numpy(), pred["predicted_revenue"].to_numpy(),
+                                                pred["baseline"].to_numpy())
+    tables["backtest"] = pd.DataFrame([backtest.row(0, pd.Timestamp(CAL_END), pd.Timestamp(OBS_END), {**_, **found})])
     assert set(tables) == set(SPECS)
     for name, spec in SPECS.items():
         assert {spec.x, *spec.ys} <= set(tables[name].columns), name

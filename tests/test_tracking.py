@@ -104,7 +104,7 @@ def test_champion_is_compared_only_on_the_same_evaluation_data(store):
     other = registry.Result(**{**result.__dict__, "evaluation": {"data_sha256": "b" * 64},
                                "data_label": "data B", "metrics": {**result.metrics, "mae": 0.1}})
     b = _register(other, where)
-    assert b["decision"].startswith("kept version 1: not comparable, it was evaluated on other data (data A")
+    assert b["decision"].startswith("kept version 1: not comparable, it was evaluated on other data or origins (data A")
     assert "registry.model_name" in b["decision"]
     better = registry.Result(**{**result.__dict__, "metrics": {**result.metrics, "mae": 0.7}})
     assert _register(better, where)["decision"] == "promoted: mae 0.7 < 0.8 of version 1"

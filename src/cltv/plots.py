@@ -1,6 +1,7 @@
 """The evaluation plots, one spec each (:data:`SPECS`): the tables :func:`cltv.evaluate.evaluate`
-returns under these names, the DVC plots dvc.yaml declares (:func:`dvc_plots`) and the PNG
-renderings for the MLflow UI (:func:`save_pngs`).
+returns under these names (``backtest`` and ``deciles``: the backtest's, :mod:`cltv.backtest`), the
+DVC plots dvc.yaml declares (:func:`dvc_plots`) and the PNG renderings for the MLflow UI
+(:func:`save_pngs`).
 """
 from __future__ import annotations
 
@@ -37,6 +38,12 @@ SPECS = {
                         "pit", ("observed", "spend_observed", "expected"),
                         "PIT of the actual holdout purchases under the model's predictive distribution",
                         "share of customers", "cltv_bars", "bar"),
+    "backtest": Spec("Holdout MAE by origin (calibration end), model vs naive baseline", "calibration_end",
+                     ("mae", "baseline_mae"), "origin (calibration end)", "holdout MAE (purchases per customer)",
+                     "cltv_origins", "line"),
+    "deciles": Spec("Holdout spend by decile of predicted revenue (last origin), actual vs predicted", "decile",
+                    ("actual", "predicted"), "decile of predicted holdout revenue (1 = top 10 %)", "holdout spend",
+                    "cltv_bars", "bar"),
     "frequency_recency_grid": Spec(
         "By frequency and recency, at the oldest customers' age", "recency", ("p_alive", "expected_purchases"),
         "recency (weeks)", "frequency (repeat purchases)", "cltv_heatmap", "heatmap",
@@ -79,7 +86,8 @@ def save_png(name: str, table: pd.DataFrame, path: str | Path) -> None:
                 ax.set(title=panel, xlabel=xlabel, ylabel=ylabel)
                 fig.colorbar(image, ax=ax)
         else:
-            table.plot(x=x, y=ys, kind=kind, ax=axes[0][0], rot=0)
+            marks = {"marker": "o"} if kind == "line" and len(table) < 30 else {}  # a few points (origins) show
+            table.plot(x=x, y=ys, kind=kind, ax=axes[0][0], rot=0, **marks)
             axes[0][0].set(title=title, xlabel=xlabel, ylabel=ylabel)
         fig.tight_layout()
         fig.savefig(path, format="png", metadata={"Software": None})

@@ -5,7 +5,8 @@ A *result* is what the pipeline produced: the model JSON, the evaluation metrics
 and the input data they came from (:class:`Result`). :func:`register` logs it as one run with the
 packaged model as a new version of the registered model (alias ``candidate``), and moves alias
 ``champion`` only when the champion metric beats the current champion's *on the same evaluation
-data* by more than :data:`INDISTINGUISHABLE` (:func:`champion_decision`).
+data and origins* by more than :data:`~cltv.tracking.champion.INDISTINGUISHABLE` and the naive
+baseline on every origin (:func:`cltv.tracking.champion.champion_decision`).
 
 All or nothing: the run's fingerprint tag (a hash of everything the result consists of, from
 canonical values, so ``0`` and ``0.0`` are the same setting) is set last, after the model
@@ -46,6 +47,8 @@ class Result:
     datasets: dict[str, pd.DataFrame] = field(default_factory=dict)  # context -> table, for log_input
     code: dict[str, Path] = field(default_factory=dict)  # the packaged code by name (fingerprinted, not logged)
     tags: dict[str, str] = field(default_factory=dict)
+    series: dict[str, list[float]] = field(default_factory=dict)  # metric -> value per backtest origin (step)
+    baseline_losses: list[str] = field(default_factory=list)  # origins where the champion metric loses to the baseline
 
 
 @dataclass
@@ -174,46 +177,6 @@ def fail_orphans(client, experiment_id: str, keep: str | None = None) -> list[st
     return orphans
 
 
-INDISTINGUISHABLE = 2e-3  # relative difference of the champion metric within which two results are alike
-
-
-def champion_decision(client, name: str, version: str, metric: str, value: float | None, lower_is_better: bool,
-                      evaluation: str, dropout_degenerate: bool = False) -> tuple[bool, str]:
-    """Whether ``version`` becomes the champion, and why. Only a champion evaluated on the same
-    data (``evaluation``, see :func:`evaluation_key`) is compared; otherwise it stays. Results
-    whose metric differs by less than :data:`INDISTINGUISHABLE` (relative) are indistinguishable:
-    the champion stays, and the decision says so (and why, when the dropout is not identified)."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        current = client.get_model_version_by_alias(name, "champion")
-    except MlflowException:
-        current = None
-    if current is None:
-        return True, f"promoted: first champion of '{name}'"
-    if current.run_id and not has_artifacts(client, current.run_id):
-        return True, f"promoted: champion version {current.version} cannot load, its artifacts are gone"
-    theirs = current.tags.get("cltv.evaluation_data")
-    if theirs != evaluation:
-        return False, (f"kept version {current.version}: not comparable, it was evaluated on other data "
-                       f"({current.tags.get('cltv.data_label', 'unknown data')}, evaluation {theirs or 'unknown'}; "
-                       f"this result: evaluation {evaluation}); to serve a model of this data, register it under its "
-                       f"own name (registry.model_name) or move the alias by hand")
-    if value is None:
-        return False, f"kept version {current.version}: this result has no '{metric}'"
-    old = client.get_run(current.run_id).data.metrics.get(metric) if current.run_id else None
-    if old is None:
-        return True, f"promoted: champion version {current.version} has no '{metric}'"
-    if abs(value - old) <= INDISTINGUISHABLE * max(abs(old), abs(value)):
-        return False, (f"kept version {current.version}: indistinguishable from it ({metric} {value:.6g} vs {old:.6g}, "
-                       f"within {INDISTINGUISHABLE:.2%})" + ("; the dropout is not identified (dropout_degenerate = "
-                       "1), so the purchase models predict alike: see the warnings" if dropout_degenerate else ""))
-    better = value < old if lower_is_better else value > old
-    cmp = ("<" if lower_is_better else ">") if better else (">=" if lower_is_better else "<=")
-    return better, (f"{'promoted' if better else f'kept version {current.version}'}: {metric} {value:.6g} {cmp} "
-                    f"{old:.6g} of version {current.version}")
-
-
 def register(result: Result, registry: Registry, log_model, name: str, description: str) -> dict:
     """Log ``result`` as one run named ``name`` and register its model (``log_model(model_json,
     example, registered_model_name=...)``, see :func:`cltv.serving.log_model`), unless a finished
@@ -221,6 +184,8 @@ def register(result: Result, registry: Registry, log_model, name: str, descripti
     experiment (the one the run is in)}."""
     import mlflow
     from mlflow.tracking import MlflowClient
+
+    from . import champion
 
     files = {"model": result.model_json, "data": result.data_file, **{f"code/{name}": p for name, p in result.code.items()},
              **{f"{folder}/{p.name}": p for folder, paths in result.artifacts.items() for p in paths}}
@@ -255,11 +220,11 @@ def register(result: Result, registry: Registry, log_model, name: str, descripti
             for key, value in (("cltv.evaluation_data", evaluation), ("cltv.data_label", result.data_label),
                                ("run_name", name)):
                 client.set_model_version_tag(registry.model_name, version, key, value)
-            value = result.metrics.get(registry.champion_metric)
-            promote, why = champion_decision(client, registry.model_name, version, registry.champion_metric,
-                                             value if isinstance(value, (int, float)) else None,
-                                             registry.lower_is_better, evaluation,
-                                             bool(result.metrics.get("dropout_degenerate")))
+            value = champion.logged_value(flatten(result.metrics), registry.champion_metric)
+            promote, why = champion.champion_decision(
+                client, registry.model_name, version, registry.champion_metric,
+                value if isinstance(value, (int, float)) else None, registry.lower_is_better, evaluation,
+                bool(result.metrics.get("dropout_degenerate")), tuple(result.baseline_losses))
             if promote:
                 client.set_registered_model_alias(registry.model_name, "champion", version)
             client.set_model_version_tag(registry.model_name, version, "champion_decision", why)
@@ -286,6 +251,9 @@ def _log_contents(result: Result) -> None:
         numbers.update({f"{part}.{k}_se": v for k, v in (model[part].get("standard_errors") or {}).items()})
     numbers.update({f"segment.cutoff_{i + 1}": c for i, c in enumerate(model["segment_cutoffs"])})
     mlflow.log_metrics({k: float(v) for k, v in numbers.items()})
+    for key, values in result.series.items():  # step = origin index: the UI draws a curve over the origins
+        for step, v in enumerate(values):
+            mlflow.log_metric(key, float(v), step=step)
     digest = result.evaluation.get("data_sha256", "")[:16] or None
     for context, table in result.datasets.items():
         with warnings.catch_warnings():  # MLflow's hints: integer columns hold no missing values; a local path

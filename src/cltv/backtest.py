@@ -1,0 +1,159 @@
+"""Rolling-origin backtests: the model fitted at several calibration ends ("origins"), each scored
+on the holdout that follows it, with metrics that rank customers and a summary over origins.
+
+An origin is a pair of days ``(calibration end, holdout end)``. :func:`origins` builds them from
+explicit calibration ends or from a rule (``count`` origins ``spacing_weeks`` apart from the
+first calibration end, each followed by ``holdout_weeks`` weeks or by the rest of the log).
+Per origin, :func:`ranking` adds to the holdout metrics of :func:`cltv.evaluate.evaluate` how well
+predicted holdout revenue ranks customers by realized holdout spend; :func:`summary` gives the
+mean over origins, the worst origin and the number of origins on which the model beats the naive
+baseline; :func:`baseline_losses` names the origins on which it does not.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import numeric
+from .errors import ConfigError, DataError
+
+#: the metrics a champion can be chosen by (registry.champion_metric), and whether lower is better;
+#: each has a naive-baseline counterpart ``baseline_<name>``
+LOWER_IS_BETTER = {"mae": True, "rmse": True, "pearson": False, "spearman": False}
+#: further per-origin metrics averaged in the summary (rel. errors: (predicted - actual) / actual)
+AVERAGED = ("holdout_purchases_rel_error", "holdout_revenue_rel_error", "gini", "baseline_gini", "clv_spearman",
+            "decile_mape", "top_decile_capture", "holdout_coverage", "holdout_pit_coverage", "calibration_chi2")
+#: the figures of one origin's row in the backtest table, after its days
+FIGURES = [m for name in LOWER_IS_BETTER for m in (name, f"baseline_{name}")] + list(AVERAGED)
+COLUMNS = ["origin", "calibration_end", "holdout_end", "holdout_weeks", "customers", *FIGURES]
+DECILES = 10
+MIN_CUSTOMERS = 100  # an origin's calibration cohort below this is too small to fit on
+
+
+def origins(calibration_end: str, observation_end: str, explicit: list[str] | None = None, count: int = 1,
+            spacing_weeks: int = 13, holdout_weeks: int | None = None) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """The origins ``[(calibration end, holdout end)]`` in time order: the ``explicit`` calibration
+    ends, or else ``count`` of them ``spacing_weeks`` apart from ``calibration_end``; each holdout
+    lasts ``holdout_weeks`` weeks (None: up to ``observation_end``) and ends on or before
+    ``observation_end``. The default (one origin, no holdout length) is the single split
+    ``(calibration_end, observation_end)``. Raises :class:`ConfigError` naming the key."""
+    last = pd.Timestamp(observation_end)
+    if explicit:
+        starts = sorted(pd.Timestamp(d) for d in explicit)
+        key = "evaluate.origins"
+    else:
+        starts = [pd.Timestamp(calibration_end) + pd.Timedelta(weeks=spacing_weeks * i) for i in range(count)]
+        key = "evaluate.count / evaluate.spacing_weeks"
+    if len(set(starts)) < len(starts):
+        raise ConfigError(f"{key}: the calibration ends {[str(s.date()) for s in starts]} repeat one; expected distinct days")
+    out = [(s, last if holdout_weeks is None else s + pd.Timedelta(weeks=holdout_weeks)) for s in starts]
+    for start, end in out:
+        if start >= last or end > last:
+            raise ConfigError(f"{key}: the origin {start.date()} with its holdout to {end.date()} does not end on or "
+                              f"before data.observation_end ({last.date()}); use fewer or earlier origins or a shorter "
+                              "evaluate.holdout_weeks")
+    return out
+
+
+def check(ch: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, source: str) -> None:
+    """Fail before any fit when the origin ``start`` (holdout to ``end``) cannot be evaluated:
+    fewer than :data:`MIN_CUSTOMERS` customers first seen by then, or no holdout purchase."""
+    if len(ch) < MIN_CUSTOMERS:
+        raise DataError(f"{source}: the origin {start.date()} has {len(ch)} customers first seen on or before it; "
+                        f"expected at least {MIN_CUSTOMERS}: set a later first origin (data.calibration_end or "
+                        "evaluate.origins)")
+    if int(ch["holdout_purchases"].sum()) == 0:
+        raise DataError(f"{source}: no purchase in the holdout {start.date()} .. {end.date()} of the origin "
+                        f"{start.date()}; expected a holdout inside the log: an earlier origin or a longer holdout")
+
+
+def gini(actual: np.ndarray, score: np.ndarray) -> float:
+    """Gini of ``actual`` ordered by ``score`` (highest first): twice the mean distance between the
+    cumulative share of ``actual`` and the cumulative share of customers. Customers with equal
+    scores share their ``actual`` (its mean), so ties count as no information and the order of
+    the input does not matter."""
+    actual, score = np.asarray(actual, dtype=float), np.asarray(score, dtype=float)
+    order = np.argsort(-score, kind="stable")
+    a, s = actual[order], score[order]
+    group = np.cumsum(np.concatenate([[True], s[1:] != s[:-1]])) - 1
+    a = (np.bincount(group, weights=a) / np.bincount(group))[group]
+    total = float(np.sum(a))
+    if total <= 0:
+        return 0.0
+    n = a.size
+    captured = np.cumsum(a) / total
+    return float(np.sum(captured - np.arange(1, n + 1) / n)) * 2.0 / n
+
+
+def normalized_gini(actual: np.ndarray, predicted: np.ndarray) -> float:
+    """:func:`gini` of ``predicted`` over that of the perfect ranking (``actual`` itself): 1 for a
+    ranking as good as the truth's, about 0 for a random one, negative for a reversed one."""
+    best = gini(actual, actual)
+    return gini(actual, predicted) / best if best > 0 else 0.0
+
+
+def deciles(actual: np.ndarray, predicted: np.ndarray) -> pd.DataFrame:
+    """Customers ranked by ``predicted`` (highest first; ties in input order) in :data:`DECILES`
+    groups of equal size (the first ones one larger): ``decile`` (1 = top), ``customers``,
+    ``predicted`` and ``actual`` (sums; money for revenue). The columns sum to the totals."""
+    actual, predicted = np.asarray(actual, dtype=float), np.asarray(predicted, dtype=float)
+    n = actual.size
+    decile = np.empty(n, dtype=np.int64)
+    decile[np.argsort(-predicted, kind="stable")] = np.arange(n) * DECILES // max(n, 1)
+    return pd.DataFrame({"decile": np.arange(1, DECILES + 1),
+                         "customers": np.bincount(decile, minlength=DECILES),
+                         "predicted": np.bincount(decile, weights=predicted, minlength=DECILES),
+                         "actual": np.bincount(decile, weights=actual, minlength=DECILES)})
+
+
+def ranking(spend: np.ndarray, predicted: np.ndarray, baseline: np.ndarray) -> tuple[dict[str, float], pd.DataFrame]:
+    """How well predicted holdout revenue (``predicted``, money per customer) ranks customers by
+    realized holdout spend (``spend``): ``(metrics, decile table)``. Metrics: ``gini`` (normalized,
+    :func:`normalized_gini`) and ``baseline_gini`` (of the naive ``baseline`` revenue),
+    ``clv_spearman``, ``decile_mape`` (mean over deciles with spend of |predicted - actual| /
+    actual) and ``top_decile_capture`` (share of all realized spend from the predicted top 10 %)."""
+    table = deciles(spend, predicted)
+    real = table["actual"].to_numpy()
+    has = real > 0
+    total = float(np.sum(real))
+    return {
+        "gini": normalized_gini(spend, predicted),
+        "baseline_gini": normalized_gini(spend, baseline),
+        "clv_spearman": numeric.spearman(spend, predicted) if np.std(spend) > 0 and np.std(predicted) > 0 else 0.0,
+        "decile_mape": float(np.mean(np.abs(table["predicted"].to_numpy()[has] - real[has]) / real[has])) if has.any()
+        else float("nan"),
+        "top_decile_capture": float(real[0] / total) if total > 0 else float("nan"),
+    }, table
+
+
+def row(index: int, start: pd.Timestamp, end: pd.Timestamp, metrics: dict) -> dict:
+    """One origin's line of the backtest table (plots/backtest.csv, :data:`COLUMNS`): its days and figures."""
+    return {"origin": index, "calibration_end": str(start.date()), "holdout_end": str(end.date()),
+            "holdout_weeks": metrics["holdout_weeks"], "customers": metrics["customers"],
+            **{k: metrics[k] for k in FIGURES}}
+
+
+def beats(rows: pd.DataFrame, metric: str) -> np.ndarray:
+    """Per origin, whether the model is strictly better than the naive baseline on ``metric``."""
+    model, base = rows[metric].to_numpy(dtype=float), rows[f"baseline_{metric}"].to_numpy(dtype=float)
+    return model < base if LOWER_IS_BETTER[metric] else model > base
+
+
+def summary(rows: pd.DataFrame) -> dict:
+    """Over the origins of the backtest table: ``origins``; per champion metric its ``_mean``, its
+    value on the worst origin (``_worst``), the baseline's mean and the number of origins on which
+    the model beats the baseline (``_beats_baseline``); the mean of every :data:`AVERAGED` metric."""
+    out: dict = {"origins": int(len(rows))}
+    for name, lower in LOWER_IS_BETTER.items():
+        values = rows[name].to_numpy(dtype=float)
+        out[f"{name}_mean"] = float(np.mean(values))
+        out[f"{name}_worst"] = float(values.max() if lower else values.min())
+        out[f"baseline_{name}_mean"] = float(np.mean(rows[f"baseline_{name}"].to_numpy(dtype=float)))
+        out[f"{name}_beats_baseline"] = int(beats(rows, name).sum())
+    out.update({f"{k}_mean": float(np.mean(rows[k].to_numpy(dtype=float))) for k in AVERAGED})
+    return out
+
+
+def baseline_losses(rows: pd.DataFrame, metric: str) -> list[str]:
+    """The calibration ends of the origins on which the model does not beat the baseline on ``metric``."""
+    return list(rows["calibration_end"][~beats(rows, metric)].astype(str))
