@@ -6,6 +6,7 @@
 #   ./dev.sh bench [args]             runs the scale benchmark (benchmarks/scale.py)
 #   ./dev.sh bench-models [args]      purchase models against lifetimes (benchmarks/models.py)
 #   ./dev.sh bench-spark [args]       pandas against Spark local[2] on 10M transactions (benchmarks/spark.py)
+#   ./dev.sh bench-backtest [args]    evaluate with 1 and with k origins (benchmarks/backtest.py)
 #   ./dev.sh env                      only installs
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -37,6 +38,7 @@ case "$cmd" in
     bench) exec python -m benchmarks.scale "$@" ;;
     bench-models) exec python -m benchmarks.models "$@" ;;
     bench-spark) exec python -m benchmarks.spark "$@" ;;
+    bench-backtest) exec python -m benchmarks.backtest "$@" ;;
     env)   ;;
     *) echo "usage: ./dev.sh repro|test|bench|bench-models|bench-spark|env [args]" >&2; exit 2 ;;
 esac

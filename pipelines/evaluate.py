@@ -44,11 +44,13 @@ def origin_tables(p: dict, daily: pd.DataFrame) -> list[tuple[pd.Timestamp, pd.T
     return out
 
 
-def one_origin(ch: pd.DataFrame, daily: pd.DataFrame, model: CLTVModel, start, end) -> tuple[dict, dict, pd.DataFrame]:
-    """The holdout metrics, plot tables and decile table of ``model`` fitted on ``ch``."""
-    if len(ch) < daily["customer_id"].nunique():
+def one_origin(ch: pd.DataFrame, daily: pd.DataFrame, model: CLTVModel, start, end, tables: bool = True
+               ) -> tuple[dict, dict, pd.DataFrame]:
+    """The holdout metrics, plot tables (``tables``: the first origin's) and decile table of
+    ``model`` fitted on ``ch``."""
+    if tables and len(ch) < daily["customer_id"].nunique():  # the tracking plot: the fitted cohort's days
         daily = daily[daily["customer_id"].isin(ch["customer_id"])].reset_index(drop=True)
-    metrics, plots = evaluate(ch, daily, model, start, end)
+    metrics, plots = evaluate(ch, daily, model, start, end, tables)
     pred = holdout_predictions(ch, model)
     naive = pred["baseline"].to_numpy() * ch["monetary_value"].to_numpy(dtype=float)  # the baseline's revenue
     ranks, deciles = backtest.ranking(ch["holdout_spend"].to_numpy(dtype=float), pred["predicted_revenue"].to_numpy(),
@@ -67,7 +69,7 @@ def main(p: dict) -> None:
     else:
         daily = pd.read_parquet(ROOT / "data/daily.parquet")
         for i, (start, end, ch) in enumerate(origin_tables(p, daily)):
-            found, tables, deciles = one_origin(ch, daily, CLTVModel(**model_params(p)).fit(ch), start, end)
+            found, tables, deciles = one_origin(ch, daily, CLTVModel(**model_params(p)).fit(ch), start, end, i == 0)
             rows.append(backtest.row(i, start, end, found))
             if i == 0:
                 metrics, plots = found, tables

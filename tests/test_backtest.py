@@ -122,8 +122,16 @@ def test_the_champion_is_the_best_backtest_mean_and_never_one_losing_to_the_base
     decision = _register(losing, where)["decision"]
     assert decision.startswith("not promoted") and "2021-04-01" in decision and "never champion" in decision
     # the mean over origins decides, not the first origin's figure
-    better = dataclasses.replace(first, metrics={**first.metrics, "mae": 0.95, "backtest": {"mae_mean": 0.7}})
-    assert _register(better, where)["decision"] == "promoted: mae 0.7 < 0.8 of version 1"
+    better = dataclasses.replace(first, metrics={**first.metrics, "mae": 0.95, "backtest": {"mae_mean": 0.7, "origins": 2}})
+    assert _register(better, where)["decision"] == "promoted: mae (mean of 2 origins) 0.7 < 0.8 of version 1"
     # other origins: not comparable
     elsewhere = dataclasses.replace(better, evaluation=result.evaluation, metrics={**better.metrics, "backtest": {"mae_mean": 0.5}})
     assert "not comparable" in _register(elsewhere, where)["decision"]
+
+
+def test_the_cost_benchmark_runs_and_prints_its_ratio(capsys):
+    from benchmarks.backtest import main
+
+    main(["--customers", "3000", "--origins", "2"])
+    out = capsys.readouterr().out
+    assert "| 1 |" in out and "| 2 |" in out and "<= 2" in out

@@ -114,6 +114,10 @@ def test_a_bad_value_of_each_key_is_refused_naming_the_key(key, value):
                                           "data.calibration_end (1997-09-30)"),
     ("data.quantity_col", "Quantity", "data.amount_col = 'amount' while data.quantity_col / data.price_col are set: "
                                       "for quantity x unit price set data.amount_col=null"),
+    ("evaluate.count", 4, "evaluate.count / evaluate.spacing_weeks: the origin 1998-06-30 with its holdout to "
+                          "1998-06-30 does not end on or before data.observation_end (1998-06-30)"),
+    ("evaluate.holdout_weeks", 40, "the origin 1997-09-30 with its holdout to 1998-07-07 does not end on or before"),
+    ("evaluate.origins", ["1997-06-30", "1998-07-31"], "evaluate.origins: the origin 1998-07-31"),
 ])
 def test_unknown_keys_and_inconsistent_values_are_refused(key, value, expected):
     with pytest.raises(ConfigError, match=re.escape(expected)):
@@ -126,6 +130,16 @@ def test_the_cohort_rule_takes_a_day_or_weeks_and_only_for_logs():
     flo = _with(_with(composed(), "data.source", "flo"), "data.acquired_after", 13)
     with pytest.raises(ConfigError, match="data.acquired_after: a rule for transaction logs"):
         validate(flo)
+    early = _with(_with(composed(), "evaluate.origins", ["1997-03-31", "1997-09-30"]), "data.acquired_after", "1997-05-01")
+    with pytest.raises(ConfigError, match=re.escape("expected a day before the first origin (1997-03-31")):
+        validate(early)
+
+
+def test_a_snapshot_keeps_the_single_split():
+    validate(_with(_with(composed(), "data.source", "flo"), "evaluate.spacing_weeks", 4))  # unused, harmless
+    for key, value in (("evaluate.count", 2), ("evaluate.origins", ["2021-01-01"]), ("evaluate.holdout_weeks", 13)):
+        with pytest.raises(ConfigError, match="a snapshot has no holdout to backtest on"):
+            validate(_with(_with(composed(), "data.source", "flo"), key, value))
 
 
 @pytest.fixture(scope="module")

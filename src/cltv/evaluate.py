@@ -260,13 +260,15 @@ def holdout_coverage(ch: pd.DataFrame, model: CLTVModel, level: float, chunk: in
     return metrics, table
 
 
-def evaluate(ch: pd.DataFrame, daily: pd.DataFrame, model: CLTVModel, calibration_end, observation_end):
+def evaluate(ch: pd.DataFrame, daily: pd.DataFrame, model: CLTVModel, calibration_end, observation_end,
+             tables: bool = True):
     """All evaluation figures: ``(metrics dict, plot tables dict)``; ``metrics["warnings"]``
-    lists the fit's problems in words (see :func:`diagnostics`)."""
+    lists the fit's problems in words (see :func:`diagnostics`). ``tables=False`` (a later origin
+    of a backtest, whose plots nobody draws): no plot tables, and no cumulative-repeat figures."""
     pred = holdout_predictions(ch, model)
     hist = calibration_histogram(ch, model)
     flags, notes = diagnostics(model, hist)
-    cum = cumulative_repeat(daily, model, calibration_end, observation_end)
+    cum = cumulative_repeat(daily, model, calibration_end, observation_end) if tables else None
     coverage, pit = holdout_coverage(ch, model, model.interval_level or 0.9)
     actual_revenue = float(ch["holdout_spend"].sum())
     predicted_revenue = float(pred["predicted_revenue"].sum())
@@ -280,14 +282,16 @@ def evaluate(ch: pd.DataFrame, daily: pd.DataFrame, model: CLTVModel, calibratio
         "holdout_revenue_predicted": predicted_revenue,
         "holdout_revenue_rel_error": (predicted_revenue - actual_revenue) / actual_revenue if actual_revenue else float("nan"),
         **_chi2(hist, "calibration", len(model.purchases_.param_names)),
-        "cumulative_repeat_actual_end": float(cum["actual"].iloc[-1]),
-        "cumulative_repeat_model_end": float(cum["model"].iloc[-1]),
+        **({"cumulative_repeat_actual_end": float(cum["actual"].iloc[-1]),
+            "cumulative_repeat_model_end": float(cum["model"].iloc[-1])} if tables else {}),
         **coverage,
         **fit_statistics(model),
         **flags,
         "calibration_fit": fitted(model),
         "warnings": notes,
     }
+    if not tables:
+        return metrics, {}
     grid = frequency_recency_grid(model, float(ch["T"].max()), model.horizons_months[0])
     plots = {"holdout_by_frequency": holdout_by_frequency(pred), "cumulative_repeat": cum,
              "calibration_histogram": hist, "frequency_recency_grid": grid, "holdout_pit": pit}

@@ -19,13 +19,15 @@ def logged_value(metrics: dict, metric: str) -> float | None:
 
 
 def champion_decision(client, name: str, version: str, metric: str, value: float | None, lower_is_better: bool,
-                      evaluation: str, dropout_degenerate: bool = False, baseline_losses: tuple[str, ...] = ()
-                      ) -> tuple[bool, str]:
-    """Whether ``version`` becomes the champion, and why. ``value``: its champion metric (mean over
-    origins); ``baseline_losses``: the origins (calibration ends) on which it does not beat the
-    naive baseline on ``metric``. The decision says when the results are indistinguishable (and
-    why, when the dropout is not identified)."""
+                      evaluation: str, dropout_degenerate: bool = False, baseline_losses: tuple[str, ...] = (),
+                      origins: int = 1) -> tuple[bool, str]:
+    """Whether ``version`` becomes the champion, and why. ``value``: its champion metric (the mean
+    over its ``origins``); ``baseline_losses``: the origins (calibration ends) on which it does not
+    beat the naive baseline on ``metric``. The decision says when the results are
+    indistinguishable (and why, when the dropout is not identified)."""
     from mlflow.exceptions import MlflowException
+
+    shown = metric if origins <= 1 else f"{metric} (mean of {origins} origins)"
 
     if baseline_losses:
         return False, (f"not promoted: its {metric} is no better than the naive baseline's on origin(s) "
@@ -50,10 +52,10 @@ def champion_decision(client, name: str, version: str, metric: str, value: float
     if old is None:
         return True, f"promoted: champion version {current.version} has no '{metric}'"
     if abs(value - old) <= INDISTINGUISHABLE * max(abs(old), abs(value)):
-        return False, (f"kept version {current.version}: indistinguishable from it ({metric} {value:.6g} vs {old:.6g}, "
+        return False, (f"kept version {current.version}: indistinguishable from it ({shown} {value:.6g} vs {old:.6g}, "
                        f"within {INDISTINGUISHABLE:.2%})" + ("; the dropout is not identified (dropout_degenerate = "
                        "1), so the purchase models predict alike: see the warnings" if dropout_degenerate else ""))
     better = value < old if lower_is_better else value > old
     cmp = ("<" if lower_is_better else ">") if better else (">=" if lower_is_better else "<=")
-    return better, (f"{'promoted' if better else f'kept version {current.version}'}: {metric} {value:.6g} {cmp} "
+    return better, (f"{'promoted' if better else f'kept version {current.version}'}: {shown} {value:.6g} {cmp} "
                     f"{old:.6g} of version {current.version}")

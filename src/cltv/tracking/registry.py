@@ -224,7 +224,8 @@ def register(result: Result, registry: Registry, log_model, name: str, descripti
             promote, why = champion.champion_decision(
                 client, registry.model_name, version, registry.champion_metric,
                 value if isinstance(value, (int, float)) else None, registry.lower_is_better, evaluation,
-                bool(result.metrics.get("dropout_degenerate")), tuple(result.baseline_losses))
+                bool(result.metrics.get("dropout_degenerate")), tuple(result.baseline_losses),
+                int(result.metrics.get("backtest", {}).get("origins", 1)))
             if promote:
                 client.set_registered_model_alias(registry.model_name, "champion", version)
             client.set_model_version_tag(registry.model_name, version, "champion_decision", why)
