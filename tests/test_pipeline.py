@@ -15,6 +15,7 @@ import psutil
 import pytest
 import yaml
 
+from cltv.backtest import FIGURES
 from cltv.schema import interval_columns
 
 from .repo import commit, copy_repo, sh, tool_env
@@ -82,7 +83,10 @@ def test_repro_runs_every_stage_then_nothing(repo):
         {k: float(v) for k, v in metrics.items() if k != "warnings"}
     details = json.loads((repo / "metrics/evaluation_details.json").read_text())
     assert {"aic", "bic", "calibration_fit"} <= set(details) and not set(details) & set(metrics)
-    assert len(run.data.metrics) < 50 and "aic" not in run.data.metrics
+    assert len([k for k in run.data.metrics if not k.startswith("backtest.")]) < 50 and "aic" not in run.data.metrics
+    summary = json.loads((repo / "metrics/backtest.json").read_text())  # the backtest: its summary and one step per origin
+    assert {k for k in run.data.metrics if k.startswith("backtest.")} == {f"backtest.{k}" for k in [*summary, *FIGURES]}
+    assert summary["origins"] == 1 and summary["mae_mean"] == metrics["mae"]  # the single split, figure for figure
     assert "metrics/evaluation_details.json" in {a.path for a in client(repo).list_artifacts(run.info.run_id, "metrics")}
     assert run.data.metrics["purchases.r"] == model["purchases"]["params"]["r"]
     assert run.data.metrics["spend.q"] == model["spend"]["params"]["q"]

@@ -16,6 +16,7 @@ import pandas as pd
 
 from . import numeric
 from .errors import ConfigError, DataError
+from .model import MIN_CUSTOMERS  # an origin's calibration cohort below this cannot be fitted
 
 #: the metrics a champion can be chosen by (registry.champion_metric), and whether lower is better;
 #: each has a naive-baseline counterpart ``baseline_<name>``
@@ -27,7 +28,6 @@ AVERAGED = ("holdout_purchases_rel_error", "holdout_revenue_rel_error", "gini", 
 FIGURES = [m for name in LOWER_IS_BETTER for m in (name, f"baseline_{name}")] + list(AVERAGED)
 COLUMNS = ["origin", "calibration_end", "holdout_end", "holdout_weeks", "customers", *FIGURES]
 DECILES = 10
-MIN_CUSTOMERS = 100  # an origin's calibration cohort below this is too small to fit on
 
 
 def origins(calibration_end: str, observation_end: str, explicit: list[str] | None = None, count: int = 1,

@@ -41,7 +41,7 @@ SPECS = {
     "backtest": Spec("Holdout MAE by origin (calibration end), model vs naive baseline", "calibration_end",
                      ("mae", "baseline_mae"), "origin (calibration end)", "holdout MAE (purchases per customer)",
                      "cltv_origins", "line"),
-    "deciles": Spec("Holdout spend by decile of predicted revenue (last origin), actual vs predicted", "decile",
+    "deciles": Spec("Holdout spend by decile of predicted revenue, last origin", "decile",
                     ("actual", "predicted"), "decile of predicted holdout revenue (1 = top 10 %)", "holdout spend",
                     "cltv_bars", "bar"),
     "frequency_recency_grid": Spec(

@@ -1,16 +1,19 @@
 """The champion gate: whether a new model version takes alias ``champion`` from the current one.
 
 Like with like: only a champion evaluated on the same data and origins (the evaluation key,
-:func:`cltv.tracking.registry.evaluation_key`) is compared. The champion metric is its mean over
+``cltv.tracking.registry.evaluation_key``) is compared. The champion metric is its mean over
 the backtest's origins (``backtest.<metric>_mean``; results logged before the backtest carry the
 one split's ``<metric>``). A version that does not beat the naive baseline on every origin is
 never promoted; two results within :data:`INDISTINGUISHABLE` are alike, so the champion stays.
 """
 from __future__ import annotations
 
-from .registry import has_artifacts
-
 INDISTINGUISHABLE = 2e-3  # relative difference of the champion metric within which two results are alike
+
+
+def has_artifacts(client, run_id: str) -> bool:
+    """Whether the run's artifacts are still there (``mlruns/`` may be gone, ``mlflow.db`` kept)."""
+    return bool(client.list_artifacts(run_id))
 
 
 def logged_value(metrics: dict, metric: str) -> float | None:

@@ -29,6 +29,8 @@ import pandas as pd
 
 from ..errors import TrackingError
 from ..hyperparameters import flatten, to_config
+from . import champion
+from .champion import has_artifacts
 
 OWNER_TAG = "cltv.registered_by"  # marks runs this module opened (orphans are marked FAILED)
 
@@ -155,11 +157,6 @@ def _experiment_id(client, name: str, artifact_root: Path | None) -> str:
     return exp.experiment_id
 
 
-def has_artifacts(client, run_id: str) -> bool:
-    """Whether the run's artifacts are still there (``mlruns/`` may be gone, ``mlflow.db`` kept)."""
-    return bool(client.list_artifacts(run_id))
-
-
 def logged_run(client, experiment_id: str, fp: str):
     """The FINISHED run that registered the result with fingerprint ``fp`` and still has its
     artifacts, or None."""
@@ -184,8 +181,6 @@ def register(result: Result, registry: Registry, log_model, name: str, descripti
     experiment (the one the run is in)}."""
     import mlflow
     from mlflow.tracking import MlflowClient
-
-    from . import champion
 
     files = {"model": result.model_json, "data": result.data_file, **{f"code/{name}": p for name, p in result.code.items()},
              **{f"{folder}/{p.name}": p for folder, paths in result.artifacts.items() for p in paths}}
