@@ -11,8 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from cltv import backtest
-from cltv.backtest import LOWER_IS_BETTER
+from cltv.origins import LOWER_IS_BETTER, origins
 from cltv.errors import ConfigError
 from cltv.hyperparameters import flatten
 from cltv.model import FITTERS  # model.fitter choices
@@ -140,7 +139,7 @@ def _cross_checks(p: dict) -> None:
         for key, before in (("data.calibration_end", "data.observation_end"), ("data.acquired_after", "data.calibration_end")):
             if isinstance(p[key], str) and p[key] >= p[before]:  # acquired_after: else no customer to fit
                 raise ConfigError(f"{key} = {p[key]!r}: expected a day before {before} ({p[before]})")
-        plan = backtest.origins(p["data.calibration_end"], p["data.observation_end"], p["evaluate.origins"],
+        plan = origins(p["data.calibration_end"], p["data.observation_end"], p["evaluate.origins"],
                                 p["evaluate.count"], p["evaluate.spacing_weeks"], p["evaluate.holdout_weeks"])
         if isinstance(p["data.acquired_after"], str) and p["data.acquired_after"] >= str(plan[0][0].date()):
             raise ConfigError(f"data.acquired_after = {p['data.acquired_after']!r}: expected a day before the first "

@@ -22,6 +22,8 @@ import pandas as pd
 
 from cltv import backtest
 from cltv.data import cohort, rfm
+from cltv.errors import FitError
+from cltv.origins import origins
 from cltv.evaluate import evaluate, evaluate_in_sample, holdout_predictions
 from cltv.headline import split
 from cltv.io import write_csv, write_json
@@ -34,7 +36,7 @@ def origin_tables(p: dict, daily: pd.DataFrame) -> list[tuple[pd.Timestamp, pd.T
     """Per origin ``(calibration end, holdout end, calibration/holdout table)``, each checked."""
     d, e = p["data"], p["evaluate"]
     out = []
-    for start, end in backtest.origins(d["calibration_end"], d["observation_end"], e["origins"], e["count"],
+    for start, end in origins(d["calibration_end"], d["observation_end"], e["origins"], e["count"],
                                        e["spacing_weeks"], e["holdout_weeks"]):
         ch = rfm.calibration_holdout(daily, start, end)
         if d["acquired_after"] is not None:  # the cohort rule: fit and measure on customers acquired after it
@@ -58,6 +60,14 @@ def one_origin(ch: pd.DataFrame, daily: pd.DataFrame, model: CLTVModel, start, e
     return {**metrics, **ranks}, plots, deciles
 
 
+def fit(p: dict, ch: pd.DataFrame, start: pd.Timestamp) -> CLTVModel:
+    """The model fitted on one origin's calibration table; a failed fit names the origin."""
+    try:
+        return CLTVModel(**model_params(p)).fit(ch)
+    except FitError as exc:
+        raise FitError(f"origin {start.date()} ({ch['T'].max():.1f} weeks of calibration): {exc}") from None
+
+
 def main(p: dict) -> None:
     rows, deciles = [], pd.DataFrame(columns=["decile", "customers", "predicted", "actual"])
     if p["data"]["source"] == "flo":
@@ -69,7 +79,7 @@ def main(p: dict) -> None:
     else:
         daily = pd.read_parquet(ROOT / "data/daily.parquet")
         for i, (start, end, ch) in enumerate(origin_tables(p, daily)):
-            found, tables, deciles = one_origin(ch, daily, CLTVModel(**model_params(p)).fit(ch), start, end, i == 0)
+            found, tables, deciles = one_origin(ch, daily, fit(p, ch, start), start, end, i == 0)
             rows.append(backtest.row(i, start, end, found))
             if i == 0:
                 metrics, plots = found, tables

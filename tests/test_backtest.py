@@ -13,6 +13,7 @@ from cltv.data.simulate import simulate_transactions
 from cltv.errors import ConfigError, DataError
 from cltv.evaluate import evaluate, holdout_predictions
 from cltv.model import CLTVModel
+from cltv.origins import origins
 
 from .test_tracking import _register, store  # noqa: F401  (the store fixture)
 
@@ -28,13 +29,13 @@ def daily():
 
 
 def test_the_default_origin_is_the_one_split_and_the_rule_steps_forward():
-    assert backtest.origins(CAL, OBS) == [(pd.Timestamp(CAL), pd.Timestamp(OBS))]
-    plan = backtest.origins(CAL, OBS, count=3, spacing_weeks=13, holdout_weeks=26)
+    assert origins(CAL, OBS) == [(pd.Timestamp(CAL), pd.Timestamp(OBS))]
+    plan = origins(CAL, OBS, count=3, spacing_weeks=13, holdout_weeks=26)
     assert [(str(a.date()), str(b.date())) for a, b in plan] == [
         ("2020-12-31", "2021-07-01"), ("2021-04-01", "2021-09-30"), ("2021-07-01", "2021-12-30")]
-    to_end = backtest.origins(CAL, OBS, count=2, spacing_weeks=26)
+    to_end = origins(CAL, OBS, count=2, spacing_weeks=26)
     assert [b for _, b in to_end] == [pd.Timestamp(OBS)] * 2  # no length: each holdout runs to observation_end
-    assert backtest.origins(CAL, OBS, ["2021-03-31", "2020-09-30"])[0][0] == pd.Timestamp("2020-09-30")  # in time order
+    assert origins(CAL, OBS, ["2021-03-31", "2020-09-30"])[0][0] == pd.Timestamp("2020-09-30")  # in time order
 
 
 @pytest.mark.parametrize("kwargs, words", [
@@ -44,8 +45,13 @@ def test_the_default_origin_is_the_one_split_and_the_rule_steps_forward():
 ])
 def test_origins_outside_the_log_are_refused_naming_the_key(kwargs, words):
     with pytest.raises(ConfigError, match=words) as error:
-        backtest.origins(CAL, OBS, **kwargs)
+        origins(CAL, OBS, **kwargs)
     assert "evaluate." in str(error.value)
+
+
+def test_listed_origins_and_the_rule_are_not_mixed():
+    with pytest.raises(ConfigError, match="keep evaluate.count=1 with a list"):
+        origins(CAL, OBS, ["2021-03-31"], count=3)
 
 
 def test_an_origin_without_enough_customers_or_holdout_is_refused_before_fitting(daily):
@@ -56,6 +62,9 @@ def test_an_origin_without_enough_customers_or_holdout_is_refused_before_fitting
     empty = rfm.calibration_holdout(daily, CAL, CAL).assign(holdout_purchases=0)
     with pytest.raises(DataError, match="no purchase in the holdout"):
         backtest.check(empty, pd.Timestamp(CAL), pd.Timestamp(CAL), "data/daily.parquet")
+    netted = rfm.calibration_holdout(daily, CAL, OBS).assign(holdout_spend=0.0)
+    with pytest.raises(DataError, match="has a total spend of 0 or less"):
+        backtest.check(netted, pd.Timestamp(CAL), pd.Timestamp(OBS), "data/daily.parquet")
 
 
 def test_gini_of_a_perfect_ranking_is_1_of_a_random_one_about_0_of_a_reversed_one_negative(daily):
@@ -90,7 +99,7 @@ def test_the_model_ranks_customers_and_the_decile_table_adds_up(daily):
 
 def test_the_summary_counts_origins_beating_the_baseline(daily):
     rows = []
-    for i, (start, end) in enumerate(backtest.origins(CAL, OBS, count=3, spacing_weeks=13, holdout_weeks=26)):
+    for i, (start, end) in enumerate(origins(CAL, OBS, count=3, spacing_weeks=13, holdout_weeks=26)):
         ch = rfm.calibration_holdout(daily, start, end)
         model = CLTVModel().fit(ch)
         metrics, _ = evaluate(ch, daily, model, start, end)
@@ -113,6 +122,8 @@ def test_the_champion_is_the_best_backtest_mean_and_never_one_losing_to_the_base
     origins = {**result.evaluation, "origins": ["2020-12-31..2021-07-01", "2021-04-01..2021-09-30"]}
     first = dataclasses.replace(result, evaluation=origins, metrics={**result.metrics, "backtest": {"mae_mean": 0.8}},
                                 series={"backtest.mae": [0.9, 0.7]})
+    behind = dataclasses.replace(first, baseline_losses=["2020-12-31"], metrics={**first.metrics, "customers": 1})
+    assert _register(behind, where)["decision"].startswith("not promoted")  # not even as the first champion
     assert _register(first, where)["decision"] == "promoted: first champion of 'cltv'"
     run = client.get_run(client.get_model_version_by_alias("cltv", "champion").run_id)
     assert [m.value for m in client.get_metric_history(run.info.run_id, "backtest.mae")] == [0.9, 0.7]  # step = origin
@@ -123,7 +134,7 @@ def test_the_champion_is_the_best_backtest_mean_and_never_one_losing_to_the_base
     assert decision.startswith("not promoted") and "2021-04-01" in decision and "never champion" in decision
     # the mean over origins decides, not the first origin's figure
     better = dataclasses.replace(first, metrics={**first.metrics, "mae": 0.95, "backtest": {"mae_mean": 0.7, "origins": 2}})
-    assert _register(better, where)["decision"] == "promoted: mae (mean of 2 origins) 0.7 < 0.8 of version 1"
+    assert _register(better, where)["decision"] == "promoted: mae (mean of 2 origins) 0.7 < 0.8 of version 2"
     # other origins: not comparable
     elsewhere = dataclasses.replace(better, evaluation=result.evaluation, metrics={**better.metrics, "backtest": {"mae_mean": 0.5}})
     assert "not comparable" in _register(elsewhere, where)["decision"]

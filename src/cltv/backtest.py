@@ -1,10 +1,10 @@
 """Rolling-origin backtests: the model fitted at several calibration ends ("origins"), each scored
 on the holdout that follows it, with metrics that rank customers and a summary over origins.
 
-An origin is a pair of days ``(calibration end, holdout end)``. :func:`origins` builds them from
-explicit calibration ends or from a rule (``count`` origins ``spacing_weeks`` apart from the
-first calibration end, each followed by ``holdout_weeks`` weeks or by the rest of the log).
-Per origin, :func:`ranking` adds to the holdout metrics of :func:`cltv.evaluate.evaluate` how well
+An origin is a pair of days ``(calibration end, holdout end)``; :func:`cltv.origins.origins`
+builds them from explicit calibration ends or from a rule (``count`` origins ``spacing_weeks``
+apart from the first calibration end, each followed by ``holdout_weeks`` weeks or by the rest of
+the log), and :func:`check` refuses one that cannot be evaluated. Per origin, :func:`ranking` adds to the holdout metrics of :func:`cltv.evaluate.evaluate` how well
 predicted holdout revenue ranks customers by realized holdout spend; :func:`summary` gives the
 mean over origins, the worst origin and the number of origins on which the model beats the naive
 baseline; :func:`baseline_losses` names the origins on which it does not.
@@ -15,12 +15,10 @@ import numpy as np
 import pandas as pd
 
 from . import numeric
-from .errors import ConfigError, DataError
+from .errors import DataError
 from .model import MIN_CUSTOMERS  # an origin's calibration cohort below this cannot be fitted
+from .origins import LOWER_IS_BETTER
 
-#: the metrics a champion can be chosen by (registry.champion_metric), and whether lower is better;
-#: each has a naive-baseline counterpart ``baseline_<name>``
-LOWER_IS_BETTER = {"mae": True, "rmse": True, "pearson": False, "spearman": False}
 #: further per-origin metrics averaged in the summary (rel. errors: (predicted - actual) / actual)
 AVERAGED = ("holdout_purchases_rel_error", "holdout_revenue_rel_error", "gini", "baseline_gini", "clv_spearman",
             "decile_mape", "top_decile_capture", "holdout_coverage", "holdout_pit_coverage", "calibration_chi2")
@@ -30,34 +28,10 @@ COLUMNS = ["origin", "calibration_end", "holdout_end", "holdout_weeks", "custome
 DECILES = 10
 
 
-def origins(calibration_end: str, observation_end: str, explicit: list[str] | None = None, count: int = 1,
-            spacing_weeks: int = 13, holdout_weeks: int | None = None) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
-    """The origins ``[(calibration end, holdout end)]`` in time order: the ``explicit`` calibration
-    ends, or else ``count`` of them ``spacing_weeks`` apart from ``calibration_end``; each holdout
-    lasts ``holdout_weeks`` weeks (None: up to ``observation_end``) and ends on or before
-    ``observation_end``. The default (one origin, no holdout length) is the single split
-    ``(calibration_end, observation_end)``. Raises :class:`ConfigError` naming the key."""
-    last = pd.Timestamp(observation_end)
-    if explicit:
-        starts = sorted(pd.Timestamp(d) for d in explicit)
-        key = "evaluate.origins"
-    else:
-        starts = [pd.Timestamp(calibration_end) + pd.Timedelta(weeks=spacing_weeks * i) for i in range(count)]
-        key = "evaluate.count / evaluate.spacing_weeks"
-    if len(set(starts)) < len(starts):
-        raise ConfigError(f"{key}: the calibration ends {[str(s.date()) for s in starts]} repeat one; expected distinct days")
-    out = [(s, last if holdout_weeks is None else s + pd.Timedelta(weeks=holdout_weeks)) for s in starts]
-    for start, end in out:
-        if start >= last or end > last:
-            raise ConfigError(f"{key}: the origin {start.date()} with its holdout to {end.date()} does not end on or "
-                              f"before data.observation_end ({last.date()}); use fewer or earlier origins or a shorter "
-                              "evaluate.holdout_weeks")
-    return out
-
-
 def check(ch: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, source: str) -> None:
     """Fail before any fit when the origin ``start`` (holdout to ``end``) cannot be evaluated:
-    fewer than :data:`MIN_CUSTOMERS` customers first seen by then, or no holdout purchase."""
+    fewer than :data:`MIN_CUSTOMERS` customers first seen by then, no holdout purchase, or a
+    holdout spend of 0 or less (nothing to rank customers by)."""
     if len(ch) < MIN_CUSTOMERS:
         raise DataError(f"{source}: the origin {start.date()} has {len(ch)} customers first seen on or before it; "
                         f"expected at least {MIN_CUSTOMERS}: set a later first origin (data.calibration_end or "
@@ -65,6 +39,9 @@ def check(ch: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, source: str)
     if int(ch["holdout_purchases"].sum()) == 0:
         raise DataError(f"{source}: no purchase in the holdout {start.date()} .. {end.date()} of the origin "
                         f"{start.date()}; expected a holdout inside the log: an earlier origin or a longer holdout")
+    if float(ch["holdout_spend"].sum()) <= 0:
+        raise DataError(f"{source}: the holdout {start.date()} .. {end.date()} of the origin {start.date()} has a total "
+                        "spend of 0 or less (cancellations netted?); expected purchases with positive amounts")
 
 
 def gini(actual: np.ndarray, score: np.ndarray) -> float:
@@ -93,9 +70,10 @@ def normalized_gini(actual: np.ndarray, predicted: np.ndarray) -> float:
 
 
 def deciles(actual: np.ndarray, predicted: np.ndarray) -> pd.DataFrame:
-    """Customers ranked by ``predicted`` (highest first; ties in input order) in :data:`DECILES`
-    groups of equal size (the first ones one larger): ``decile`` (1 = top), ``customers``,
-    ``predicted`` and ``actual`` (sums; money for revenue). The columns sum to the totals."""
+    """Customers ranked by ``predicted`` (highest first; equal predictions in input order, i.e.
+    by customer id in the pipeline's tables) in :data:`DECILES` groups whose sizes differ by at most
+    one: ``decile`` (1 = top), ``customers``, ``predicted`` and ``actual`` (sums; money for
+    revenue). The columns sum to the totals."""
     actual, predicted = np.asarray(actual, dtype=float), np.asarray(predicted, dtype=float)
     n = actual.size
     decile = np.empty(n, dtype=np.int64)
@@ -110,8 +88,8 @@ def ranking(spend: np.ndarray, predicted: np.ndarray, baseline: np.ndarray) -> t
     """How well predicted holdout revenue (``predicted``, money per customer) ranks customers by
     realized holdout spend (``spend``): ``(metrics, decile table)``. Metrics: ``gini`` (normalized,
     :func:`normalized_gini`) and ``baseline_gini`` (of the naive ``baseline`` revenue),
-    ``clv_spearman``, ``decile_mape`` (mean over deciles with spend of |predicted - actual| /
-    actual) and ``top_decile_capture`` (share of all realized spend from the predicted top 10 %)."""
+    ``clv_spearman``, ``decile_mape`` (mean over the deciles with a positive realized spend of
+    |predicted - actual| / actual) and ``top_decile_capture`` (share of all realized spend from the predicted top 10 %)."""
     table = deciles(spend, predicted)
     real = table["actual"].to_numpy()
     has = real > 0

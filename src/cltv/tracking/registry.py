@@ -247,9 +247,8 @@ def _log_contents(result: Result) -> None:
         numbers.update({f"{part}.{k}_se": v for k, v in (model[part].get("standard_errors") or {}).items()})
     numbers.update({f"segment.cutoff_{i + 1}": c for i, c in enumerate(model["segment_cutoffs"])})
     mlflow.log_metrics({k: float(v) for k, v in numbers.items()})
-    for key, values in result.series.items():  # step = origin index: the UI draws a curve over the origins
-        for step, v in enumerate(values):
-            mlflow.log_metric(key, float(v), step=step)
+    for step in range(max(map(len, result.series.values()), default=0)):  # step = origin: a curve over origins
+        mlflow.log_metrics({k: float(v[step]) for k, v in result.series.items()}, step=step)
     digest = result.evaluation.get("data_sha256", "")[:16] or None
     for context, table in result.datasets.items():
         with warnings.catch_warnings():  # MLflow's hints: integer columns hold no missing values; a local path
