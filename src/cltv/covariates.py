@@ -1,0 +1,154 @@
+"""Customer attributes as covariates: the design that turns named columns of an attributes table
+into a numeric matrix, learned on the training customers and stored as plain JSON.
+
+A text or boolean column is categorical (at most :data:`MAX_LEVELS` levels): one 0/1 column per
+level except its reference level, the most frequent one (ties: the first in sorted order), so each
+effect compares a level with the reference. A numeric column is centred on its training mean and
+divided by its training standard deviation, so its effect is per standard deviation (a 0/1 flag
+read as a level: give it as text or boolean). Problems are refused before any fitting, one line each:
+an unknown column, a column with missing values, a constant column, a customer without
+attributes, and (when scoring) a level never seen in training.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError, ModelError
+
+MAX_LEVELS = 50  # a categorical column with more levels is refused (an id or a free-text column?)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One attribute: ``kind`` "categorical" (``levels`` in sorted order, ``reference`` among
+    them) or "numeric" (``mean`` and ``scale``, the training standard deviation)."""
+    name: str
+    kind: str
+    levels: tuple[str, ...] = ()
+    reference: str | None = None
+    mean: float | None = None
+    scale: float | None = None
+
+    def effects(self) -> list[str]:
+        """The names of this column's effects: ``name=level`` per non-reference level, or ``name``."""
+        if self.kind == "numeric":
+            return [self.name]
+        return [f"{self.name}={level}" for level in self.levels if level != self.reference]
+
+
+@dataclass(frozen=True)
+class Design:
+    """The covariate design of a fitted model: its columns in order (:meth:`effects` names the
+    matrix's columns)."""
+    columns: tuple[Column, ...]
+
+    @classmethod
+    def learn(cls, table: pd.DataFrame, names: list[str], source: str) -> Design:
+        """The design of columns ``names`` of ``table`` (one row per training customer);
+        ``source`` names the table in messages."""
+        columns = []
+        for name in names:
+            values = _column(table, name, source)
+            if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+                v = values.to_numpy(dtype=float)
+                scale = float(np.std(v))
+                if scale == 0.0:
+                    raise DataError(f"{source}: column {name!r} is constant ({v[0]:g}); expected a covariate that "
+                                    "varies between customers: remove it from model.covariates")
+                columns.append(Column(name, "numeric", mean=float(np.mean(v)), scale=scale))
+                continue
+            text = values.astype(str)
+            counts = text.value_counts()
+            if len(counts) < 2:
+                raise DataError(f"{source}: column {name!r} has one level ({counts.index[0]!r}); expected a covariate "
+                                "that varies between customers: remove it from model.covariates")
+            if len(counts) > MAX_LEVELS:
+                raise DataError(f"{source}: column {name!r} has {len(counts):,} levels; expected at most {MAX_LEVELS} "
+                                "(an id or free text is no covariate): group its levels or remove it")
+            levels = tuple(sorted(counts.index))
+            top = counts.max()
+            reference = min(level for level in levels if counts[level] == top)
+            columns.append(Column(name, "categorical", levels=levels, reference=reference))
+        return cls(tuple(columns))
+
+    def effects(self) -> list[str]:
+        """The matrix's column names, in order."""
+        return [effect for column in self.columns for effect in column.effects()]
+
+    def matrix(self, table: pd.DataFrame, source: str) -> np.ndarray:
+        """The covariates of ``table``'s customers (rows in table order) as a float matrix with one
+        column per :meth:`effects` name: 0/1 for a level, (value - mean) / scale for a number."""
+        out = np.zeros((len(table), len(self.effects())))
+        j = 0
+        for column in self.columns:
+            values = _column(table, column.name, source)
+            if column.kind == "numeric":
+                if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+                    raise DataError(f"{source}: column {column.name!r} is not numeric; expected numbers, as in "
+                                    "training")
+                out[:, j] = (values.to_numpy(dtype=float) - column.mean) / column.scale
+                j += 1
+                continue
+            text = values.astype(str).to_numpy()
+            unseen = sorted(set(text) - set(column.levels))
+            if unseen:
+                raise DataError(f"{source}: column {column.name!r}: level(s) {unseen[:5]} never seen in training "
+                                f"(levels: {list(column.levels)}); expected one of those")
+            for level in column.levels:
+                if level != column.reference:
+                    out[:, j] = text == level
+                    j += 1
+        return out
+
+    def to_dict(self) -> list[dict]:
+        """Plain data for the model JSON."""
+        return [{k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(c).items() if v not in (None, ())}
+                for c in self.columns]
+
+    @classmethod
+    def from_dict(cls, data: list[dict]) -> Design:
+        """The design :meth:`to_dict` wrote; a malformed entry is a :class:`ModelError`."""
+        try:
+            columns = tuple(Column(**{**d, "levels": tuple(d.get("levels", ()))}) for d in data)
+        except TypeError as exc:
+            raise ModelError(f"covariates: malformed design ({exc}); expected the model JSON cltv wrote") from None
+        for c in columns:
+            ok = (c.kind == "numeric" and c.scale is not None and c.scale > 0 and c.mean is not None) or (
+                c.kind == "categorical" and c.reference in c.levels)
+            if not ok:
+                raise ModelError(f"covariates: column {c.name!r} is not a valid {c.kind!r} column in the model JSON")
+        return cls(columns)
+
+
+def _column(table: pd.DataFrame, name: str, source: str) -> pd.Series:
+    """Column ``name`` of ``table``, refused when absent or with missing values."""
+    if name not in table.columns:
+        raise DataError(f"{source}: no column {name!r} for model.covariates; columns: {list(table.columns)[:20]}")
+    values = table[name]
+    missing = values.isna().to_numpy()
+    if missing.any():
+        rows = [int(i) + 1 for i in np.flatnonzero(missing)[:5]]  # 1 = the first row after the header
+        raise DataError(f"{source}: column {name!r} has {int(missing.sum()):,} missing value(s) (data rows {rows}); "
+                        "expected a value for every customer: fill them or remove the column from model.covariates")
+    return values
+
+
+def attach(customers: pd.DataFrame, attributes: pd.DataFrame, id_col: str, source: str) -> pd.DataFrame:
+    """The rows of ``attributes`` (keyed by ``id_col``) for ``customers["customer_id"]``, in their
+    order; a customer without attributes, or listed twice, is refused."""
+    if id_col not in attributes.columns:
+        raise DataError(f"{source}: no id column {id_col!r}; columns: {list(attributes.columns)[:20]}")
+    ids = attributes[id_col].astype(str)
+    if ids.duplicated().any():
+        raise DataError(f"{source}: customer {ids[ids.duplicated()].iloc[0]!r} is listed more than once; expected one "
+                        "row per customer")
+    table = attributes.set_axis(ids.to_numpy()).reindex(customers["customer_id"].astype(str).to_numpy())
+    absent = table[id_col].isna().to_numpy()
+    if absent.any():
+        first = customers["customer_id"].astype(str).to_numpy()[absent][:5]
+        raise DataError(f"{source}: {int(absent.sum()):,} customer(s) without attributes (e.g. {list(first)}); expected "
+                        "a row for every customer of the log")
+    return table.reset_index(drop=True)
