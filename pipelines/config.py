@@ -11,11 +11,11 @@ from pathlib import Path
 
 import yaml
 
-from cltv.origins import LOWER_IS_BETTER, origins
 from cltv.errors import ConfigError
 from cltv.hyperparameters import flatten
 from cltv.model import FITTERS  # model.fitter choices
 from cltv.models import PURCHASE_MODELS, SPEND_MODELS  # model/purchases and model/spend choices: their keys
+from cltv.origins import LOWER_IS_BETTER, origins
 from pipelines.keys import (Key, acquired_after, choice, date_format, day, flag, horizons, labels, memory, number,
                             optional_number, optional_text, repo_path, text, texts, timezone, weeks, days)
 
@@ -140,7 +140,7 @@ def _cross_checks(p: dict) -> None:
             if isinstance(p[key], str) and p[key] >= p[before]:  # acquired_after: else no customer to fit
                 raise ConfigError(f"{key} = {p[key]!r}: expected a day before {before} ({p[before]})")
         plan = origins(p["data.calibration_end"], p["data.observation_end"], p["evaluate.origins"],
-                                p["evaluate.count"], p["evaluate.spacing_weeks"], p["evaluate.holdout_weeks"])
+                       p["evaluate.count"], p["evaluate.spacing_weeks"], p["evaluate.holdout_weeks"])
         if isinstance(p["data.acquired_after"], str) and p["data.acquired_after"] >= str(plan[0][0].date()):
             raise ConfigError(f"data.acquired_after = {p['data.acquired_after']!r}: expected a day before the first "
                               f"origin ({plan[0][0].date()}, evaluate.origins)")

@@ -23,11 +23,11 @@ import pandas as pd
 from cltv import backtest
 from cltv.data import cohort, rfm
 from cltv.errors import FitError
-from cltv.origins import origins
 from cltv.evaluate import evaluate, evaluate_in_sample, holdout_predictions
 from cltv.headline import split
 from cltv.io import write_csv, write_json
 from cltv.model import CLTVModel
+from cltv.origins import origins
 from pipelines.common import ROOT, run
 from pipelines.settings import model_params
 
@@ -37,7 +37,7 @@ def origin_tables(p: dict, daily: pd.DataFrame) -> list[tuple[pd.Timestamp, pd.T
     d, e = p["data"], p["evaluate"]
     out = []
     for start, end in origins(d["calibration_end"], d["observation_end"], e["origins"], e["count"],
-                                       e["spacing_weeks"], e["holdout_weeks"]):
+                              e["spacing_weeks"], e["holdout_weeks"]):
         ch = rfm.calibration_holdout(daily, start, end)
         if d["acquired_after"] is not None:  # the cohort rule: fit and measure on customers acquired after it
             ch = ch[cohort.fitted(ch, start, d["acquired_after"])].reset_index(drop=True)
@@ -52,8 +52,8 @@ def one_origin(ch: pd.DataFrame, daily: pd.DataFrame, model: CLTVModel, start, e
     ``model`` fitted on ``ch``."""
     if tables and len(ch) < daily["customer_id"].nunique():  # the tracking plot: the fitted cohort's days
         daily = daily[daily["customer_id"].isin(ch["customer_id"])].reset_index(drop=True)
-    metrics, plots = evaluate(ch, daily, model, start, end, tables)
     pred = holdout_predictions(ch, model)
+    metrics, plots = evaluate(ch, daily, model, start, end, tables, pred)
     naive = pred["baseline"].to_numpy() * ch["monetary_value"].to_numpy(dtype=float)  # the baseline's revenue
     ranks, deciles = backtest.ranking(ch["holdout_spend"].to_numpy(dtype=float), pred["predicted_revenue"].to_numpy(),
                                       naive)
@@ -97,9 +97,9 @@ def main(p: dict) -> None:
     headline, details = split(metrics)
     write_json(ROOT / "metrics/evaluation_details.json", details, sort_keys=False)  # parameters in model order
     write_json(ROOT / "metrics/evaluation.json", headline, sort_keys=False)
-    write_json(ROOT / "metrics/backtest.json", backtest.summary(table) if rows else {"origins": 0}, sort_keys=False)
+    s = backtest.summary(table) if rows else {"origins": 0}
+    write_json(ROOT / "metrics/backtest.json", s, sort_keys=False)
     if len(rows) > 1:
-        s = backtest.summary(table)
         print(f"evaluate: over {s['origins']} origins MAE {s['mae_mean']:.4f} (worst {s['mae_worst']:.4f}, baseline "
               f"{s['baseline_mae_mean']:.4f}), beats the baseline on {s['mae_beats_baseline']}; Gini {s['gini_mean']:.3f}")
     for note in metrics["warnings"]:

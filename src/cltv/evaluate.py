@@ -261,11 +261,12 @@ def holdout_coverage(ch: pd.DataFrame, model: CLTVModel, level: float, chunk: in
 
 
 def evaluate(ch: pd.DataFrame, daily: pd.DataFrame, model: CLTVModel, calibration_end, observation_end,
-             tables: bool = True):
+             tables: bool = True, pred: pd.DataFrame | None = None):
     """All evaluation figures: ``(metrics dict, plot tables dict)``; ``metrics["warnings"]``
     lists the fit's problems in words (see :func:`diagnostics`). ``tables=False`` (a later origin
-    of a backtest, whose plots nobody draws): no plot tables, and no cumulative-repeat figures."""
-    pred = holdout_predictions(ch, model)
+    of a backtest, whose plots nobody draws): no plot tables, and no cumulative-repeat figures.
+    ``pred``: :func:`holdout_predictions` of ``ch`` and ``model`` when the caller has them."""
+    pred = holdout_predictions(ch, model) if pred is None else pred
     hist = calibration_histogram(ch, model)
     flags, notes = diagnostics(model, hist)
     cum = cumulative_repeat(daily, model, calibration_end, observation_end) if tables else None

@@ -31,7 +31,6 @@ def champion_decision(client, name: str, version: str, metric: str, value: float
     from mlflow.exceptions import MlflowException
 
     shown = metric if origins <= 1 else f"{metric} (mean of {origins} origins)"
-
     if baseline_losses:
         return False, (f"not promoted: its {metric} is no better than the naive baseline's on origin(s) "
                        f"{', '.join(baseline_losses)}; a model that loses to the baseline on any origin is never champion")
