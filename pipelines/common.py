@@ -157,6 +157,13 @@ def run(main: Callable[[dict], None]) -> None:
         sys.exit(2)
     pinned(module)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past a file-size limit a write fails (OSError), not the process
+    interrupted = []  # pandas' CSV reader turns a Ctrl-C inside a gzip read into a ParserError: remember it
+
+    def on_interrupt(signum: int, frame: object) -> None:
+        interrupted.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_interrupt)
     inputs = ""  # what the stage reads, for the out-of-memory line
     try:
         p = params(stage)
@@ -166,6 +173,9 @@ def run(main: Callable[[dict], None]) -> None:
         print(f"config error: {exc}", file=sys.stderr)
         sys.exit(1)
     except CLTVError as exc:
+        if interrupted:
+            print(f"interrupted: {stage} stopped; the previous outputs are kept", file=sys.stderr)
+            sys.exit(130)
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
     except OSError as exc:  # the machine's, not the code's: disk full, file-size limit, permissions
