@@ -13,7 +13,7 @@ import yaml
 
 from cltv.errors import ConfigError
 from cltv.hyperparameters import flatten
-from cltv.model import FITTERS  # model.fitter choices
+from cltv.hyperparameters import FITTERS  # model.fitter choices
 from cltv.models import PURCHASE_MODELS, SPEND_MODELS  # model/purchases and model/spend choices: their keys
 from cltv.origins import LOWER_IS_BETTER, origins
 from pipelines.keys import (Key, acquired_after, choice, date_format, day, flag, horizons, labels, memory, number,

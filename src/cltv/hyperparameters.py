@@ -9,9 +9,14 @@ as a group ``{kind, penalizer}``; ``CLTVModel`` takes flat keyword arguments::
     model.<name>               <-> <name>               (every other key: clv_months, fitter, ...)
 
 ``monetary_includes_first`` is no setting: it follows the data (:func:`monetary_includes_first`).
-This module maps plain nested dicts; it knows nothing of Hydra or DVC.
+This module maps plain nested dicts; it knows nothing of Hydra or DVC. :func:`check` checks a
+model's hyperparameters before it fits.
 """
 from __future__ import annotations
+
+from .errors import ConfigError, FitError
+
+FITTERS = ("fast", "lifetimes")
 
 #: CLTVModel keyword -> its name under ``model.`` in the configuration, where the two differ
 CONFIG_NAMES = {"purchases": "purchases.kind", "purchases_penalizer": "purchases.penalizer",
@@ -59,3 +64,19 @@ def to_config(hyperparameters: dict) -> dict[str, object]:
     """A model's hyperparameters (``CLTVModel.get_params()``, a model JSON's ``hyperparameters``)
     under their flat configuration keys, as `dvc params diff` names them."""
     return {config_name(k): v for k, v in hyperparameters.items()}
+
+
+def check(model, purchases: type, spend: type) -> dict[str, list[str]]:
+    """Check ``model``'s (a :class:`cltv.model.CLTVModel`) hyperparameters with its purchase and
+    spend model classes; returns its covariates (:func:`cltv.model_effects.check`)."""
+    from . import intervals, model_effects
+
+    if int(model.clv_months) != model.clv_months or model.clv_months < 1:
+        raise ConfigError(f"clv_months must be a whole number of months >= 1, got {model.clv_months}")
+    if model.fitter not in FITTERS:
+        raise ConfigError(f"fitter must be one of {FITTERS}, got {model.fitter!r}")
+    if model.fitter == "lifetimes" and (missing := [m.title for m in (purchases, spend) if m.lifetimes_class is None]):
+        raise FitError(f"model.fitter = 'lifetimes': lifetimes has no {' or '.join(missing)} model; use model.fitter=fast")
+    if model.interval_level is not None:
+        intervals.order_statistics(model.interval_level)  # checks the level
+    return model_effects.check(model.covariates, purchases, spend, model.fitter)

@@ -22,15 +22,14 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from . import intervals, model_json, numeric, segment
-from .errors import ConfigError, FitError, ModelError
+from . import hyperparameters, intervals, model_effects, model_json, numeric, segment
+from .errors import FitError, ModelError
 from .model_json import FORMAT
 from .models import purchase_model, spend_model, tuples
 from .models.base import fit_model
 from .schema import WEEKS_PER_MONTH, horizon_column, validate_rfm
 
 MIN_CUSTOMERS = 10
-FITTERS = ("fast", "lifetimes")
 __all__ = ["CLTVModel", "FORMAT", "horizon_column"]
 
 
@@ -66,15 +65,19 @@ class CLTVModel(BaseEstimator):
         where parameters are weakly identified (the FLO analysts' preset).
     interval_level : float or None
         Level of the per-customer predictive intervals of :meth:`predict` (0.9: 90 %); None: none.
+    covariates : dict or None
+        Process ("purchases", "dropout", "spend") -> attribute columns of the RFM table whose
+        effects the models estimate (:mod:`cltv.model_effects`); None or empty lists: none.
 
     Learned attributes: ``purchases_`` (the fitted purchase model, times in weeks), ``spend_``
     (the fitted spend model), ``segment_cutoffs_`` (ascending CLV cut-offs), ``training_``
-    (counts, log-likelihoods, warnings). ``data_rules_`` (set by whoever prepared the training
-    data, e.g. the pipeline's ``train`` stage): how the RFM table was built from the raw data,
-    recorded in the model JSON so that scoring can apply the same rules; None when unknown.
+    (counts, log-likelihoods, warnings), ``designs_`` (process -> covariate design; {} without).
+    ``data_rules_`` (set by whoever prepared the training data, e.g. the ``train`` stage): how the
+    RFM table was built from the raw data, so scoring applies the same rules; None when unknown.
     """
 
     data_rules_: dict | None = None
+    designs_: dict = {}  # read-only default: a fit sets its own
 
     def __init__(
         self,
@@ -90,12 +93,14 @@ class CLTVModel(BaseEstimator):
         monetary_includes_first: bool = False,
         fitter: str = "fast",
         interval_level: float | None = 0.9,
+        covariates: dict | None = None,
     ):
         self.purchases, self.spend = purchases, spend
         self.purchases_penalizer, self.spend_penalizer = purchases_penalizer, spend_penalizer
         self.horizons_months, self.clv_months, self.discount_rate = horizons_months, clv_months, discount_rate
         self.segment_labels, self.horizon_weeks_per_month = segment_labels, horizon_weeks_per_month
         self.monetary_includes_first, self.fitter, self.interval_level = monetary_includes_first, fitter, interval_level
+        self.covariates = covariates
 
     # ------------------------------------------------------------------ fitting
     def fit(self, rfm: pd.DataFrame, y=None, sample_weight=None, cohort: np.ndarray | None = None) -> CLTVModel:
@@ -107,8 +112,9 @@ class CLTVModel(BaseEstimator):
         then the fit on the table with each row repeated that often. ``cohort``: which rows the
         models are fitted on (default all, see :mod:`cltv.data.cohort`); the segment cut-offs
         still come from every row, as every customer is scored."""
-        rfm = validate_rfm(rfm)
         purchases, spend = purchase_model(self.purchases), spend_model(self.spend)
+        wanted = hyperparameters.check(self, purchases, spend)
+        rfm = model_effects.with_attributes(validate_rfm(rfm), rfm, wanted)
         weight = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
         if weight is not None and (weight.shape != (len(rfm),) or (weight < 1).any() or (weight % 1).any()):
             raise ValueError("sample_weight must hold one whole number >= 1 per row (the customers it stands for)")
@@ -120,14 +126,6 @@ class CLTVModel(BaseEstimator):
         if customers < MIN_CUSTOMERS:
             raise FitError(f"cannot fit {purchases.title} + {spend.title} on {customers} customer(s): at least "
                            f"{MIN_CUSTOMERS} are needed; check the input file and the split dates")
-        if int(self.clv_months) != self.clv_months or self.clv_months < 1:
-            raise ConfigError(f"clv_months must be a whole number of months >= 1, got {self.clv_months}")
-        if self.fitter not in FITTERS:
-            raise ConfigError(f"fitter must be one of {FITTERS}, got {self.fitter!r}")
-        if self.fitter == "lifetimes" and (missing := [m.title for m in (purchases, spend) if m.lifetimes_class is None]):
-            raise FitError(f"model.fitter = 'lifetimes': lifetimes has no {' or '.join(missing)} model; use model.fitter=fast")
-        if self.interval_level is not None:
-            intervals.order_statistics(self.interval_level)  # checks the level
         notes: list[str] = []
         history = _histories(rfm)
         if self.fitter == "fast":
@@ -154,6 +152,10 @@ class CLTVModel(BaseEstimator):
         self.spend_ = fit_model(spend, self.fitter, (gx, gm), gw, self.spend_penalizer, notes, (
             f"{spend.title} did not converge on {_total(usable, weight)} repeat buyers with penalizer "
             f"{self.spend_penalizer}: try a small penalizer (e.g. model.spend.penalizer=0.01) or cap extreme amounts"))
+        self.designs_, tests = {}, {}
+        if wanted:
+            per_customer = tuple(rfm[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
+            tests = model_effects.fit(self, rfm, weight, per_customer, (usable, gx, gm), wanted)
         unvalued = ~self.spend_.valued(counts, amounts)
         if unvalued.any():
             raise FitError(
@@ -170,15 +172,17 @@ class CLTVModel(BaseEstimator):
             "repeat_buyers": _total(rfm["frequency"].to_numpy() > 0, weight),
             "gamma_gamma_customers": _total(usable, weight),
             "purchases_fit_rows": int(len(f)),  # distinct (x, t_x, T) tuples with the fast fitter
-            "purchases_log_likelihood": self.purchases_.log_likelihood(f, rec, age, n),
-            "spend_log_likelihood": self.spend_.log_likelihood(gx, gm, gw),
+            "purchases_log_likelihood": tests.get("purchases", {}).get("log_likelihood")
+            or self.purchases_.log_likelihood(f, rec, age, n),
+            "spend_log_likelihood": tests.get("spend", {}).get("log_likelihood") or self.spend_.log_likelihood(gx, gm, gw),
             "frequency_monetary_corr": corr,
             "warnings": notes,
+            **({"covariate_tests": tests} if tests else {}),
         }
         if cohort is not None:
             self.training_["customers_scored_not_fitted"] = _total(~cohort, everyone_weight)
             rfm, weight, history = everyone, everyone_weight, _histories(everyone)
-        clv = self.expected_value(rfm) * self._purchases(history)[2]
+        clv = self.clv(rfm) if self.designs_ else self.expected_value(rfm) * self._purchases(history)[2]
         self.segment_cutoffs_ = segment.quantile_cutoffs(clv, len(self.segment_labels), weight)
         return self
 
@@ -219,6 +223,8 @@ class CLTVModel(BaseEstimator):
 
     def expected_purchases(self, rfm: pd.DataFrame, months: float) -> np.ndarray:
         """Expected repeat purchases in the next ``months`` months (``horizon_weeks_per_month`` each)."""
+        if self.designs_:
+            return model_effects.by_group(self, rfm, lambda one, part: one.expected_purchases(part, months))
         return self.purchases_.expected_purchases(
             months * self.horizon_weeks_per_month, rfm["frequency"], rfm["recency"], rfm["T"])
 
@@ -235,12 +241,17 @@ class CLTVModel(BaseEstimator):
     def clv(self, rfm: pd.DataFrame) -> np.ndarray:
         """Discounted value of the next ``clv_months`` months (of 4.345 weeks):
         sum over months i of E[value per purchase] * E[purchases in month i] / (1 + d)^i."""
+        if self.designs_:
+            return model_effects.by_group(self, rfm, CLTVModel.clv)
         return self.expected_value(rfm) * self._purchases(_histories(rfm))[2]
 
     def predict(self, rfm: pd.DataFrame) -> pd.DataFrame:
         """Scores per customer: the input RFM columns (and ``customer_id`` if given), expected
         purchases per horizon, ``p_alive``, ``expected_value`` (mean spend per purchase),
-        ``clv`` and ``segment`` (categorical, labels best first); see :func:`cltv.schema.score_columns`."""
+        ``clv`` and ``segment`` (categorical, labels best first); see :func:`cltv.schema.score_columns`.
+        With covariates, ``rfm`` also holds the attribute columns the model was trained on."""
+        if self.designs_:
+            return model_effects.by_group(self, rfm, CLTVModel.predict)
         checked = validate_rfm(rfm)
         columns = {c: (checked if c == "customer_id" else rfm)[c].array for c in checked.columns}  # echo as given
         rfm = checked

@@ -3,6 +3,7 @@
 the data rules), and back; files of the older BG/NBD-only ``cltv-model/1`` still load. No pickle."""
 from __future__ import annotations
 
+from .covariates import Design
 from .errors import ModelError
 from .models import purchase_model, spend_model
 from .schema import WEEKS_PER_MONTH
@@ -29,9 +30,12 @@ def to_dict(model) -> dict:
             "monetary_includes_first": bool(model.monetary_includes_first),
             "fitter": str(model.fitter),
             "interval_level": None if model.interval_level is None else float(model.interval_level),
+            **({"covariates": {p: [str(c) for c in v] for p, v in model.covariates.items() if v}}
+               if model.covariates and any(model.covariates.values()) else {}),
         },
         "purchases": model.purchases_.to_dict(),
         "spend": model.spend_.to_dict(),
+        **({"designs": {p: d.to_dict() for p, d in model.designs_.items()}} if model.designs_ else {}),
         "segment_cutoffs": model.segment_cutoffs_,
         "training": model.training_,
         **({} if model.data_rules_ is None else {"data_rules": model.data_rules_}),
@@ -50,7 +54,9 @@ def from_dict(cls, d: dict):
     for part, kinds in (("purchases", purchase_model), ("spend", spend_model)):
         if d[part]["kind"] != h[part]:
             raise ModelError(f"{part}: the model is {d[part]['kind']!r}, the settings say {h[part]!r}")
-        setattr(model, f"{part}_", kinds(d[part]["kind"])(d[part]["params"], d[part].get("covariance")))
+        setattr(model, f"{part}_", kinds(d[part]["kind"])(d[part]["params"], d[part].get("covariance"),
+                                                          d[part].get("effects")))
+    model.designs_ = {p: Design.from_dict(v) for p, v in d.get("designs", {}).items()}
     model.segment_cutoffs_ = [float(c) for c in d["segment_cutoffs"]]
     model.training_ = d.get("training", {})
     model.data_rules_ = d.get("data_rules")

@@ -24,6 +24,8 @@ def simulate_rfm(
     seed: int = 0,
     purchases: str = "bgnbd",
     spend: str = "gamma_gamma",
+    attributes: pd.DataFrame | None = None,
+    effects: dict[str, dict[str, float]] | None = None,
 ) -> pd.DataFrame:
     """An RFM table (:data:`cltv.schema.RFM_COLUMNS`, weeks) of ``n`` simulated customers.
 
@@ -33,17 +35,35 @@ def simulate_rfm(
     alpha, s, beta; default: the model's ``example``) and the mean spends with parameters ``gg``
     (default: the spend model's ``example``). ``T`` (weeks): one value, one per customer, or by default
     uniform on [4, 104). ``monetary_value`` is the mean of the x repeat amounts (0 when x = 0).
+
+    Covariates: ``attributes`` (one numeric row per customer, e.g. 0/1 flags; its columns are
+    added to the table) and ``effects`` (process -> column -> gamma, :mod:`cltv.models.effects`):
+    each customer is drawn from the models at its own parameters.
     """
     rng = np.random.default_rng(seed)
     T = rng.uniform(4.0, 104.0, n) if T is None else np.broadcast_to(np.asarray(T, dtype=float), (n,)).copy()
     purchase, spending = purchase_model(purchases), spend_model(spend)
-    x, recency = purchase.of(*(purchase.example if bgnbd is None else bgnbd)).simulate(T, rng)
+    effects = effects or {}
+    p_model = purchase(dict(zip(purchase.param_names, purchase.example if bgnbd is None else bgnbd)),
+                       effects={k: v for k, v in effects.items() if k in purchase.links})
+    s_model = spending(dict(zip(spending.param_names, spending.example if gg is None else gg)),
+                       effects={k: v for k, v in effects.items() if k in spending.links})
+    table = pd.DataFrame(index=range(n)) if attributes is None else attributes.reset_index(drop=True)
+    groups, inverse = np.unique(table.to_numpy(dtype=float).reshape(n, -1), axis=0, return_inverse=True)
+    x, recency, monetary = np.zeros(n, dtype="int64"), np.zeros(n), np.zeros(n)
+    for g, row in enumerate(groups):
+        idx = np.flatnonzero(inverse.ravel() == g)
+        values = dict(zip(table.columns, row))
+        z = {p: np.array([values[c] for c in e]) for p, e in effects.items()}
+        x[idx], recency[idx] = p_model.at(z).simulate(T[idx], rng)
+        monetary[idx] = s_model.at(z).simulate(x[idx], rng)
     return pd.DataFrame({
         "customer_id": [f"c{i:08d}" for i in range(n)],
-        "frequency": x.astype("int64"),
+        "frequency": x,
         "recency": recency,
         "T": T,
-        "monetary_value": spending.of(*(spending.example if gg is None else gg)).simulate(x, rng),
+        "monetary_value": monetary,
+        **{c: table[c].to_numpy() for c in table.columns},
     })
 
 

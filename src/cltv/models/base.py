@@ -28,6 +28,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import FitError, ModelError
+from ..numeric import dot, matvec
 
 
 class ParametricModel(ABC):
@@ -42,23 +43,64 @@ class ParametricModel(ABC):
     param_names: ClassVar[tuple[str, ...]]
     example: ClassVar[tuple[float, ...]]
     lifetimes_class: ClassVar[str | None] = None
+    #: covariates (:mod:`cltv.models.effects`): per process, the parameters its effects scale and
+    #: the sign of the exponent; ``rows(params, *columns)`` the per-row log-likelihood and its
+    #: derivatives (None: the model takes no covariates)
+    links: ClassVar[dict[str, tuple[tuple[str, float], ...]]] = {}
+    rows: ClassVar = None
 
-    def __init__(self, params: Mapping[str, float], covariance=None):
+    def __init__(self, params: Mapping[str, float], covariance=None, effects: Mapping | None = None):
         missing = [k for k in self.param_names if k not in params]
         unknown = [k for k in params if k not in self.param_names]
         if missing or unknown:
             raise ModelError(f"{self.title}: parameters {list(params)} given, expected {list(self.param_names)}"
                              + (f" (missing {missing})" if missing else "") + (f" (unknown {unknown})" if unknown else ""))
         self.params = {k: float(params[k]) for k in self.param_names}
-        #: covariance of the estimates (natural units, ``param_names`` order), None when unknown
+        #: covariate effects, process -> effect name -> gamma (:mod:`cltv.models.effects`); {} without
+        self.effects = {p: {k: float(v) for k, v in e.items()} for p, e in (effects or {}).items() if e}
+        unlinked = sorted(set(self.effects) - set(self.links))
+        if unlinked:
+            raise ModelError(f"{self.title} takes no covariates on {unlinked}; it takes them on {sorted(self.links)}")
+        #: covariance of the estimates (natural units, :attr:`names` order), None when unknown
         self.covariance = None if covariance is None else [[float(v) for v in row] for row in covariance]
 
     @property
+    def names(self) -> list[str]:
+        """The estimates in :attr:`covariance` order: ``param_names``, then ``process:effect``."""
+        return [*self.param_names, *(f"{p}:{k}" for p, e in self.effects.items() for k in e)]
+
+    @property
     def standard_errors(self) -> dict[str, float] | None:
-        """Standard error of each parameter (delta method, from :attr:`covariance`), or None."""
+        """Standard error of each estimate (delta method, from :attr:`covariance`), or None."""
         if self.covariance is None:
             return None
-        return {k: float(np.sqrt(self.covariance[i][i])) for i, k in enumerate(self.param_names)}
+        return {k: float(np.sqrt(self.covariance[i][i])) for i, k in enumerate(self.names)}
+
+    def at(self, z: Mapping[str, np.ndarray]) -> ParametricModel:
+        """The model of one customer with covariates ``z`` (process -> that customer's design row,
+        :meth:`cltv.covariates.Design.matrix`): parameters scaled by its effects, their covariance
+        by the delta method. Without effects: this model."""
+        if not self.effects:
+            return self
+        from .effects import shifts
+
+        gammas = {p: np.array(list(e.values())) for p, e in self.effects.items()}
+        rows = {p: np.asarray(z[p], dtype=float)[None, :] for p in self.effects}
+        moved = {k: float(v[0]) for k, v in shifts(type(self), rows, gammas).items()}
+        params = {k: v * np.exp(moved.get(k, 0.0)) for k, v in self.params.items()}
+        if self.covariance is None:
+            return type(self)(params)
+        k = len(self.param_names)
+        jac = np.zeros((k, len(self.names)))  # d customer's params / d (params, gammas)
+        jac[:, :k] = np.diag([np.exp(moved.get(name, 0.0)) for name in self.param_names])
+        at = k
+        for process, effects in self.effects.items():
+            for name, sign in self.links[process]:
+                i = self.param_names.index(name)
+                jac[i, at:at + len(effects)] = sign * params[name] * rows[process][0]
+            at += len(effects)
+        cov = np.array(self.covariance)
+        return type(self)(params, [[dot(jac[i], matvec(cov, jac[j])) for j in range(k)] for i in range(k)])
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.params})"
@@ -76,6 +118,8 @@ class ParametricModel(ABC):
     def to_dict(self) -> dict:
         """``kind``, ``params`` and, when known, ``standard_errors`` and ``covariance``."""
         out = {"kind": self.kind, "params": dict(self.params)}
+        if self.effects:
+            out["effects"] = {p: dict(e) for p, e in self.effects.items()}
         if self.covariance is not None:
             out.update(standard_errors=self.standard_errors, covariance=self.covariance)
         return out

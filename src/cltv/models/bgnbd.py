@@ -169,6 +169,32 @@ def _objective(log_params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndar
     return float(value), (-grad / total + 2.0 * penalizer * params) * params
 
 
+def rows(params, x, tx, T, first_dropout: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Per history: the log-likelihood and its derivatives in (r, alpha, a, b), each parameter
+    one value or one per row (covariates, :mod:`cltv.models.effects`). ``first_dropout``: MBG/NBD."""
+    r, alpha, a, b = params
+    bs = b + 1.0 if first_dropout else b
+    rx = r + x
+    l_T, l_tx = np.log(alpha + T), np.log(alpha + tx)
+    alive = -rx * l_T
+    if first_dropout:
+        bx = b + x
+        dead = np.log(a) - np.log(bx) - rx * l_tx
+    else:
+        bx = b + np.maximum(x, 1.0) - 1.0
+        dead = np.where(x > 0, np.log(a) - np.log(bx) - rx * l_tx, -np.inf)
+    top = np.maximum(alive, dead)
+    e_alive, e_dead = np.exp(alive - top), np.exp(dead - top)
+    pi = e_dead / (e_alive + e_dead)
+    ll = (gammaln(rx) - gammaln(r) + r * np.log(alpha) + gammaln(a + b) + gammaln(bs + x) - gammaln(b)
+          - gammaln(a + bs + x) + top + np.log(e_alive + e_dead))
+    g_ab = digamma(a + b) - digamma(a + bs + x)
+    return ll, [digamma(rx) - digamma(r) + np.log(alpha) - (1.0 - pi) * l_T - pi * l_tx,
+                r / alpha - (1.0 - pi) * rx / (alpha + T) - pi * rx / (alpha + tx),
+                g_ab + pi / a,
+                g_ab + digamma(bs + x) - digamma(b) - pi / bx]
+
+
 class BGNBD(PurchaseModel):
     """BG/NBD: see the module docstring. ``alpha`` in the data's time unit."""
 
@@ -177,6 +203,8 @@ class BGNBD(PurchaseModel):
     lifetimes_class = "BetaGeoFitter"
     example = (0.243, 4.414, 0.793, 2.426)  # CDNOW sample (FHL 2005)
     objective = staticmethod(_objective)
+    rows = staticmethod(rows)
+    links = {"purchases": (("alpha", -1.0),), "dropout": (("a", 1.0), ("b", 1.0))}
 
     def prob_alive(self, x, tx, T) -> np.ndarray:
         return prob_alive(self.values, x, tx, T)

@@ -86,6 +86,20 @@ def _objective(log_params: np.ndarray, wx_rows: np.ndarray, z: np.ndarray, w: np
     return float(value), (-grad / total + 2.0 * penalizer * params) * params
 
 
+def rows(params, x, m) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Per customer (x > 0, m > 0): the log-likelihood of the mean spend and its derivatives in
+    (p, q, v), each parameter one value or one per row (covariates, :mod:`cltv.models.effects`)."""
+    p, q, v = params
+    px = p * x
+    lzv, lm = np.log(v + x * m), np.log(m)
+    d_pq = digamma(px + q)
+    ll = (gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v) + (px - 1.0) * lm + px * np.log(x)
+          - (px + q) * lzv)
+    return ll, [x * (d_pq - digamma(px) + lm + np.log(x) - lzv),
+                d_pq - digamma(q) + np.log(v) - lzv,
+                q / v - (px + q) / (v + x * m)]
+
+
 def fit(x, m, weights=None, penalizer: float = 0.0, tol: float = 1e-7) -> OptimizeResult:
     """Maximum-likelihood Gamma-Gamma parameters by ``lifetimes``' recipe, made fast.
 
@@ -108,6 +122,8 @@ class GammaGamma(SpendModel):
     param_names = ("p", "q", "v")
     lifetimes_class = "GammaGammaFitter"
     example = (6.25, 3.74, 15.44)  # CDNOW sample (FHL 2005, note 025)
+    rows = staticmethod(rows)
+    links = {"spend": (("v", 1.0),)}  # v scales every customer's mean spend p v / (q - 1)
 
     @staticmethod
     def objective(log_params, x, m, w, penalizer: float) -> tuple[float, np.ndarray]:

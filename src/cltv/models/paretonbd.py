@@ -109,6 +109,23 @@ def _objective(log_params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndar
     return float(value), (-grad / total + 2.0 * penalizer * params) * params
 
 
+def rows(params, x, tx, T) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Per history: the log-likelihood and its derivatives in (r, alpha, s, beta), each parameter
+    one value or one per row (covariates, :mod:`cltv.models.effects`)."""
+    r, alpha, s, beta = params
+    lT_a, lT_b = np.log(alpha + T), np.log(beta + T)
+    alive = -(r + x) * lT_a - s * lT_b
+    dead, (d_r, d_alpha, d_s, d_beta) = _dead(r, alpha, s, beta, x, tx, T)
+    top = np.maximum(alive, dead)
+    e_alive, e_dead = np.exp(alive - top), np.exp(dead - top)
+    pi = e_dead / (e_alive + e_dead)
+    ll = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta) + top + np.log(e_alive + e_dead)
+    return ll, [digamma(r + x) - digamma(r) + np.log(alpha) - (1.0 - pi) * lT_a + pi * d_r,
+                r / alpha - (1.0 - pi) * (r + x) / (alpha + T) + pi * d_alpha,
+                np.log(beta) - (1.0 - pi) * lT_b + pi * (1.0 / s + d_s),
+                s / beta - (1.0 - pi) * s / (beta + T) + pi * d_beta]
+
+
 def _prob_alive(r, alpha, s, beta, x, tx, T) -> np.ndarray:
     """P(alive at T | x, tx, T); parameters scalars or arrays broadcast with the history."""
     r, alpha, s, beta, x, tx, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (r, alpha, s, beta, x, tx, T)))
@@ -127,6 +144,8 @@ class ParetoNBD(PurchaseModel):
     lifetimes_class = "ParetoNBDFitter"
     example = (0.55, 10.6, 0.61, 11.7)  # CDNOW sample (FHL 2005)
     objective = staticmethod(_objective)
+    rows = staticmethod(rows)
+    links = {"purchases": (("alpha", -1.0),), "dropout": (("beta", -1.0),)}
 
     def prob_alive(self, x, tx, T) -> np.ndarray:
         return _prob_alive(*self.values, x, tx, T)

@@ -1,0 +1,122 @@
+"""Covariates in :class:`cltv.model.CLTVModel`: what customers' attributes do to their purchase
+rate, dropout and spend (:mod:`cltv.models.effects`), fitted after the models without covariates
+(their optimum is the start and the baseline of a likelihood-ratio test), and predictions made
+per distinct covariate row with that row's models (:meth:`~cltv.models.base.ParametricModel.at`).
+
+``model.covariates`` maps a process ("purchases", "dropout", "spend") to column names of the RFM
+table (attributes joined to it, :func:`cltv.covariates.attach`); each process gets its own
+design (:class:`cltv.covariates.Design`), stored in the model JSON.
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+from scipy.stats import chi2
+
+from .covariates import Design
+from .errors import ConfigError, FitError
+from .models.effects import PROCESSES
+from .models.effects import fit as fit_effects
+
+Z95 = 1.959963984540054  # the 97.5 % standard normal quantile
+
+
+def check(covariates: dict | None, purchases: type, spend: type, fitter: str) -> dict[str, list[str]]:
+    """``covariates`` (process -> column names) checked against the models' processes; {} for none."""
+    wanted = {p: list(v) for p, v in (covariates or {}).items() if v}
+    unknown = sorted(set(wanted) - set(PROCESSES))
+    if unknown:
+        raise ConfigError(f"model.covariates: unknown process(es) {unknown}; expected {list(PROCESSES)}")
+    for process, names in wanted.items():
+        model = purchases if process in ("purchases", "dropout") else spend
+        if process not in model.links or model.rows is None:
+            raise ConfigError(f"model.covariates.{process}: {model.title} takes no covariates on {process}")
+        if len(set(names)) != len(names) or not all(isinstance(n, str) and n for n in names):
+            raise ConfigError(f"model.covariates.{process}: expected distinct column names, got {names}")
+    if wanted and fitter != "fast":
+        raise ConfigError("model.covariates need model.fitter=fast (lifetimes fits no covariates)")
+    return wanted
+
+
+def with_attributes(rfm: pd.DataFrame, given: pd.DataFrame, wanted: dict[str, list[str]]) -> pd.DataFrame:
+    """The checked RFM table ``rfm`` with the covariate columns ``wanted`` of the ``given`` table
+    (where present: an absent one is named when the design is learned)."""
+    names = sorted({c for v in wanted.values() for c in v} & set(given.columns) - set(rfm.columns))
+    return rfm.assign(**{c: given[c].to_numpy() for c in names}) if names else rfm
+
+
+def fit(model, rfm: pd.DataFrame, weight, histories: tuple, spend_rows: tuple, wanted: dict[str, list[str]]) -> dict:
+    """Refit ``model.purchases_`` and ``model.spend_`` (fitted without covariates) with the
+    covariates ``wanted`` of ``rfm``'s customers; set ``model.designs_``. ``histories``: the
+    columns (x, tx, T) per customer; ``spend_rows``: (usable mask, x, m). Returns the
+    likelihood-ratio test against the models without covariates, per model."""
+    source = "the training table (RFM with attributes)"
+    model.designs_ = {p: Design.learn(rfm, names, source) for p, names in wanted.items()}
+    z = {p: d.matrix(rfm, source) for p, d in model.designs_.items()}
+    names = {p: d.effects() for p, d in model.designs_.items()}
+    tests = {}
+    usable, gx, gm = spend_rows
+    for part, columns, rows in (("purchases_", histories, slice(None)), ("spend_", (gx, gm), usable)):
+        plain = getattr(model, part)
+        linked = {p: z[p][rows] for p in z if p in plain.links}
+        if not linked:
+            continue
+        w = None if weight is None else weight[rows]
+        fitted, result = fit_effects(plain, columns, linked, names, w)
+        if fitted is None:
+            raise FitError(f"{plain.title} with covariates {sorted(linked)} did not converge ({result.message}); "
+                           "remove covariates that separate few customers, or merge rare levels")
+        before = plain.log_likelihood(*columns, weights=w)
+        lr = 2.0 * (result.log_likelihood - before)
+        df = sum(len(names[p]) for p in linked)
+        tests[part.rstrip("_")] = {"model": plain.title, "log_likelihood": float(result.log_likelihood),
+                                   "log_likelihood_without": float(before), "lr": float(lr), "df": df,
+                                   "p_value": float(chi2.sf(max(lr, 0.0), df))}
+        setattr(model, part, fitted)
+    return tests
+
+
+def effects_table(model) -> pd.DataFrame:
+    """One row per effect: ``model`` (title), ``process``, ``effect``, ``gamma``, ``se``,
+    ``multiplier`` (of the purchase rate, the dropout rate or dropout parameters, the mean spend:
+    exp(gamma)) and its 95 % interval ``low``, ``high`` (exp(gamma -+ 1.96 se))."""
+    rows = []
+    for fitted in (model.purchases_, model.spend_):
+        se = fitted.standard_errors or {}
+        for process, effects in fitted.effects.items():
+            for name, gamma in effects.items():
+                s = se.get(f"{process}:{name}", float("nan"))
+                rows.append({"model": fitted.title, "process": process, "effect": name, "gamma": gamma, "se": s,
+                             "multiplier": float(np.exp(gamma)), "low": float(np.exp(gamma - Z95 * s)),
+                             "high": float(np.exp(gamma + Z95 * s))})
+    return pd.DataFrame(rows, columns=["model", "process", "effect", "gamma", "se", "multiplier", "low", "high"])
+
+
+def by_group(model, rfm: pd.DataFrame, method):
+    """``method(model_of_group, rows)`` run once per distinct covariate row of ``rfm`` with that
+    row's purchase and spend models, the results (arrays or tables, one row per customer) put
+    back in ``rfm``'s order."""
+    source = "the scored table (RFM with attributes)"
+    z = {p: d.matrix(rfm, source) for p, d in model.designs_.items()}
+    order = [p for p in PROCESSES if p in z]
+    table = np.column_stack([z[p] for p in order]) if order else np.zeros((len(rfm), 0))
+    groups, inverse = np.unique(table, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    parts, where = [], []
+    for g, row in enumerate(groups):
+        idx = np.flatnonzero(inverse == g)
+        at, values = 0, {}
+        for p in order:
+            values[p], at = row[at:at + z[p].shape[1]], at + z[p].shape[1]
+        one = copy.copy(model)
+        one.designs_ = {}
+        one.purchases_ = model.purchases_.at({p: v for p, v in values.items() if p in model.purchases_.effects})
+        one.spend_ = model.spend_.at({p: v for p, v in values.items() if p in model.spend_.effects})
+        parts.append(method(one, rfm.iloc[idx].reset_index(drop=True)))
+        where.append(idx)
+    position = np.argsort(np.concatenate(where), kind="stable")
+    if isinstance(parts[0], pd.DataFrame):
+        return pd.concat(parts, ignore_index=True).iloc[position].reset_index(drop=True)
+    return np.concatenate(parts)[position]
