@@ -16,8 +16,9 @@ from cltv.hyperparameters import flatten
 from cltv.hyperparameters import FITTERS  # model.fitter choices
 from cltv.models import PURCHASE_MODELS, SPEND_MODELS  # model/purchases and model/spend choices: their keys
 from cltv.origins import LOWER_IS_BETTER, origins
-from pipelines.keys import (Key, acquired_after, choice, date_format, day, flag, horizons, labels, memory, number,
-                            optional_number, optional_text, repo_path, text, texts, timezone, weeks, days)
+from pipelines.keys import (Key, acquired_after, choice, columns, date_format, day, days, flag, horizons, labels, memory,
+                            number, optional_number, optional_repo_path, optional_text, repo_path, text, texts, timezone,
+                            weeks)
 
 #: The preset the original FLO procedure (data.seed_compatible) needs
 FLO_PRESET = Path(__file__).resolve().parents[1] / "conf/model/flo_original.yaml"
@@ -57,6 +58,8 @@ SCHEMA: dict[str, Key] = {
     "data.capping.multiplier": number(0, 100),
     "data.analysis_date": day(optional=True),
     "data.analysis_offset_days": number(0, 3650, integer=True),
+    "data.customers.path": optional_repo_path(),
+    "data.customers.id_col": text(),
     "model.purchases.kind": choice(*PURCHASE_MODELS),
     "model.purchases.penalizer": number(0, 100),
     "model.spend.kind": choice(*SPEND_MODELS),
@@ -68,6 +71,9 @@ SCHEMA: dict[str, Key] = {
     "model.segment_labels": labels(),
     "model.fitter": choice(*FITTERS),
     "model.interval_level": optional_number(0, 1),
+    "model.covariates.purchases": columns(),
+    "model.covariates.dropout": columns(),
+    "model.covariates.spend": columns(),
     "evaluate.origins": days(),
     "evaluate.count": number(1, 52, integer=True),
     "evaluate.spacing_weeks": number(1, 520, integer=True),
@@ -105,6 +111,19 @@ def validate(params: dict) -> None:
 
 
 def _cross_checks(p: dict) -> None:
+    covariates = [k for k in ("model.covariates.purchases", "model.covariates.dropout", "model.covariates.spend") if p[k]]
+    if covariates and p["model.fitter"] != "fast":
+        raise ConfigError(f"{covariates[0]} = {p[covariates[0]]!r}: covariates need model.fitter=fast (lifetimes fits "
+                          "none)")
+    if covariates and p["engine.kind"] == "spark":
+        raise ConfigError(f"{covariates[0]} = {p[covariates[0]]!r}: covariates run on engine=pandas only so far; use "
+                          "-S engine=pandas")
+    if p["data.customers.path"] is not None and not p["data.customers.path"].startswith("data/attributes/"):
+        raise ConfigError(f"data.customers.path = {p['data.customers.path']!r}: expected a file in data/attributes/ (the "
+                          "folder stage prepare depends on): move it there and `dvc add` it")
+    if p["data.customers.path"] is not None and p["engine.kind"] == "spark":
+        raise ConfigError("data.customers.path: customer attributes are read on engine=pandas only so far; use "
+                          "-S engine=pandas")
     if p["model.fitter"] == "lifetimes":
         models = (PURCHASE_MODELS[p["model.purchases.kind"]], SPEND_MODELS[p["model.spend.kind"]])
         if missing := [m.title for m in models if m.lifetimes_class is None]:

@@ -20,7 +20,7 @@ plots/*.csv              data of the other DVC plots declared in dvc.yaml, of th
 """
 import pandas as pd
 
-from cltv import backtest
+from cltv import backtest, model_effects
 from cltv.data import cohort, rfm
 from cltv.errors import FitError
 from cltv.evaluate import evaluate, evaluate_in_sample, holdout_predictions
@@ -29,7 +29,7 @@ from cltv.io import write_csv, write_json
 from cltv.model import CLTVModel
 from cltv.origins import origins
 from pipelines.common import ROOT, run
-from pipelines.settings import model_params
+from pipelines.settings import model_params, with_attributes
 
 
 def origin_tables(p: dict, daily: pd.DataFrame) -> list[tuple[pd.Timestamp, pd.Timestamp, pd.DataFrame]]:
@@ -38,7 +38,7 @@ def origin_tables(p: dict, daily: pd.DataFrame) -> list[tuple[pd.Timestamp, pd.T
     out = []
     for start, end in origins(d["calibration_end"], d["observation_end"], e["origins"], e["count"],
                               e["spacing_weeks"], e["holdout_weeks"]):
-        ch = rfm.calibration_holdout(daily, start, end)
+        ch = with_attributes(p, rfm.calibration_holdout(daily, start, end))
         if d["acquired_after"] is not None:  # the cohort rule: fit and measure on customers acquired after it
             ch = ch[cohort.fitted(ch, start, d["acquired_after"])].reset_index(drop=True)
         backtest.check(ch, start, end, "data/daily.parquet")
@@ -54,6 +54,7 @@ def one_origin(ch: pd.DataFrame, daily: pd.DataFrame, model: CLTVModel, start, e
         daily = daily[daily["customer_id"].isin(ch["customer_id"])].reset_index(drop=True)
     pred = holdout_predictions(ch, model)
     metrics, plots = evaluate(ch, daily, model, start, end, tables, pred)
+    metrics.update(model_effects.metrics(model))
     naive = pred["baseline"].to_numpy() * ch["monetary_value"].to_numpy(dtype=float)  # the baseline's revenue
     ranks, deciles = backtest.ranking(ch["holdout_spend"].to_numpy(dtype=float), pred["predicted_revenue"].to_numpy(),
                                       naive)
@@ -71,7 +72,7 @@ def fit(p: dict, ch: pd.DataFrame, start: pd.Timestamp) -> CLTVModel:
 def main(p: dict) -> None:
     rows, deciles = [], pd.DataFrame(columns=["decile", "customers", "predicted", "actual"])
     if p["data"]["source"] == "flo":
-        calibration = pd.read_parquet(ROOT / "data/calibration.parquet")
+        calibration = with_attributes(p, pd.read_parquet(ROOT / "data/calibration.parquet"))
         metrics, plots = evaluate_in_sample(calibration, CLTVModel(**model_params(p)).fit(calibration))
         print(f"evaluate: in-sample chi2 {metrics['insample_chi2']:.1f} ({metrics['insample_chi2_dof']} d.f.), "
               f"customers without repeat purchase {metrics['zero_repeat_observed']:.0f} observed vs "

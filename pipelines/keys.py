@@ -127,6 +127,20 @@ def texts(optional: bool = False) -> Key:
     return Key(check, ("abc", [None], 1) + (() if optional else (None,)))
 
 
+def columns() -> Key:  # covariates: distinct column names
+    def check(v):
+        if isinstance(v, list) and len(v) <= 20 and all(isinstance(t, str) and t.strip() for t in v) and len(set(v)) == len(v):
+            return None
+        return "a list of at most 20 distinct column names ([] for none)"
+    return Key(check, ("channel", None, ["a", "a"], [""], [1]))
+
+
+def optional_repo_path() -> Key:
+    inner = repo_path()
+    return Key(lambda v: None if v is None or inner.check(v) is None else inner.check(v) + " or null",
+               ("../x.csv", "/tmp/x.csv", ""))
+
+
 def timezone() -> Key:
     def check(v):
         if v is None:

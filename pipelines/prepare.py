@@ -14,6 +14,7 @@ and interest categories for the segment report.
 """
 import pandas as pd
 
+from cltv import covariates
 from cltv.data import cohort, rfm
 from cltv.io import write_json, write_parquet
 from cltv.data.files import state, unchanged_since
@@ -63,6 +64,10 @@ def main(p: dict) -> None:
                   d["analysis_date"], label=str(d["path"]), acquired_after=d["acquired_after"])
     unchanged_since(ROOT / d["path"], before)  # else dvc.lock would name content these tables were not built from
     print("\n".join(out.messages))
+    if d["customers"]["path"]:  # customer attributes for model.covariates, one row per customer of the log
+        attributes = covariates.read_attributes(ROOT / d["customers"]["path"], d["customers"]["id_col"])
+        names = [c for c in attributes.columns if c != "customer_id"]
+        out.customers = covariates.join(out.customers, attributes, names, d["customers"]["path"])
     for name in ("daily", "calibration", "rfm", "customers"):
         write_parquet(ROOT / f"data/{name}.parquet", getattr(out, name))
     write_json(ROOT / "metrics/data_quality.json", out.quality)

@@ -17,6 +17,7 @@ from cltv.io import write_csv, write_parquet
 from cltv.model import CLTVModel
 from pipelines.common import ROOT, run
 from pipelines.engine import spark_session
+from pipelines.settings import with_attributes
 
 
 def main(p: dict) -> None:
@@ -24,7 +25,7 @@ def main(p: dict) -> None:
     if p["engine"]["kind"] == "spark":
         scores = spark_scores(p, model)
     else:
-        scores = model.predict(pd.read_parquet(ROOT / "data/rfm.parquet"))
+        scores = model.predict(with_attributes(p, pd.read_parquet(ROOT / "data/rfm.parquet")))
         write_parquet(ROOT / "outputs/scores.parquet", scores)
     write_csv(ROOT / "outputs/scores.csv", scores)
     write_csv(ROOT / "outputs/segment_profile.csv", segment.profile(scores, model.segment_labels))

@@ -1,7 +1,11 @@
-"""``CLTVModel`` settings from the composed config (stages `evaluate` and `train`)."""
+"""``CLTVModel`` settings from the composed config, and the customer attributes its covariates
+read (stages `evaluate`, `train` and `segment`)."""
 from __future__ import annotations
 
-from cltv import hyperparameters
+import pandas as pd
+
+from cltv import covariates, hyperparameters
+from pipelines.common import ROOT
 
 
 def model_params(p: dict) -> dict:
@@ -11,3 +15,18 @@ def model_params(p: dict) -> dict:
     d = p["data"]
     return hyperparameters.from_config(
         p["model"], monetary_includes_first=hyperparameters.monetary_includes_first(d["source"], d["seed_compatible"]))
+
+
+def covariate_names(p: dict) -> list[str]:
+    """The attribute columns ``model.covariates`` names, each once, in order of appearance."""
+    return list(dict.fromkeys(name for names in p["model"]["covariates"].values() for name in names))
+
+
+def with_attributes(p: dict, table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` (one row per customer) with the attribute columns the covariates name, from
+    data/customers.parquet (written by `prepare`); unchanged without covariates. Training,
+    evaluation and scoring all join them here."""
+    names = covariate_names(p)
+    if not names:
+        return table
+    return covariates.join(table, pd.read_parquet(ROOT / "data/customers.parquet"), names, "data/customers.parquet")

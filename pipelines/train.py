@@ -9,7 +9,7 @@ from cltv.data.spec import DataSpec
 from cltv.model import CLTVModel
 from pipelines.common import ROOT, run
 from pipelines.engine import spark_session
-from pipelines.settings import model_params
+from pipelines.settings import model_params, with_attributes
 
 
 def main(p: dict) -> None:
@@ -22,7 +22,7 @@ def main(p: dict) -> None:
                           d["observation_end"], d["acquired_after"])
         session.stop()
     else:
-        table = pd.read_parquet(ROOT / "data/rfm.parquet")
+        table = with_attributes(p, pd.read_parquet(ROOT / "data/rfm.parquet"))
         fitted = None if d["acquired_after"] is None else cohort.fitted(table, d["observation_end"], d["acquired_after"])
         model = CLTVModel(**model_params(p)).fit(table, cohort=fitted)
     model.data_rules_ = DataSpec.from_config(p["data"]).to_dict()  # the rules prepare applied: cltv score uses them

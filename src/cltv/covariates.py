@@ -152,3 +152,39 @@ def attach(customers: pd.DataFrame, attributes: pd.DataFrame, id_col: str, sourc
         raise DataError(f"{source}: {int(absent.sum()):,} customer(s) without attributes (e.g. {list(first)}); expected "
                         "a row for every customer of the log")
     return table.reset_index(drop=True)
+
+
+def read_attributes(path, id_col: str) -> pd.DataFrame:
+    """A customer attributes table (CSV or Parquet, one row per customer) with its id column
+    ``id_col`` as text named ``customer_id``; a CSV column whose every value is a number is
+    numeric, any other is text (an empty cell is a missing value)."""
+    from .data.files import LINE, read_table
+
+    raw = read_table(path, expected="a header row and one row per customer").drop(columns=LINE)
+    if id_col not in raw.columns:
+        raise DataError(f"{path}: no id column {id_col!r} (data.customers.id_col); columns: {list(raw.columns)[:20]}")
+    out = {}
+    for name in raw.columns:
+        values = raw[name]
+        if name != id_col and (values.dtype == object or isinstance(values.dtype, pd.StringDtype)):
+            values = values.where(values != "")
+            numbers = pd.to_numeric(values, errors="coerce")
+            values = numbers if name != id_col and numbers.notna().sum() == values.notna().sum() else values
+        out["customer_id" if name == id_col else name] = values
+    table = pd.DataFrame(out)
+    table["customer_id"] = table["customer_id"].astype(str)
+    return table
+
+
+def join(table: pd.DataFrame, customers: pd.DataFrame, names: list[str], source: str) -> pd.DataFrame:
+    """``table`` (with ``customer_id``) with the columns ``names`` of ``customers`` (one row per
+    customer, keyed by ``customer_id``, e.g. data/customers.parquet), for training and scoring
+    alike; an absent column or customer is refused (``source`` names ``customers``)."""
+    if not names:
+        return table
+    absent = [n for n in names if n not in customers.columns]
+    if absent:
+        raise DataError(f"{source}: no column(s) {absent} for model.covariates; columns: "
+                        f"{[c for c in customers.columns if c != 'customer_id'][:20]} (data.customers adds a table's)")
+    rows = attach(table, customers, "customer_id", source)
+    return table.assign(**{n: rows[n].to_numpy() for n in names})

@@ -62,8 +62,9 @@ def config_name(kwarg: str) -> str:
 
 def to_config(hyperparameters: dict) -> dict[str, object]:
     """A model's hyperparameters (``CLTVModel.get_params()``, a model JSON's ``hyperparameters``)
-    under their flat configuration keys, as `dvc params diff` names them."""
-    return {config_name(k): v for k, v in hyperparameters.items()}
+    under their flat configuration keys, as `dvc params diff` names them (``covariates`` per process:
+    ``model.covariates.purchases``, ...)."""
+    return flatten({config_name(k): v for k, v in hyperparameters.items()})
 
 
 def check(model, purchases: type, spend: type) -> dict[str, list[str]]:

@@ -120,3 +120,12 @@ def by_group(model, rfm: pd.DataFrame, method):
     if isinstance(parts[0], pd.DataFrame):
         return pd.concat(parts, ignore_index=True).iloc[position].reset_index(drop=True)
     return np.concatenate(parts)[position]
+
+
+def metrics(model) -> dict:
+    """The covariates of a fitted model for an evaluation's details: ``covariates`` with the
+    likelihood-ratio test per model and each effect's row of :func:`effects_table`; {} without."""
+    if not model.designs_:
+        return {}
+    rows = effects_table(model).to_dict(orient="records")
+    return {"covariates": {"tests": model.training_.get("covariate_tests", {}), "effects": rows}}

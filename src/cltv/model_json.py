@@ -6,6 +6,7 @@ from __future__ import annotations
 from .covariates import Design
 from .errors import ModelError
 from .models import purchase_model, spend_model
+from .models.effects import PROCESSES
 from .schema import WEEKS_PER_MONTH
 
 FORMAT = "cltv-model/2"
@@ -30,8 +31,7 @@ def to_dict(model) -> dict:
             "monetary_includes_first": bool(model.monetary_includes_first),
             "fitter": str(model.fitter),
             "interval_level": None if model.interval_level is None else float(model.interval_level),
-            **({"covariates": {p: [str(c) for c in v] for p, v in model.covariates.items() if v}}
-               if model.covariates and any(model.covariates.values()) else {}),
+            "covariates": {p: [str(c) for c in (model.covariates or {}).get(p, [])] for p in PROCESSES},
         },
         "purchases": model.purchases_.to_dict(),
         "spend": model.spend_.to_dict(),
