@@ -91,6 +91,7 @@ SCHEMA: dict[str, Key] = {
     "flo_sample.customers": number(10, 10_000_000, integer=True),
     "flo_sample.seed": number(0, 2**32 - 1, integer=True),
     "flo_sample.selection": flag(),
+    "flo_sample.channel_effects": flag(),
 }
 
 

@@ -15,6 +15,7 @@ from cltv.plots import SPECS, save_pngs
 from cltv.tracking import naming, registry
 from pipelines.common import ROOT, data_label, fit_warnings, pipeline_outputs, run, tracking
 from pipelines.config import CHAMPION_METRICS
+from pipelines.settings import with_attributes
 
 
 def main(p: dict) -> None:
@@ -26,6 +27,7 @@ def main(p: dict) -> None:
     if summary["origins"]:  # a log: the champion metric's mean over the origins decides, see cltv.tracking.champion
         metrics["backtest"] = summary
     plan = [f"{a}..{b}" for a, b in zip(origins["calibration_end"], origins["holdout_end"])]
+    training = with_attributes(p, pd.read_parquet(ROOT / "data/rfm.parquet"))  # with the covariates' columns
     label, data = data_label(d), ROOT / d["path"]
     commit, dirty = registry.git_state(ROOT, pipeline_outputs())
     with tempfile.TemporaryDirectory() as tmp:
@@ -37,14 +39,14 @@ def main(p: dict) -> None:
                 **({"acquired_after": d["acquired_after"]} if d["acquired_after"] is not None else {}),
                 **({"origins": plan} if len(plan) > 1 or plan and plan[0] != f"{d['calibration_end']}..{d['observation_end']}"
                    else {})},
-            config=flatten(p), input_example=pd.read_parquet(ROOT / "data/rfm.parquet").head(3),
+            config=flatten(p), input_example=training.head(3),
             artifacts={"model_json": [model_json], "metrics": [metrics_json, ROOT / "metrics/evaluation_details.json",
                                                         ROOT / "metrics/backtest.json", ROOT / "metrics/data_quality.json"],
                        "segments": [ROOT / "outputs/segment_profile.csv"],
                        "plots": [ROOT / f"plots/{n}.csv" for n in SPECS] + pngs,
                        "report": [ROOT / f"reports/{f}" for f in ("segments.md", "segments.html", "clv_by_segment.png")]},
             datasets={"evaluation": pd.read_parquet(ROOT / "data/calibration.parquet"),
-                      "training": pd.read_parquet(ROOT / "data/rfm.parquet")},
+                      "training": training},
             code={str(f.relative_to(serving.PACKAGE_DIR)): f for f in sorted(serving.PACKAGE_DIR.rglob("*.py"))},
             tags={"mlflow.source.git.commit": commit, "cltv.git_commit": commit, "cltv.git_dirty": str(dirty).lower(),
                   "cltv.data_path": d["path"], "cltv.warnings": "; ".join(fit_warnings(metrics, model)) or "none",

@@ -10,6 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 #: stage outputs kept out of a fresh copy (a clean clone has none of them)
 GENERATED = ("data/", "models/", "outputs/", "reports/")
+KEPT = ("data/attributes/",)  # committed inputs among them (the customer attributes' folder)
 
 
 def tool_env() -> dict:
@@ -50,7 +51,7 @@ def copy_repo(dest: Path, keep_lock: bool = True) -> Path:
                            text=True, check=True).stdout.split()
     written = pipeline_written()
     for f in files:
-        if (ROOT / f).is_file() and (not f.startswith(GENERATED) or f.endswith(".gitignore")):
+        if (ROOT / f).is_file() and (not f.startswith(GENERATED) or f.endswith(".gitignore") or f.startswith(KEPT)):
             (dest / f).parent.mkdir(parents=True, exist_ok=True)
             head = committed(f) if f in written else None
             if head is None:

@@ -29,6 +29,10 @@ files) by the same rules (:func:`cltv.engines.spark.read_log`; not Excel), build
 folder of Parquet part files at ``--output`` (``.parquet``). ``--master`` picks the cluster
 (default ``local[*]``). Transaction logs only.
 
+A model with covariates (docs/covariates.md) needs ``--attributes FILE`` (CSV or Parquet, one
+row per customer, id column ``--attributes-id``, default ``customer_id``) with the columns it was
+trained on; the pandas engine only, so far.
+
     cltv score --model models:/cltv@champion --input s3a://shop/tx/ --engine spark --output scores.parquet
 """
 from __future__ import annotations
@@ -66,14 +70,24 @@ def data_rules(fitted, overrides: dict | None = None) -> DataSpec:
     return spec.replace(**changes)
 
 
-def score(model_uri: str, path: Path, as_of: str | None = None, overrides: dict | None = None) -> pd.DataFrame:
+def score(model_uri: str, path: Path, as_of: str | None = None, overrides: dict | None = None,
+          attributes: tuple[str | None, str] = (None, "customer_id")) -> pd.DataFrame:
     """``customer_id``, the RFM columns and the model's scores for every customer of ``path``, read
-    by the model's data rules with ``overrides`` (see :func:`data_rules`). The model is checked to
-    be a cltv package and scored from its JSON (:mod:`cltv.serving.packaged`): no code of it runs."""
+    by the model's data rules with ``overrides`` (see :func:`data_rules`); a model with covariates
+    gets its attribute columns from ``attributes`` (file, id column). The model is checked to be a
+    cltv package and scored from its JSON (:mod:`cltv.serving.packaged`): no code of it runs."""
+    from . import covariates, model_effects
     from .serving import packaged, pyfunc
 
     fitted = packaged.load(model_uri)
+    names = model_effects.attribute_names(fitted)
+    if names and not attributes[0]:
+        raise DataError(f"{model_uri}: the model has covariates {names}; pass --attributes FILE, a table with those "
+                        "columns and one row per customer")
     table = rfm_as_of(path, data_rules(fitted, overrides), as_of)
+    if names:
+        table = covariates.join(table, covariates.read_attributes(Path(attributes[0]), attributes[1]), names,
+                                str(attributes[0]))
     scores = pyfunc.score(fitted, table)  # the server's rules and numbers
     return pd.concat([table.reset_index(drop=True), scores.drop(columns="customer_id").reset_index(drop=True)], axis=1)
 
@@ -119,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--source", choices=("transactions", "flo", ""), help='default (or ""): the model\'s (else transactions)')
     p.add_argument("--as-of", help="scoring date YYYY-MM-DD (the end of the observed period)")
     p.add_argument("--output", required=True, type=Path, help="output file, .csv or .parquet")
+    p.add_argument("--attributes", help="customer attributes (CSV or Parquet, one row per customer) for a model "
+                   "with covariates: the columns it was trained on")
+    p.add_argument("--attributes-id", default="customer_id", help="the attributes' customer id column")
     rules = p.add_argument_group("data rules", "each changes one rule the model was trained with (its data_rules; "
                                  "a model without them: customer_id, date, amount, ISO dates)")
     rules.add_argument("--customer-col")
@@ -149,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
                          "and an --output ending in .parquet")
         return _score_spark(args)
     try:
-        out = score(args.model, args.input, args.as_of or None, {k: getattr(args, k) for k in OVERRIDES})
+        out = score(args.model, args.input, args.as_of or None, {k: getattr(args, k) for k in OVERRIDES},
+                    (args.attributes, args.attributes_id))
         (io.write_parquet if args.output.suffix == ".parquet" else io.write_csv)(args.output, out)
     except _user_errors() as exc:
         return _fail(exc)
@@ -196,6 +214,9 @@ def _score_spark(args) -> int:
         if spec.source == "flo":
             raise DataError("--engine spark scores transaction logs; the model was trained on a FLO snapshot: "
                             "use the pandas engine")
+        if fitted.designs_:
+            raise DataError("--engine spark: the model has covariates, which Spark does not score yet; use the "
+                            "pandas engine with --attributes")
         session = engine.session(args.master)
         tx, _ = engine.read_log(session, args.input, spec, end=args.as_of)
         daily = engine.daily_purchases(tx)

@@ -78,6 +78,11 @@ def fit(model, rfm: pd.DataFrame, weight, histories: tuple, spend_rows: tuple, w
     return tests
 
 
+def attribute_names(model) -> list[str]:
+    """The attribute columns a fitted model's covariates read (each once), [] without."""
+    return list(dict.fromkeys(c.name for d in model.designs_.values() for c in d.columns))
+
+
 def effects_table(model) -> pd.DataFrame:
     """One row per effect: ``model`` (title), ``process``, ``effect``, ``gamma``, ``se``,
     ``multiplier`` (of the purchase rate, the dropout rate or dropout parameters, the mean spend:

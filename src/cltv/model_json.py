@@ -50,6 +50,7 @@ def from_dict(cls, d: dict):
     if d.get("format") != FORMAT:
         raise ModelError(f"not a {FORMAT} model (format={d.get('format')!r})")
     h = d["hyperparameters"]
+    h = {**h, "covariates": {p: v for p, v in (h.get("covariates") or {}).items() if v} or None}
     model = cls(**{**h, "horizons_months": tuple(h["horizons_months"]), "segment_labels": tuple(h["segment_labels"])})
     for part, kinds in (("purchases", purchase_model), ("spend", spend_model)):
         if d[part]["kind"] != h[part]:

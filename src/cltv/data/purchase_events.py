@@ -53,3 +53,38 @@ def purchase_events(first: np.ndarray, horizon: float, bgnbd: Params, gg: GGPara
     who = np.concatenate([np.arange(n), owner])
     when = np.concatenate([first, times])
     return who, when, rng.gamma(gg[0], 1.0 / nu[who])
+
+
+def grouped_events(first: np.ndarray, horizon: float, group: np.ndarray, params: list[tuple[Params, GGParams]],
+                   rng: np.random.Generator):
+    """:func:`purchase_events` of customers in groups with their own parameters (covariate
+    effects): ``group[i]`` indexes ``params`` (BG/NBD, Gamma-Gamma) of customer ``i``; customer
+    indices are global. One group: exactly :func:`purchase_events`."""
+    parts = []
+    for g, (bgnbd, gg) in enumerate(params):
+        idx = np.flatnonzero(group == g)
+        who, when, amount = purchase_events(first[idx], horizon, bgnbd, gg, rng)
+        parts.append((idx[who], when, amount))
+    return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
+
+
+def group_params(bgnbd: Params, gg: GGParams, table, effects: dict | None) -> tuple[np.ndarray, list]:
+    """Per customer the index of its group and per group (BG/NBD, Gamma-Gamma) parameters:
+    ``table`` holds numeric covariates (one row per customer; None: one group), ``effects``
+    process -> column -> gamma (:mod:`cltv.models.effects`)."""
+    from ..models.bgnbd import BGNBD
+    from ..models.gamma_gamma import GammaGamma
+
+    effects = effects or {}
+    if table is None or not effects:
+        return np.zeros(0 if table is None else len(table), dtype=int), [(bgnbd, gg)]
+    buy = BGNBD.of(*bgnbd)
+    buy = BGNBD(buy.params, effects={p: e for p, e in effects.items() if p in BGNBD.links})
+    spend = GammaGamma(GammaGamma.of(*gg).params, effects={p: e for p, e in effects.items() if p in GammaGamma.links})
+    rows, group = np.unique(table.to_numpy(dtype=float), axis=0, return_inverse=True)
+    out = []
+    for row in rows:
+        values = dict(zip(table.columns, row))
+        z = {p: np.array([values[c] for c in e]) for p, e in effects.items()}
+        out.append((buy.at(z).values, spend.at(z).values))
+    return group.ravel(), out

@@ -13,7 +13,7 @@ from ..models import purchase_model, spend_model
 from ..models.bgnbd import Params
 from ..models.gamma_gamma import GGParams
 from ..schema import DAYS_PER_WEEK
-from .purchase_events import lexsort_order, purchase_events
+from .purchase_events import group_params, grouped_events, lexsort_order, purchase_events
 
 
 def simulate_rfm(
@@ -76,6 +76,8 @@ def simulate_transactions(
     acquisition_weeks: float = 12.0,
     seed: int = 0,
     history_weeks: float = 0.0,
+    attributes: pd.DataFrame | None = None,
+    effects: dict[str, dict[str, float]] | None = None,
 ) -> pd.DataFrame:
     """A transaction log (``customer_id``, ``date``, ``amount``) of ``n`` simulated customers.
 
@@ -86,6 +88,8 @@ def simulate_transactions(
     (-``history_weeks``, ``acquisition_weeks``), and the log starts at ``start``, so customers
     acquired before it appear with their first purchase on or after ``start`` (or not at all)
     and ``n`` counts the customers of the whole history. Customer numbers follow acquisition.
+    ``attributes`` and ``effects``: covariates as for :func:`simulate_rfm` (customer ``i``'s row
+    is ``attributes.iloc[i]``).
     """
     rng = np.random.default_rng(seed)
     start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
@@ -93,7 +97,10 @@ def simulate_transactions(
     first = rng.uniform(-history_weeks, acquisition_weeks, n)
     if history_weeks > 0:
         first.sort()
-    who, when, amount = purchase_events(first, horizon, bgnbd, gg, rng)
+    if attributes is None or not effects:
+        who, when, amount = purchase_events(first, horizon, bgnbd, gg, rng)
+    else:
+        who, when, amount = grouped_events(first, horizon, *group_params(bgnbd, gg, attributes, effects), rng)
     seen = when >= 0.0  # the log's window
     who, when, amount = who[seen], when[seen], amount[seen]
     order = lexsort_order(when, who)
@@ -112,15 +119,24 @@ FLO_CHANNELS = ["Android App", "Mobile", "Ios App", "Desktop"]
 FLO_CHANNEL_SHARES = [0.48, 0.24, 0.14, 0.14]
 FLO_CATEGORIES = ["KADIN", "ERKEK", "AKTIFSPOR", "COCUK", "AKTIFCOCUK"]
 FLO_CATEGORY_SHARES = [0.50, 0.40, 0.45, 0.30, 0.25]
+#: effects of the first order's channel (``order_channel``) against the commonest, Android App, for
+#: ``channel_effects=True`` (cltv.models.effects: purchase rate, dropout, mean spend)
+FLO_CHANNEL_EFFECTS = {"purchases": {"Desktop": -0.4, "Ios App": 0.3}, "dropout": {"Mobile": 0.6},
+                       "spend": {"Ios App": 0.25, "Desktop": 0.2}}
 
 
 def _flo_batch(m: int, bgnbd: Params, gg: GGParams, start: pd.Timestamp, end: pd.Timestamp,
-               rng: np.random.Generator) -> pd.DataFrame:
+               rng: np.random.Generator, channel_effects: bool = False) -> pd.DataFrame:
     """``m`` simulated customers as FLO snapshot rows (before any selection), with typed columns."""
     span = (end - start) / pd.Timedelta(days=DAYS_PER_WEEK)
     first = span * (1.0 - np.sqrt(rng.uniform(0.0, 1.0, m)))  # acquisitions grow linearly in time
     first = span - first
-    who, when, amount = purchase_events(first, span, bgnbd, gg, rng)
+    if channel_effects:  # the first order's channel acts on the customer's parameters
+        main = rng.choice(len(FLO_CHANNELS), size=m, p=FLO_CHANNEL_SHARES)
+        table = pd.DataFrame({c: (main == i).astype(float) for i, c in enumerate(FLO_CHANNELS) if i})
+        who, when, amount = grouped_events(first, span, *group_params(bgnbd, gg, table, FLO_CHANNEL_EFFECTS), rng)
+    else:
+        who, when, amount = purchase_events(first, span, bgnbd, gg, rng)
     online_share = rng.beta(2.0, 2.0, m)
     online = rng.uniform(0.0, 1.0, who.size) < online_share[who]
     day = np.floor(when * DAYS_PER_WEEK).astype("int64")  # days after start
@@ -143,7 +159,8 @@ def _flo_batch(m: int, bgnbd: Params, gg: GGParams, start: pd.Timestamp, end: pd
         out[ok] = (start + pd.to_timedelta(days[ok], unit="D")).strftime("%Y-%m-%d")
         return out
 
-    main = rng.choice(len(FLO_CHANNELS), size=m, p=FLO_CHANNEL_SHARES)
+    if not channel_effects:
+        main = rng.choice(len(FLO_CHANNELS), size=m, p=FLO_CHANNEL_SHARES)
     order_channel = np.asarray(FLO_CHANNELS, dtype=object)[main]
     last_online = last["online"].reindex(idx).to_numpy(dtype=bool)
     picks = rng.uniform(0.0, 1.0, (m, len(FLO_CATEGORIES))) < np.asarray(FLO_CATEGORY_SHARES)
@@ -174,6 +191,7 @@ def simulate_flo(
     end: str = "2021-05-30",
     selection: bool = True,
     seed: int = 0,
+    channel_effects: bool = False,
 ) -> pd.DataFrame:
     """A FLO omnichannel snapshot (schema: ``cltv.data.flo.FLO_COLUMNS``) of ``n`` simulated customers.
 
@@ -183,14 +201,16 @@ def simulate_flo(
     customer-specific probability ~ Beta(2, 2). With ``selection`` (FLO's export), only
     customers with at least one online and one store order and a purchase in the last 365 days
     are kept, which biases what a model fitted on the file sees; without it, every simulated
-    customer is kept (a channel without orders has an empty last-order date).
+    customer is kept (a channel without orders has an empty last-order date). ``channel_effects``:
+    the first order's channel (``order_channel``) scales the customer's parameters by
+    :data:`FLO_CHANNEL_EFFECTS` (else it is drawn independently of the purchases).
     """
     rng = np.random.default_rng(seed)
     start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
     active_from = (end_ts - pd.Timedelta(days=365) - start_ts).days
     kept, have = [], 0
     while have < n:
-        batch = _flo_batch(max(4 * (n - have), 1000), bgnbd, gg, start_ts, end_ts, rng)
+        batch = _flo_batch(max(4 * (n - have), 1000), bgnbd, gg, start_ts, end_ts, rng, channel_effects)
         if selection:
             batch = batch[(batch["order_num_total_ever_online"] >= 1) & (batch["order_num_total_ever_offline"] >= 1)
                           & (batch["_last_day"] >= active_from)]

@@ -18,6 +18,8 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import math
+import re
 import subprocess
 import warnings
 from collections.abc import Iterator
@@ -244,7 +246,16 @@ def _log_contents(result: Result) -> None:
                if isinstance(v, (int, float)) and not isinstance(v, bool)}
     for part in ("purchases", "spend"):  # e.g. purchases.r, purchases.r_se, spend.q (the kinds are params)
         numbers.update({f"{part}.{k}": v for k, v in model[part]["params"].items()})
-        numbers.update({f"{part}.{k}_se": v for k, v in (model[part].get("standard_errors") or {}).items()})
+        se = model[part].get("standard_errors") or {}
+        numbers.update({f"{part}.{k}_se": v for k, v in se.items() if k in model[part]["params"]})
+        for process, effects in (model[part].get("effects") or {}).items():  # e.g. purchases.effect.purchases.channel_store
+            for name, gamma in effects.items():
+                key = f"{part}.effect.{process}.{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}"
+                numbers.update({key: gamma, f"{key}_multiplier": math.exp(gamma)})
+                if f"{process}:{name}" in se:
+                    s = se[f"{process}:{name}"]
+                    numbers.update({f"{key}_se": s, f"{key}_multiplier_low": math.exp(gamma - 1.959963984540054 * s),
+                                    f"{key}_multiplier_high": math.exp(gamma + 1.959963984540054 * s)})
     numbers.update({f"segment.cutoff_{i + 1}": c for i, c in enumerate(model["segment_cutoffs"])})
     mlflow.log_metrics({k: float(v) for k, v in numbers.items()})
     for step in range(max(map(len, result.series.values()), default=0)):  # step = origin: a curve over origins
