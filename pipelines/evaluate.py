@@ -73,7 +73,9 @@ def main(p: dict) -> None:
     rows, deciles = [], pd.DataFrame(columns=["decile", "customers", "predicted", "actual"])
     if p["data"]["source"] == "flo":
         calibration = with_attributes(p, pd.read_parquet(ROOT / "data/calibration.parquet"))
-        metrics, plots = evaluate_in_sample(calibration, CLTVModel(**model_params(p)).fit(calibration))
+        model = CLTVModel(**model_params(p)).fit(calibration)
+        metrics, plots = evaluate_in_sample(calibration, model)
+        metrics.update(model_effects.metrics(model))
         print(f"evaluate: in-sample chi2 {metrics['insample_chi2']:.1f} ({metrics['insample_chi2_dof']} d.f.), "
               f"customers without repeat purchase {metrics['zero_repeat_observed']:.0f} observed vs "
               f"{metrics['zero_repeat_expected']:.1f} expected")

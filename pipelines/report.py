@@ -8,7 +8,7 @@ import json
 
 import pandas as pd
 
-from cltv import report
+from cltv import model_effects, report
 from cltv.data import cohort
 from cltv.io import atomic, write_text
 from cltv.model import CLTVModel
@@ -44,6 +44,8 @@ def main(p: dict) -> None:
         f"CLV: next {model.clv_months} months, discount {model.discount_rate:.1%} a month; total "
         f"{scores['clv'].sum():,.0f}. Segments: CLV quantiles, {', '.join(labels)} best first.",
     ]
+    if said := model_effects.sentences(model):
+        facts.insert(2, "Covariates (whole-history fit): " + "; ".join(said) + ".")
     q = json.loads((ROOT / "metrics/data_quality.json").read_text())
     dropped = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in q["dropped"].items() if v) or "none"
     facts.insert(1, f"Data quality: {q['rows_read']:,} rows read, {q['rows_kept']:,} kept (dropped: {dropped})"

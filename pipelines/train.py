@@ -4,6 +4,7 @@ With data.acquired_after the models are fitted on the customers first seen after
 (cltv.data.cohort); the segment cut-offs come from every customer, as every customer is scored."""
 import pandas as pd
 
+from cltv import model_effects
 from cltv.data import cohort
 from cltv.data.spec import DataSpec
 from cltv.model import CLTVModel
@@ -29,6 +30,8 @@ def main(p: dict) -> None:
     model.save(ROOT / "models/cltv_model.json")
     print(f"train: {model.purchases_.title} {model.purchases_.params}, {model.spend_.title} {model.spend_.params}, "
           f"segment cut-offs {model.segment_cutoffs_}")
+    for row in model_effects.effects_table(model).itertuples():
+        print(f"train: {row.effect} x{row.multiplier:.3g} on {row.process} (95% {row.low:.3g}-{row.high:.3g})")
 
 
 if __name__ == "__main__":

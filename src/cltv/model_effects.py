@@ -134,3 +134,19 @@ def metrics(model) -> dict:
         return {}
     rows = effects_table(model).to_dict(orient="records")
     return {"covariates": {"tests": model.training_.get("covariate_tests", {}), "effects": rows}}
+
+
+def sentences(model) -> list[str]:
+    """Each effect in words, e.g. "order_channel Ios App vs Android App: buy 1.37x as often (95 %
+    1.29-1.46)"; [] without covariates."""
+    columns = {c.name: c for d in model.designs_.values() for c in d.columns}
+    dropout = "drop out {}x as fast" if "beta" in model.purchases_.params else \
+        "dropout Beta(a, b) scaled {}x (same mean dropout probability, less spread above 1)"
+    verbs = {"purchases": "buy {}x as often", "dropout": dropout, "spend": "spend {}x as much per purchase"}
+    out = []
+    for row in effects_table(model).itertuples():
+        name, _, level = row.effect.partition("=")
+        who = (f"{name} {level} vs {columns[name].reference}" if level
+               else f"{name} one standard deviation ({columns[name].scale:.3g}) higher")
+        out.append(f"{who}: {verbs[row.process].format(f'{row.multiplier:.3g}')} (95 % {row.low:.3g}-{row.high:.3g})")
+    return out

@@ -248,9 +248,9 @@ def _log_contents(result: Result) -> None:
         numbers.update({f"{part}.{k}": v for k, v in model[part]["params"].items()})
         se = model[part].get("standard_errors") or {}
         numbers.update({f"{part}.{k}_se": v for k, v in se.items() if k in model[part]["params"]})
-        for process, effects in (model[part].get("effects") or {}).items():  # e.g. purchases.effect.purchases.channel_store
+        for process, effects in (model[part].get("effects") or {}).items():  # e.g. effect.purchases.channel_store
             for name, gamma in effects.items():
-                key = f"{part}.effect.{process}.{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}"
+                key = f"effect.{process}.{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}"
                 numbers.update({key: gamma, f"{key}_multiplier": math.exp(gamma)})
                 if f"{process}:{name}" in se:
                     s = se[f"{process}:{name}"]
