@@ -411,3 +411,61 @@ def test_an_invoice_line_export_runs_by_configuration_alone(repo):
     assert f"fitted on the {ruled['customers_fitted']:,} customers first seen after 2020-04-01" in \
         (repo / "reports/segments.md").read_text()
     assert runs(repo)[-1].data.params["data.acquired_after"] == "13"
+
+
+def test_covariates_from_an_attributes_table_are_fitted_reported_served_and_scored(repo):
+    """A log whose online customers buy more often and spend more, with their channel in an
+    attributes table (data.customers.path): `dvc exp run` with model.covariates fits the effects
+    and reports them (model JSON, evaluation details, MLflow, report); the served model and
+    `cltv score` need the channel and refuse a request without it."""
+    import requests
+
+    from benchmarks.server import serve
+    from cltv.data.simulate import simulate_transactions
+
+    n = 4000
+    online = np.random.default_rng(4).integers(0, 2, n)
+    log = simulate_transactions(n, attributes=pd.DataFrame({"online": online}), seed=4,
+                                effects={"purchases": {"online": 0.6}, "spend": {"online": 0.4}})
+    (repo / "mydata").mkdir(exist_ok=True)
+    log.to_csv(repo / "mydata/channel_log.csv", index=False)
+    attributes = pd.DataFrame({"id": [f"c{i:08d}" for i in range(n)], "channel": np.where(online, "web", "shop")})
+    attributes.to_csv(repo / "data/attributes/channels.csv", index=False)
+    sh(repo, "dvc", "add", "mydata/channel_log.csv", "data/attributes/channels.csv")
+    commit(repo, "a log and its customers' channels, tracked by DVC")
+    args = ["-S", "data=transactions", "-S", "data.path=mydata/channel_log.csv", "-S", "data.calibration_end=2020-12-31",
+            "-S", "data.observation_end=2021-06-30", "-S", "data.customers.path=data/attributes/channels.csv",
+            "-S", "data.customers.id_col=id", "-S", "model.covariates.purchases=[channel]",
+            "-S", "model.covariates.spend=[channel]"]
+    run = sh(repo, "dvc", "exp", "run", *args)
+    assert "train: channel=" in run.stdout and "Warning" not in run.stdout + run.stderr
+    model = json.loads((repo / "models/cltv_model.json").read_text())
+    (name, gamma), = model["purchases"]["effects"]["purchases"]  # the rarer channel against the commoner one
+    assert name == f"channel={'web' if (online == 1).sum() < (online == 0).sum() else 'shop'}"
+    assert abs(abs(gamma) - 0.6) < 3 * model["purchases"]["standard_errors"][f"purchases:{name}"]
+    assert model["designs"]["spend"][0]["name"] == "channel"
+    details = json.loads((repo / "metrics/evaluation_details.json").read_text())["covariates"]
+    assert details["tests"]["purchases"]["p_value"] < 1e-3 and len(details["effects"]) == 2
+    assert "Covariates (whole-history fit): channel " in (repo / "reports/segments.md").read_text()
+    last = runs(repo)[-1]
+    assert f"effect.purchases.{name.replace('=', '_')}_multiplier_low" in last.data.metrics
+    assert "covariates channel" in last.info.run_name
+
+    uri = f"sqlite:///{repo}/mlflow.db"
+    table = pd.read_parquet(repo / "data/rfm.parquet").head(50)
+    with_channel = table.merge(attributes.rename(columns={"id": "customer_id"}), on="customer_id")
+    with serve(f"runs:/{last.info.run_id}/model", uri, repo) as url:
+        body = {"dataframe_split": with_channel.to_dict(orient="split", index=False)}
+        assert requests.post(f"{url}/invocations", json=body, timeout=60).status_code == 200
+        body = {"dataframe_split": table.to_dict(orient="split", index=False)}
+        resp = requests.post(f"{url}/invocations", json=body, timeout=60)
+        assert resp.status_code == 400 and "no column 'channel'" in resp.text, resp.text
+    score = [sys.executable, "-m", "cltv.cli", "score", "--model", f"runs:/{last.info.run_id}/model", "--input",
+             "mydata/channel_log.csv", "--as-of", "2021-06-30", "--output", "channel_scores.parquet"]
+    refused = sh(repo, *score, check=False, env={"MLFLOW_TRACKING_URI": uri})
+    assert refused.returncode == 1 and "pass --attributes FILE" in refused.stderr and refused.stderr.count("\n") == 1
+    sh(repo, *score, "--attributes", "data/attributes/channels.csv", "--attributes-id", "id",
+       env={"MLFLOW_TRACKING_URI": uri})
+    got = pd.read_parquet(repo / "channel_scores.parquet").set_index("customer_id")
+    want = pd.read_parquet(repo / "outputs/scores.parquet").set_index("customer_id")
+    np.testing.assert_allclose(got.loc[want.index, "clv"], want["clv"], rtol=1e-12)

@@ -13,11 +13,10 @@ import pandas as pd
 from scipy import stats
 from sklearn.metrics import mean_absolute_error, root_mean_squared_error
 
-from . import intervals, numeric
+from . import intervals, model_effects, numeric
+from .fit_tables import (HISTOGRAM_CELLS, calibration_histogram, chi2, cumulative_repeat, frequency_recency_grid,
+                         holdout_by_frequency)
 from .model import CLTVModel
-from .schema import DAYS_PER_WEEK
-
-HISTOGRAM_CELLS = 8  # 0, 1, ..., 6 and 7+ repeat purchases
 CORR_WARNING = 0.3  # |corr(frequency, monetary)| above this breaks Gamma-Gamma's independence assumption
 
 
@@ -43,8 +42,10 @@ def holdout_predictions(ch: pd.DataFrame, model: CLTVModel) -> pd.DataFrame:
     """
     weeks = ch["holdout_weeks"].to_numpy(dtype=float)
     x, T = ch["frequency"].to_numpy(dtype=float), ch["T"].to_numpy(dtype=float)
-    pred = model.purchases_.expected_purchases(weeks, x, ch["recency"], T)
-    value = model.expected_value(ch)
+    pred, value = np.empty(len(ch)), np.empty(len(ch))
+    for one, idx in model_effects.groups(model, ch):  # with covariates: each customer's own models
+        pred[idx] = one.purchases_.expected_purchases(weeks[idx], x[idx], ch["recency"].to_numpy()[idx], T[idx])
+        value[idx] = one.expected_value(ch.iloc[idx])
     return pd.DataFrame({
         "customer_id": ch["customer_id"].to_numpy(),
         "frequency": ch["frequency"].to_numpy(),
@@ -53,68 +54,6 @@ def holdout_predictions(ch: pd.DataFrame, model: CLTVModel) -> pd.DataFrame:
         "baseline": np.divide(x, T, out=np.zeros_like(x), where=T > 0) * weeks,
         "predicted_revenue": pred * value,
     })
-
-
-def calibration_histogram(ch: pd.DataFrame, model: CLTVModel) -> pd.DataFrame:
-    """Observed vs expected number of customers with 0..6 and 7+ repeat purchases in the
-    calibration period (expected: sum over customers of P(X(T_i) = k), once per distinct T)."""
-    ages, counts = np.unique(ch["T"].to_numpy(dtype=float), return_counts=True)
-    last = HISTOGRAM_CELLS - 1
-    expected = [numeric.dot(model.purchases_.prob_n_purchases(ages, k), counts.astype(float)) for k in range(last)]
-    expected.append(len(ch) - sum(expected))
-    observed = np.bincount(np.minimum(ch["frequency"].to_numpy(), last), minlength=HISTOGRAM_CELLS)
-    labels = [str(k) for k in range(last)] + [f"{last}+"]
-    return pd.DataFrame({"repeat_purchases": labels, "observed": observed.astype(float), "expected": expected})
-
-
-def holdout_by_frequency(pred: pd.DataFrame) -> pd.DataFrame:
-    """Mean actual and predicted holdout purchases by calibration frequency (0..6, 7+)."""
-    last = HISTOGRAM_CELLS - 1
-    key = np.minimum(pred["frequency"].to_numpy(), last)
-    g = pred.assign(cell=key).groupby("cell", sort=True)
-    out = pd.DataFrame({"customers": g.size(), "actual": g["actual"].mean(), "predicted": g["predicted"].mean()})
-    out = out.reindex(range(HISTOGRAM_CELLS))
-    out.insert(0, "frequency", [str(k) for k in range(last)] + [f"{last}+"])
-    out["customers"] = out["customers"].fillna(0).astype("int64")
-    return out.reset_index(drop=True)
-
-
-def cumulative_repeat(daily: pd.DataFrame, model: CLTVModel, calibration_end, observation_end) -> pd.DataFrame:
-    """Weekly cumulative repeat purchases of the calibration cohort, actual vs model.
-
-    Week w counts days up to ``start + 7 w`` where ``start`` is the first purchase in the data.
-    The model's curve sums each customer's unconditional E[X(w - s_i)], ``s_i`` being the
-    customer's first purchase (weeks after ``start``).
-    """
-    cal, obs = pd.Timestamp(calibration_end), pd.Timestamp(observation_end)
-    firsts = daily.groupby("customer_id", sort=True)["date"].min()
-    cohort = firsts[firsts <= cal]
-    start = cohort.min()
-    n_weeks = int(np.ceil(((obs - start) / pd.Timedelta(days=1) + 1) / DAYS_PER_WEEK))
-    weeks = np.arange(1, n_weeks + 1, dtype=float)
-
-    d = daily[daily["customer_id"].isin(cohort.index) & (daily["date"] <= obs)]
-    is_repeat = d["date"].to_numpy() > d["customer_id"].map(cohort).to_numpy()
-    day = ((d["date"] - start) / pd.Timedelta(days=1)).to_numpy()[is_repeat]
-    # a purchase on day k (0-based) is inside week w when k < 7 w
-    actual = np.searchsorted(np.sort(day), DAYS_PER_WEEK * weeks, side="left").astype(float)
-
-    s, counts = np.unique(((cohort - start) / pd.Timedelta(days=1)).to_numpy() / DAYS_PER_WEEK, return_counts=True)
-    age = np.clip(weeks[:, None] - s[None, :], 0.0, None)
-    zeros = np.zeros_like(age)
-    expected = numeric.matvec(model.purchases_.expected_purchases(age, zeros, zeros, zeros), counts)
-    return pd.DataFrame({
-        "week": weeks.astype("int64"),
-        "actual": actual,
-        "model": expected,
-        "period": np.where(start + pd.to_timedelta(7 * weeks, unit="D") <= cal + pd.Timedelta(days=1), "calibration", "holdout"),
-    })
-
-
-def _chi2(hist: pd.DataFrame, prefix: str, parameters: int) -> dict[str, float]:
-    chi2 = float((((hist["observed"] - hist["expected"]) ** 2) / hist["expected"]).sum())
-    dof = HISTOGRAM_CELLS - 1 - parameters
-    return {f"{prefix}_chi2": chi2, f"{prefix}_chi2_dof": dof, f"{prefix}_chi2_pvalue": float(stats.chi2.sf(chi2, dof))}
 
 
 def diagnostics(model: CLTVModel, hist: pd.DataFrame) -> tuple[dict[str, float], list[str]]:
@@ -162,25 +101,9 @@ def fit_statistics(model: CLTVModel) -> dict[str, float]:
     """The purchase model's log-likelihood on the data it was fitted on, with AIC and BIC
     (k parameters, n customers): comparable across purchase models on the same data."""
     ll, n = model.training_["purchases_log_likelihood"], model.training_["customers"]
-    k = len(model.purchases_.param_names)
+    k = len(model.purchases_.names)  # with covariates: their effects too
     return {"purchases_log_likelihood": ll, "aic": 2.0 * k - 2.0 * ll, "bic": k * float(np.log(n)) - 2.0 * ll,
             "spend_log_likelihood": model.training_["spend_log_likelihood"]}
-
-
-def frequency_recency_grid(model: CLTVModel, T: float, months: float, cells: int = 12) -> pd.DataFrame:
-    """P(alive) and expected purchases in the next ``months`` months of a customer of age ``T``
-    weeks over a grid of frequency (0 .. ``cells`` - 1 repeat purchases) and recency (weeks,
-    ``cells`` steps from 0 to T; frequency 0 has recency 0 only): the standard diagnostic of a
-    purchase model."""
-    recency = np.linspace(0.0, T, cells)
-    x, tx = np.meshgrid(np.arange(cells, dtype=float), recency, indexing="ij")
-    keep = (x > 0) | (tx == 0)
-    x, tx = x[keep], tx[keep]
-    age = np.full_like(x, T)
-    return pd.DataFrame({
-        "frequency": x.astype("int64"), "recency": tx, "p_alive": model.purchases_.prob_alive(x, tx, age),
-        "expected_purchases": model.purchases_.expected_purchases(months * model.horizon_weeks_per_month, x, tx, age),
-    })
 
 
 def evaluate_in_sample(rfm: pd.DataFrame, model: CLTVModel):
@@ -194,7 +117,7 @@ def evaluate_in_sample(rfm: pd.DataFrame, model: CLTVModel):
     flags, notes = diagnostics(model, hist)
     metrics = {
         "customers": int(len(rfm)),
-        **_chi2(hist, "insample", len(model.purchases_.param_names)),
+        **chi2(hist, "insample", len(model.purchases_.param_names)),
         **flags,
         **fit_statistics(model),
         "calibration_fit": fitted(model),
@@ -214,6 +137,19 @@ PIT_BINS = 10
 PIT_COLUMNS = ["pit", "observed", "expected", "spend_observed"]
 
 
+def _pits(ch: pd.DataFrame, model: CLTVModel, level: float, chunk: int) -> tuple[np.ndarray, ...]:
+    """Per customer of ``ch``: the randomised PITs of the holdout purchases and spend, and the
+    purchase interval's bounds at ``level``."""
+    futures = intervals.futures_of(model, ch, [float(ch["holdout_weeks"].iloc[0])])
+    pit = intervals.randomised_pit(futures.purchases(0)[futures.customer], ch["holdout_purchases"].to_numpy())
+    spend_actual = ch["holdout_spend"].to_numpy(dtype=float)
+    spend_pit = np.concatenate([
+        intervals.randomised_pit(futures.value_draws(np.ones(1), np.arange(i, min(i + chunk, len(ch)))),
+                                 spend_actual[i:i + chunk], seed=intervals.SEED + i)
+        for i in range(0, len(ch), chunk)])
+    return (pit, spend_pit, *futures.purchase_interval(0, level))
+
+
 def holdout_coverage(ch: pd.DataFrame, model: CLTVModel, level: float, chunk: int = 50_000):
     """How well the predictive intervals at ``level`` hold on the holdout: ``(metrics, table)``.
 
@@ -230,16 +166,10 @@ def holdout_coverage(ch: pd.DataFrame, model: CLTVModel, level: float, chunk: in
 
     The table holds the PIT histogram (:data:`PIT_BINS` bins; ``expected`` is the uniform share).
     """
-    futures = intervals.futures_of(model, ch, [float(ch["holdout_weeks"].iloc[0])])
-    purchases = futures.purchases(0)
     actual = ch["holdout_purchases"].to_numpy()
-    pit = intervals.randomised_pit(purchases[futures.customer], actual)
-    spend_actual = ch["holdout_spend"].to_numpy(dtype=float)
-    spend_pit = np.concatenate([
-        intervals.randomised_pit(futures.value_draws(np.ones(1), np.arange(i, min(i + chunk, len(ch)))),
-                                 spend_actual[i:i + chunk], seed=intervals.SEED + i)
-        for i in range(0, len(ch), chunk)])
-    lo, hi = futures.purchase_interval(0, level)
+    pit, spend_pit, lo, hi = (np.empty(len(ch)) for _ in range(4))
+    for one, idx in model_effects.groups(model, ch):  # with covariates: each customer's own models
+        pit[idx], spend_pit[idx], lo[idx], hi[idx] = _pits(ch.iloc[idx], one, level, chunk)
     edges = np.linspace(0.0, 1.0, PIT_BINS + 1)
     counts = np.histogram(pit, bins=edges)[0]
     central = lambda u: float(np.mean(np.abs(u - 0.5) <= level / 2.0))  # noqa: E731
@@ -269,7 +199,7 @@ def evaluate(ch: pd.DataFrame, daily: pd.DataFrame, model: CLTVModel, calibratio
     pred = holdout_predictions(ch, model) if pred is None else pred
     hist = calibration_histogram(ch, model)
     flags, notes = diagnostics(model, hist)
-    cum = cumulative_repeat(daily, model, calibration_end, observation_end) if tables else None
+    cum = cumulative_repeat(daily, model, calibration_end, observation_end, ch) if tables else None
     coverage, pit = holdout_coverage(ch, model, model.interval_level or 0.9)
     actual_revenue = float(ch["holdout_spend"].sum())
     predicted_revenue = float(pred["predicted_revenue"].sum())
@@ -282,7 +212,7 @@ def evaluate(ch: pd.DataFrame, daily: pd.DataFrame, model: CLTVModel, calibratio
         "holdout_revenue_actual": actual_revenue,
         "holdout_revenue_predicted": predicted_revenue,
         "holdout_revenue_rel_error": (predicted_revenue - actual_revenue) / actual_revenue if actual_revenue else float("nan"),
-        **_chi2(hist, "calibration", len(model.purchases_.param_names)),
+        **chi2(hist, "calibration", len(model.purchases_.param_names)),
         **({"cumulative_repeat_actual_end": float(cum["actual"].iloc[-1]),
             "cumulative_repeat_model_end": float(cum["model"].iloc[-1])} if tables else {}),
         **coverage,

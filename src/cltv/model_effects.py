@@ -99,19 +99,19 @@ def effects_table(model) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["model", "process", "effect", "gamma", "se", "multiplier", "low", "high"])
 
 
-def by_group(model, rfm: pd.DataFrame, method):
-    """``method(model_of_group, rows)`` run once per distinct covariate row of ``rfm`` with that
-    row's purchase and spend models, the results (arrays or tables, one row per customer) put
-    back in ``rfm``'s order."""
+def groups(model, rfm: pd.DataFrame) -> list[tuple[object, np.ndarray]]:
+    """Per distinct covariate row of ``rfm``: the model of its customers (a copy with that row's
+    purchase and spend models, :meth:`~cltv.models.base.ParametricModel.at`, and no designs) and
+    their row positions. Without covariates: ``[(model, every row)]``."""
+    if not model.designs_:
+        return [(model, np.arange(len(rfm)))]
     source = "the scored table (RFM with attributes)"
     z = {p: d.matrix(rfm, source) for p, d in model.designs_.items()}
     order = [p for p in PROCESSES if p in z]
-    table = np.column_stack([z[p] for p in order]) if order else np.zeros((len(rfm), 0))
-    groups, inverse = np.unique(table, axis=0, return_inverse=True)
+    rows, inverse = np.unique(np.column_stack([z[p] for p in order]), axis=0, return_inverse=True)
     inverse = inverse.ravel()
-    parts, where = [], []
-    for g, row in enumerate(groups):
-        idx = np.flatnonzero(inverse == g)
+    out = []
+    for g, row in enumerate(rows):
         at, values = 0, {}
         for p in order:
             values[p], at = row[at:at + z[p].shape[1]], at + z[p].shape[1]
@@ -119,6 +119,15 @@ def by_group(model, rfm: pd.DataFrame, method):
         one.designs_ = {}
         one.purchases_ = model.purchases_.at({p: v for p, v in values.items() if p in model.purchases_.effects})
         one.spend_ = model.spend_.at({p: v for p, v in values.items() if p in model.spend_.effects})
+        out.append((one, np.flatnonzero(inverse == g)))
+    return out
+
+
+def by_group(model, rfm: pd.DataFrame, method):
+    """``method(model_of_group, rows)`` run once per group of :func:`groups`, the results (arrays
+    or tables, one row per customer) put back in ``rfm``'s order."""
+    parts, where = [], []
+    for one, idx in groups(model, rfm):
         parts.append(method(one, rfm.iloc[idx].reset_index(drop=True)))
         where.append(idx)
     position = np.argsort(np.concatenate(where), kind="stable")

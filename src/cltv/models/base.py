@@ -56,9 +56,13 @@ class ParametricModel(ABC):
             raise ModelError(f"{self.title}: parameters {list(params)} given, expected {list(self.param_names)}"
                              + (f" (missing {missing})" if missing else "") + (f" (unknown {unknown})" if unknown else ""))
         self.params = {k: float(params[k]) for k in self.param_names}
-        #: covariate effects, process -> effect name -> gamma (:mod:`cltv.models.effects`); {} without
-        self.effects = {p: {k: float(v) for k, v in e.items()} for p, e in (effects or {}).items() if e}
-        unlinked = sorted(set(self.effects) - set(self.links))
+        #: covariate effects, process -> effect name -> gamma (:mod:`cltv.models.effects`), processes
+        #: in PROCESSES order, effects in design order (the order of :attr:`covariance`); {} without
+        from .effects import PROCESSES
+
+        given = {p: dict(e) for p, e in (effects or {}).items() if e}  # a dict, or [name, gamma] pairs (JSON)
+        self.effects = {p: {k: float(v) for k, v in given[p].items()} for p in PROCESSES if p in given}
+        unlinked = sorted(set(given) - set(self.links))
         if unlinked:
             raise ModelError(f"{self.title} takes no covariates on {unlinked}; it takes them on {sorted(self.links)}")
         #: covariance of the estimates (natural units, :attr:`names` order), None when unknown
@@ -119,7 +123,7 @@ class ParametricModel(ABC):
         """``kind``, ``params`` and, when known, ``standard_errors`` and ``covariance``."""
         out = {"kind": self.kind, "params": dict(self.params)}
         if self.effects:
-            out["effects"] = {p: dict(e) for p, e in self.effects.items()}
+            out["effects"] = {p: [[k, v] for k, v in e.items()] for p, e in self.effects.items()}  # ordered
         if self.covariance is not None:
             out.update(standard_errors=self.standard_errors, covariance=self.covariance)
         return out

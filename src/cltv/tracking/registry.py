@@ -249,7 +249,7 @@ def _log_contents(result: Result) -> None:
         se = model[part].get("standard_errors") or {}
         numbers.update({f"{part}.{k}_se": v for k, v in se.items() if k in model[part]["params"]})
         for process, effects in (model[part].get("effects") or {}).items():  # e.g. effect.purchases.channel_store
-            for name, gamma in effects.items():
+            for name, gamma in effects:  # [name, gamma] pairs in design order
                 key = f"effect.{process}.{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}"
                 numbers.update({key: gamma, f"{key}_multiplier": math.exp(gamma)})
                 if f"{process}:{name}" in se:
