@@ -25,7 +25,8 @@ def evaluate_seconds(daily, origins: int) -> float:
     from pipelines.evaluate import one_origin, origin_tables
 
     p = {"data": {"calibration_end": CALIBRATION_END, "observation_end": OBSERVATION_END, "acquired_after": None},
-         "evaluate": {"origins": [], "count": origins, "spacing_weeks": 6, "holdout_weeks": None}}
+         "evaluate": {"origins": [], "count": origins, "spacing_weeks": 6, "holdout_weeks": None},
+         "model": {"covariates": {"purchases": [], "dropout": [], "spend": []}}}
     began = time.perf_counter()
     for i, (start, end, ch) in enumerate(origin_tables(p, daily)):
         one_origin(ch, daily, CLTVModel(interval_level=0.9).fit(ch), start, end, i == 0)

@@ -55,6 +55,11 @@ def one_origin(ch: pd.DataFrame, daily: pd.DataFrame, model: CLTVModel, start, e
     pred = holdout_predictions(ch, model)
     metrics, plots = evaluate(ch, daily, model, start, end, tables, pred)
     metrics.update(model_effects.metrics(model))
+    if model.designs_:  # the likelihood-ratio test and the forecast without covariates, per origin
+        test = model.training_["covariate_tests"].get("purchases", {"lr": float("nan"), "p_value": float("nan")})
+        plain = holdout_predictions(ch, model_effects.without(model))
+        metrics.update(covariates_lr=test["lr"], covariates_p_value=test["p_value"],
+                       mae_without_covariates=float((plain["actual"] - plain["predicted"]).abs().mean()))
     naive = pred["baseline"].to_numpy() * ch["monetary_value"].to_numpy(dtype=float)  # the baseline's revenue
     ranks, deciles = backtest.ranking(ch["holdout_spend"].to_numpy(dtype=float), pred["predicted_revenue"].to_numpy(),
                                       naive)
@@ -92,9 +97,13 @@ def main(p: dict) -> None:
                   f"decile {found['top_decile_capture']:.1%} of spend; {found['interval_level']:.0%} intervals hold for "
                   f"{found['holdout_coverage']:.1%} ({found['holdout_above']:.1%} above, {found['holdout_below']:.1%} "
                   f"below; randomised PIT {found['holdout_pit_coverage']:.1%}, spend {found['holdout_spend_pit_coverage']:.1%})")
+            if "covariates_lr" in found:
+                print(f"evaluate: origin {i} covariates: likelihood ratio {found['covariates_lr']:.1f} (p = "
+                      f"{found['covariates_p_value']:.3g}); MAE {found['mae']:.4f} with them, "
+                      f"{found['mae_without_covariates']:.4f} without")
             for note in found["warnings"] if i else ():
                 print(f"evaluate: WARNING origin {start.date()}: {note}")
-    table = pd.DataFrame(rows, columns=backtest.COLUMNS)
+    table = pd.DataFrame(rows, columns=backtest.columns(rows))
     for name, frame in {**plots, "backtest": table, "deciles": deciles}.items():
         write_csv(ROOT / f"plots/{name}.csv", frame)
     headline, details = split(metrics)

@@ -25,6 +25,9 @@ AVERAGED = ("holdout_purchases_rel_error", "holdout_revenue_rel_error", "gini", 
 #: the figures of one origin's row in the backtest table, after its days
 FIGURES = [m for name in LOWER_IS_BETTER for m in (name, f"baseline_{name}")] + list(AVERAGED)
 COLUMNS = ["origin", "calibration_end", "holdout_end", "holdout_weeks", "customers", *FIGURES]
+#: with covariates, per origin: the likelihood-ratio test of the purchase model against the one
+#: without them (statistic, p-value) and the MAE of the model without them (does it forecast better?)
+COVARIATE_FIGURES = ["covariates_lr", "covariates_p_value", "mae_without_covariates"]
 DECILES = 10
 
 
@@ -108,7 +111,12 @@ def row(index: int, start: pd.Timestamp, end: pd.Timestamp, metrics: dict) -> di
     """One origin's line of the backtest table (plots/backtest.csv, :data:`COLUMNS`): its days and figures."""
     return {"origin": index, "calibration_end": str(start.date()), "holdout_end": str(end.date()),
             "holdout_weeks": metrics["holdout_weeks"], "customers": metrics["customers"],
-            **{k: metrics[k] for k in FIGURES}}
+            **{k: metrics[k] for k in FIGURES}, **{k: metrics[k] for k in COVARIATE_FIGURES if k in metrics}}
+
+
+def columns(rows: list[dict]) -> list[str]:
+    """The backtest table's columns: :data:`COLUMNS`, then :data:`COVARIATE_FIGURES` when the rows have them."""
+    return COLUMNS + [k for k in COVARIATE_FIGURES if rows and k in rows[0]]
 
 
 def beats(rows: pd.DataFrame, metric: str) -> np.ndarray:
@@ -129,6 +137,9 @@ def summary(rows: pd.DataFrame) -> dict:
         out[f"baseline_{name}_mean"] = float(np.mean(rows[f"baseline_{name}"].to_numpy(dtype=float)))
         out[f"{name}_beats_baseline"] = int(beats(rows, name).sum())
     out.update({f"{k}_mean": float(np.mean(rows[k].to_numpy(dtype=float))) for k in AVERAGED})
+    if "mae_without_covariates" in rows.columns:
+        out["mae_without_covariates_mean"] = float(np.mean(rows["mae_without_covariates"].to_numpy(dtype=float)))
+        out["covariates_beat_none"] = int((rows["mae"] < rows["mae_without_covariates"]).sum())
     return out
 
 

@@ -54,6 +54,7 @@ def fit(model, rfm: pd.DataFrame, weight, histories: tuple, spend_rows: tuple, w
     likelihood-ratio test against the models without covariates, per model."""
     source = "the training table (RFM with attributes)"
     model.designs_ = {p: Design.learn(rfm, names, source) for p, names in wanted.items()}
+    model.without_covariates_ = {}  # the models without covariates (the test's baseline), until saved
     z = {p: d.matrix(rfm, source) for p, d in model.designs_.items()}
     names = {p: d.effects() for p, d in model.designs_.items()}
     tests = {}
@@ -71,6 +72,7 @@ def fit(model, rfm: pd.DataFrame, weight, histories: tuple, spend_rows: tuple, w
         before = plain.log_likelihood(*columns, weights=w)
         lr = 2.0 * (result.log_likelihood - before)
         df = sum(len(names[p]) for p in linked)
+        model.without_covariates_[part] = plain
         tests[part.rstrip("_")] = {"model": plain.title, "log_likelihood": float(result.log_likelihood),
                                    "log_likelihood_without": float(before), "lr": float(lr), "df": df,
                                    "p_value": float(chi2.sf(max(lr, 0.0), df))}
@@ -134,6 +136,16 @@ def by_group(model, rfm: pd.DataFrame, method):
     if isinstance(parts[0], pd.DataFrame):
         return pd.concat(parts, ignore_index=True).iloc[position].reset_index(drop=True)
     return np.concatenate(parts)[position]
+
+
+def without(model):
+    """A copy of a model fitted with covariates, with the models fitted without them (the same
+    fit's start; not kept in the model JSON)."""
+    plain = copy.copy(model)
+    plain.designs_ = {}
+    for part, fitted in getattr(model, "without_covariates_", {}).items():
+        setattr(plain, part, fitted)
+    return plain
 
 
 def metrics(model) -> dict:
