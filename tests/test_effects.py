@@ -145,3 +145,25 @@ def test_scoring_a_level_never_seen_or_a_missing_column_names_it():
         model.predict(rfm.assign(channel="phone"))
     with pytest.raises(DataError, match="no column 'market'"):
         model.predict(rfm.drop(columns="market"))
+
+
+def test_the_flo_generator_s_channel_effects_come_back_through_prepare(tmp_path):
+    """A FLO snapshot drawn with channel effects (flo_sample.channel_effects), read by the prepare
+    path as `-S data=flo` reads it, with order_channel on all three processes: each effect within
+    3 standard errors of the truth (0 for the channels without one), the non-zero ones within 10 %."""
+    from cltv.data.prepare import prepare
+    from cltv.data.simulate import FLO_CHANNEL_EFFECTS, simulate_flo, write_flo_csv
+    from cltv.data.spec import DataSpec
+    from cltv.covariates import join
+
+    write_flo_csv(simulate_flo(50_000, selection=False, seed=11, channel_effects=True), tmp_path / "flo.csv")
+    out = prepare(tmp_path / "flo.csv", DataSpec.from_dict({"source": "flo"}), None, None, None, label="flo.csv")
+    table = join(out.rfm, out.customers, ["order_channel"], "customers")
+    covariates = dict.fromkeys(("purchases", "dropout", "spend"), ["order_channel"])
+    model = CLTVModel(monetary_includes_first=True, covariates=covariates, interval_level=None).fit(table)
+    effects = model_effects.effects_table(model)
+    assert len(effects) == 9 and set(effects["effect"]) == {f"order_channel={c}" for c in ("Desktop", "Ios App", "Mobile")}
+    for row in effects.itertuples():
+        truth = FLO_CHANNEL_EFFECTS[row.process].get(row.effect.split("=")[1], 0.0)
+        assert abs(row.gamma - truth) <= 3 * row.se, row
+        assert truth == 0 or abs(row.gamma - truth) <= 0.1 * abs(truth), row
