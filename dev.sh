@@ -7,6 +7,7 @@
 #   ./dev.sh bench-models [args]      purchase models against lifetimes (benchmarks/models.py)
 #   ./dev.sh bench-spark [args]       pandas against Spark local[2] on 10M transactions (benchmarks/spark.py)
 #   ./dev.sh bench-backtest [args]    evaluate with 1 and with k origins (benchmarks/backtest.py)
+#   ./dev.sh bench-covariates [args]  the fit with and without covariates, lifetimes beside (benchmarks/covariates.py)
 #   ./dev.sh env                      only installs
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -39,6 +40,7 @@ case "$cmd" in
     bench-models) exec python -m benchmarks.models "$@" ;;
     bench-spark) exec python -m benchmarks.spark "$@" ;;
     bench-backtest) exec python -m benchmarks.backtest "$@" ;;
+    bench-covariates) exec python -m benchmarks.covariates "$@" ;;
     env)   ;;
-    *) echo "usage: ./dev.sh repro|test|bench|bench-models|bench-spark|env [args]" >&2; exit 2 ;;
+    *) echo "usage: ./dev.sh repro|test|bench|bench-models|bench-spark|bench-backtest|bench-covariates|env [args]" >&2; exit 2 ;;
 esac

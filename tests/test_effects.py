@@ -167,3 +167,11 @@ def test_the_flo_generator_s_channel_effects_come_back_through_prepare(tmp_path)
         truth = FLO_CHANNEL_EFFECTS[row.process].get(row.effect.split("=")[1], 0.0)
         assert abs(row.gamma - truth) <= 3 * row.se, row
         assert truth == 0 or abs(row.gamma - truth) <= 0.1 * abs(truth), row
+
+
+def test_the_covariate_cost_benchmark_runs_and_prints_its_ratio(capsys):
+    from benchmarks.covariates import main
+
+    main(["--customers", "5000", "--no-lifetimes"])
+    out = capsys.readouterr().out
+    assert "| cltv, no covariates |" in out and "<= 5 |" in out and "purchases: online=yes" in out
