@@ -51,6 +51,12 @@ def test_the_gradient_is_exact_and_zero_effects_are_the_model_without_covariates
     numeric = [(effects.objective(theta + h * e, cls, columns, w, designs, 0.0)[0]
                 - effects.objective(theta - h * e, cls, columns, w, designs, 0.0)[0]) / (2 * h) for e in np.eye(theta.size)]
     np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-8)
+    # the terms of the purchase count alone once per (count, covariates), the design by its distinct rows:
+    # the same figures
+    packed = {p: effects.compact(d) for p, d in designs.items()}  # the fit's form: distinct covariate rows
+    once = effects.objective(theta, cls, columns, w, packed, 0.0, effects.by_count(columns[0], designs))
+    assert abs(once[0] - value) <= 1e-12 * abs(value)
+    np.testing.assert_allclose(once[1], grad, rtol=1e-10, atol=1e-13)
 
     zero = np.concatenate([np.log(cls.example), np.zeros(k)])
     with_cov = effects.objective(zero, cls, columns, w, designs, 0.0)

@@ -92,14 +92,15 @@ class Design:
                 out[:, j] = (values.to_numpy(dtype=float) - column.mean) / column.scale
                 j += 1
                 continue
-            text = values.astype(str).to_numpy()
+            codes, uniques = pd.factorize(values, use_na_sentinel=False)  # each distinct value once, as text
+            text = [str(u) for u in uniques]
             unseen = sorted(set(text) - set(column.levels))
             if unseen:
                 raise DataError(f"{source}: column {column.name!r}: level(s) {unseen[:5]} never seen in training "
                                 f"(levels: {list(column.levels)}); expected one of those")
             for level in column.levels:
                 if level != column.reference:
-                    out[:, j] = text == level
+                    out[:, j] = np.isin(codes, [i for i, t in enumerate(text) if t == level])
                     j += 1
         return out
 

@@ -18,6 +18,7 @@ from scipy.stats import chi2
 from .covariates import Design
 from .errors import ConfigError, FitError
 from .models.effects import PROCESSES
+from .models.tuples import distinct
 from .models.effects import fit as fit_effects
 
 Z95 = 1.959963984540054  # the 97.5 % standard normal quantile
@@ -44,7 +45,7 @@ def with_attributes(rfm: pd.DataFrame, given: pd.DataFrame, wanted: dict[str, li
     """The checked RFM table ``rfm`` with the covariate columns ``wanted`` of the ``given`` table
     (where present: an absent one is named when the design is learned)."""
     names = sorted({c for v in wanted.values() for c in v} & set(given.columns) - set(rfm.columns))
-    return rfm.assign(**{c: given[c].to_numpy() for c in names}) if names else rfm
+    return rfm.assign(**{c: given[c] for c in names}) if names else rfm  # same index: validate_rfm keeps it
 
 
 def fit(model, rfm: pd.DataFrame, weight, histories: tuple, spend_rows: tuple, wanted: dict[str, list[str]]) -> dict:
@@ -110,8 +111,8 @@ def groups(model, rfm: pd.DataFrame) -> list[tuple[object, np.ndarray]]:
     source = "the scored table (RFM with attributes)"
     z = {p: d.matrix(rfm, source) for p, d in model.designs_.items()}
     order = [p for p in PROCESSES if p in z]
-    rows, inverse = np.unique(np.column_stack([z[p] for p in order]), axis=0, return_inverse=True)
-    inverse = inverse.ravel()
+    values, inverse, _ = distinct(*(c for p in order for c in z[p].T))
+    rows = np.column_stack(values)
     out = []
     for g, row in enumerate(rows):
         at, values = 0, {}

@@ -169,11 +169,21 @@ def _objective(log_params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndar
     return float(value), (-grad / total + 2.0 * penalizer * params) * params
 
 
-def rows(params, x, tx, T, first_dropout: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
+def rows(params, x, tx, T, first_dropout: bool = False, by=None) -> tuple[np.ndarray, list[np.ndarray]]:
     """Per history: the log-likelihood and its derivatives in (r, alpha, a, b), each parameter
-    one value or one per row (covariates, :mod:`cltv.models.effects`). ``first_dropout``: MBG/NBD."""
+    one value or one per row (covariates, :mod:`cltv.models.effects`). ``first_dropout``: MBG/NBD.
+    ``by``: (representative rows, each row's representative) of rows sharing x, a and b, where the
+    terms of those alone are computed once (:func:`cltv.models.effects.by_count`)."""
     r, alpha, a, b = params
-    bs = b + 1.0 if first_dropout else b
+    rep, back = by if by is not None else (slice(None), slice(None))
+    at = lambda v: v[rep] if np.ndim(v) else v  # noqa: E731 - a parameter on the representative rows
+    xr, ar, br = x[rep], at(a), at(b)
+    bsr = br + 1.0 if first_dropout else br
+    per_x = (gammaln(r + xr) - gammaln(r) + gammaln(ar + br) + gammaln(bsr + xr) - gammaln(br)
+             - gammaln(ar + bsr + xr))[back]
+    g_r = (digamma(r + xr) - digamma(r))[back]
+    g_ab = (digamma(ar + br) - digamma(ar + bsr + xr))[back]
+    g_b = (digamma(bsr + xr) - digamma(br))[back]
     rx = r + x
     l_T, l_tx = np.log(alpha + T), np.log(alpha + tx)
     alive = -rx * l_T
@@ -186,13 +196,11 @@ def rows(params, x, tx, T, first_dropout: bool = False) -> tuple[np.ndarray, lis
     top = np.maximum(alive, dead)
     e_alive, e_dead = np.exp(alive - top), np.exp(dead - top)
     pi = e_dead / (e_alive + e_dead)
-    ll = (gammaln(rx) - gammaln(r) + r * np.log(alpha) + gammaln(a + b) + gammaln(bs + x) - gammaln(b)
-          - gammaln(a + bs + x) + top + np.log(e_alive + e_dead))
-    g_ab = digamma(a + b) - digamma(a + bs + x)
-    return ll, [digamma(rx) - digamma(r) + np.log(alpha) - (1.0 - pi) * l_T - pi * l_tx,
+    ll = per_x + r * np.log(alpha) + top + np.log(e_alive + e_dead)
+    return ll, [g_r + np.log(alpha) - (1.0 - pi) * l_T - pi * l_tx,
                 r / alpha - (1.0 - pi) * rx / (alpha + T) - pi * rx / (alpha + tx),
                 g_ab + pi / a,
-                g_ab + digamma(bs + x) - digamma(b) - pi / bx]
+                g_ab + g_b - pi / bx]
 
 
 class BGNBD(PurchaseModel):

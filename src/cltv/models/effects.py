@@ -28,18 +28,46 @@ from __future__ import annotations
 import numpy as np
 
 from ..numeric import dot, matvec
+from .mle import solve_factor as solve
 from .mle import minimize_bfgs, solve_positive_definite
+from .tuples import distinct as distinct_rows
 
 PROCESSES = ("purchases", "dropout", "spend")  # the order of the effects in a parameter vector
 
 
-def shifts(model, designs: dict[str, np.ndarray], gammas: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def compact(design: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A design as (its distinct rows, each row's position among them): products with it then
+    cost one pass over the few distinct rows (customers share few covariate rows)."""
+    values, inverse, _ = distinct_rows(*design.T)
+    return np.column_stack(values), inverse
+
+
+def _times(design, gamma: np.ndarray) -> np.ndarray:
+    """``z gamma`` per row of a design (a matrix, or :func:`compact`'s pair)."""
+    if isinstance(design, tuple):
+        return matvec(design[0], gamma)[design[1]]
+    return matvec(design, gamma)
+
+
+def _pulled(design, v: np.ndarray) -> np.ndarray:
+    """``z^T v`` of a design (a matrix, or :func:`compact`'s pair): sums per distinct row first."""
+    if isinstance(design, tuple):
+        return matvec(design[0].T, np.bincount(design[1], weights=v, minlength=len(design[0])))
+    return matvec(design.T, v)
+
+
+def _width(design) -> int:
+    return (design[0] if isinstance(design, tuple) else design).shape[1]
+
+
+def shifts(model, designs: dict, gammas: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Per parameter of ``model`` (a class) with an effect: ``sign * z gamma`` summed over the
-    processes linked to it, per row of the ``designs`` (process -> matrix, rows = customers)."""
+    processes linked to it, per row of the ``designs`` (process -> matrix, rows = customers, or
+    :func:`compact`'s pair)."""
     out: dict[str, np.ndarray] = {}
     for process in PROCESSES:
         if process in designs:
-            zg = matvec(designs[process], gammas[process])
+            zg = _times(designs[process], gammas[process])
             for name, sign in model.links[process]:
                 out[name] = out.get(name, 0.0) + sign * zg
     return out
@@ -51,13 +79,23 @@ def _split(model, theta: np.ndarray, designs: dict[str, np.ndarray]) -> tuple[np
     gammas, at = {}, k
     for process in PROCESSES:
         if process in designs:
-            n = designs[process].shape[1]
+            n = _width(designs[process])
             gammas[process], at = theta[at:at + n], at + n
     return theta[:k], gammas
 
 
+def by_count(x: np.ndarray, designs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(a representative row of each distinct (x, covariates), each row's representative): rows
+    that share them share every term of a likelihood without recency, age or spend, which the
+    models' ``rows`` then compute once."""
+    _, back, counts = distinct_rows(x, *(c for p in PROCESSES if p in designs for c in designs[p].T))
+    rep = np.empty(counts.size, dtype=np.intp)
+    rep[back] = np.arange(back.size)
+    return rep, back
+
+
 def objective(theta: np.ndarray, model, columns: tuple, w: np.ndarray, designs: dict[str, np.ndarray],
-              penalizer: float) -> tuple[float, np.ndarray]:
+              penalizer: float, by: tuple | None = None) -> tuple[float, np.ndarray]:
     """The weighted mean negative log-likelihood of ``model`` (a class) with covariates (plus
     ``penalizer`` times the sum of the squared parameters, not the gammas) and its gradient in
     ``theta`` = (log-parameters, gammas in :data:`PROCESSES` order)."""
@@ -66,14 +104,14 @@ def objective(theta: np.ndarray, model, columns: tuple, w: np.ndarray, designs: 
     moved = shifts(model, designs, gammas)
     params = [np.exp(lb + moved[name]) if name in moved else b
               for name, lb, b in zip(model.param_names, log_base, base)]
-    ll, grads = model.rows(params, *columns)
+    ll, grads = model.rows(params, *columns, by=by)
     total = w.sum()
     per_log = {name: w * g * p for name, g, p in zip(model.param_names, grads, params)}  # d ll / d log param, per row
     grad = [float(np.sum(per_log[name])) for name in model.param_names]
     for process in PROCESSES:
         if process in designs:
             pull = sum(sign * per_log[name] for name, sign in model.links[process])
-            grad.extend(matvec(designs[process].T, pull))
+            grad.extend(_pulled(designs[process], pull))
     grad = -np.array(grad) / total
     grad[:base.size] += 2.0 * penalizer * base * base
     return float(-dot(w, ll) / total + penalizer * np.sum(base ** 2)), grad
@@ -82,14 +120,14 @@ def objective(theta: np.ndarray, model, columns: tuple, w: np.ndarray, designs: 
 def distinct(columns: tuple, designs: dict[str, np.ndarray], weights) -> tuple[tuple, dict[str, np.ndarray], np.ndarray]:
     """The distinct rows of (columns, designs) with their total weights (default 1 per row)."""
     names = [p for p in PROCESSES if p in designs]
-    table = np.column_stack([np.asarray(c, dtype=float) for c in columns] + [designs[p] for p in names])
-    w = np.ones(len(table)) if weights is None else np.asarray(weights, dtype=float)
-    rows, inverse = np.unique(table, axis=0, return_inverse=True)
-    counts = np.bincount(inverse.ravel(), weights=w, minlength=len(rows))
+    table = [np.asarray(c, dtype=float) for c in columns] + [c for p in names for c in designs[p].T]
+    w = np.ones(table[0].size) if weights is None else np.asarray(weights, dtype=float)
+    values, inverse, _ = distinct_rows(*table)
+    counts = np.bincount(inverse, weights=w, minlength=values[0].size)
     at, out = len(columns), {}
     for p in names:
-        out[p], at = rows[:, at:at + designs[p].shape[1]], at + designs[p].shape[1]
-    return tuple(rows[:, i] for i in range(len(columns))), out, counts
+        out[p], at = np.column_stack(values[at:at + designs[p].shape[1]]), at + designs[p].shape[1]
+    return tuple(values[:len(columns)]), out, counts
 
 
 def fit(start, columns: tuple, designs: dict[str, np.ndarray], names: dict[str, list[str]], weights=None,
@@ -109,7 +147,9 @@ def fit(start, columns: tuple, designs: dict[str, np.ndarray], names: dict[str, 
         columns = (x, tx * time_scale, T * time_scale)
     scaled = [v * time_scale if k in getattr(model, "time_params", ()) else v for k, v in start.params.items()]
     theta0 = np.concatenate([np.log(scaled)] + [np.zeros(designs[p].shape[1]) for p in PROCESSES if p in designs])
-    result = minimize_bfgs(objective, theta0, (model, columns, w, designs, penalizer), tol)
+    by = by_count(columns[0], designs)
+    designs = {p: compact(d) for p, d in designs.items()}
+    result = minimize_bfgs(objective, theta0, (model, columns, w, designs, penalizer, by), tol, newton_start=True)
     if not result.success:
         return None, result
     log_base, gammas = _split(model, result.x, designs)
@@ -120,8 +160,9 @@ def fit(start, columns: tuple, designs: dict[str, np.ndarray], names: dict[str, 
     if time_scale != 1.0:
         x, tx, T = columns
         columns = (x, tx / time_scale, T / time_scale)
-    fitted.covariance = covariance(fitted, columns, designs, w)
-    result.log_likelihood = -objective(_theta(fitted), model, columns, w, designs, 0.0)[0] * w.sum()
+    near = result.hessian_factor if penalizer == 0 else None  # the optimum's Hessian, from the last Newton steps
+    fitted.covariance = covariance(fitted, columns, designs, w, by, near)
+    result.log_likelihood = -objective(_theta(fitted), model, columns, w, designs, 0.0, by)[0] * w.sum()
     return fitted, result
 
 
@@ -131,8 +172,8 @@ def _theta(fitted) -> np.ndarray:
                                                       for p in PROCESSES if p in fitted.effects])
 
 
-def covariance(fitted, columns: tuple, designs: dict[str, np.ndarray], w: np.ndarray,
-               step: float = 1e-4) -> list[list[float]] | None:
+def covariance(fitted, columns: tuple, designs: dict[str, np.ndarray], w: np.ndarray, by: tuple | None = None,
+               factor: list | None = None, step: float = 1e-4) -> list[list[float]] | None:
     """Covariance of (parameters in natural units, gammas): the inverse Hessian of the total
     negative log-likelihood (central differences of the exact gradient in (log-parameters,
     gammas), then the delta method for the parameters); None when not positive definite."""
@@ -141,13 +182,16 @@ def covariance(fitted, columns: tuple, designs: dict[str, np.ndarray], w: np.nda
     total = w.sum()
 
     def gradient(t):
-        return objective(t, model, columns, w, designs, 0.0)[1] * total
+        return objective(t, model, columns, w, designs, 0.0, by)[1] * total
 
     n, k = theta.size, len(model.param_names)
-    with np.errstate(all="ignore"):
-        cols = [(gradient(theta + step * e) - gradient(theta - step * e)) / (2.0 * step) for e in np.eye(n)]
-    hessian = (np.array(cols) + np.array(cols).T) / 2.0
-    columns_inv = [solve_positive_definite(hessian, e) for e in np.eye(n)]
+    if factor is not None:  # ``factor``: the Cholesky factor of the mean objective's Hessian at the optimum
+        columns_inv = [solve(factor, e) / total for e in np.eye(n)]
+    else:
+        with np.errstate(all="ignore"):
+            cols = [(gradient(theta + step * e) - gradient(theta - step * e)) / (2.0 * step) for e in np.eye(n)]
+        hessian = (np.array(cols) + np.array(cols).T) / 2.0
+        columns_inv = [solve_positive_definite(hessian, e) for e in np.eye(n)]
     if any(c is None for c in columns_inv) or not np.all(np.isfinite(columns_inv)):
         return None
     jac = np.concatenate([np.exp(theta[:k]), np.ones(n - k)])  # d natural / d theta

@@ -86,18 +86,21 @@ def _objective(log_params: np.ndarray, wx_rows: np.ndarray, z: np.ndarray, w: np
     return float(value), (-grad / total + 2.0 * penalizer * params) * params
 
 
-def rows(params, x, m) -> tuple[np.ndarray, list[np.ndarray]]:
+def rows(params, x, m, by=None) -> tuple[np.ndarray, list[np.ndarray]]:
     """Per customer (x > 0, m > 0): the log-likelihood of the mean spend and its derivatives in
-    (p, q, v), each parameter one value or one per row (covariates, :mod:`cltv.models.effects`)."""
+    (p, q, v), each parameter one value or one per row (covariates, :mod:`cltv.models.effects`);
+    ``by`` as for :func:`cltv.models.bgnbd.rows` (here the terms of x, p and q alone)."""
     p, q, v = params
+    rep, back = by if by is not None else (slice(None), slice(None))
+    xr = x[rep]
+    d_r = digamma(p * xr + q)
+    per_x = (gammaln(p * xr + q) - gammaln(p * xr) - gammaln(q) + p * xr * np.log(xr))[back]
+    g_p = (xr * (d_r - digamma(p * xr) + np.log(xr)))[back]
+    g_q = (d_r - digamma(q))[back]
     px = p * x
     lzv, lm = np.log(v + x * m), np.log(m)
-    d_pq = digamma(px + q)
-    ll = (gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v) + (px - 1.0) * lm + px * np.log(x)
-          - (px + q) * lzv)
-    return ll, [x * (d_pq - digamma(px) + lm + np.log(x) - lzv),
-                d_pq - digamma(q) + np.log(v) - lzv,
-                q / v - (px + q) / (v + x * m)]
+    ll = per_x + q * np.log(v) + (px - 1.0) * lm - (px + q) * lzv
+    return ll, [g_p + x * (lm - lzv), g_q + np.log(v) - lzv, q / v - (px + q) / (v + x * m)]
 
 
 def fit(x, m, weights=None, penalizer: float = 0.0, tol: float = 1e-7) -> OptimizeResult:

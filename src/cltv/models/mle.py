@@ -35,11 +35,13 @@ POLISH = 0.1  # iterate on to this fraction of the tolerance while the line sear
 
 
 def minimize_bfgs(objective: Objective, x0: np.ndarray, args: tuple, tol: float,
-                  max_iter: int | None = None) -> OptimizeResult:
+                  max_iter: int | None = None, newton_start: bool = False) -> OptimizeResult:
     """BFGS on ``objective(x, *args) -> (value, gradient)`` with gradient tolerance ``tol``
     (max-norm), then Newton polishing after a precision-loss stop. Iterations go on to
     ``POLISH * tol`` while the line search succeeds; a converged fit then takes Newton steps to
-    the optimum (:func:`_refine`). ``success`` says whether the gradient met ``tol``;
+    the optimum (:func:`_refine`). ``newton_start``: the first inverse-Hessian estimate is the
+    inverse of the Hessian at ``x0`` (central differences of the gradient) instead of the identity,
+    for a start near the optimum. ``success`` says whether the gradient met ``tol``;
     ``x``, ``fun``, ``jac``, ``nit``, ``nfev`` and ``message`` as scipy's."""
     calls = [0]
 
@@ -54,6 +56,8 @@ def minimize_bfgs(objective: Objective, x0: np.ndarray, args: tuple, tol: float,
     max_iter = max_iter or 200 * n
     value, grad = f(x)
     inverse = np.eye(n)
+    if newton_start and (low := _hessian_factor(f, x)) is not None:
+        inverse = np.array([solve_factor(low, e) for e in np.eye(n)])
     message, it = "Maximum number of iterations has been exceeded.", 0
     for it in range(1, max_iter + 1):
         if _norm(grad) <= tol * POLISH:
@@ -85,9 +89,11 @@ def minimize_bfgs(objective: Objective, x0: np.ndarray, args: tuple, tol: float,
             x, (value, grad) = polished, f(polished)
             success = True
             message += "; Newton steps then met the gradient tolerance"
+    low = None
     if success:
-        x, value, grad = _refine(f, x, value, grad)
-    return OptimizeResult(x=x, fun=value, jac=grad, success=success, message=message, nit=it, nfev=calls[0])
+        x, value, grad, low = _refine(f, x, value, grad)
+    return OptimizeResult(x=x, fun=value, jac=grad, success=success, message=message, nit=it, nfev=calls[0],
+                          hessian_factor=low)
 
 
 def _norm(grad: np.ndarray) -> float:
@@ -132,7 +138,7 @@ def _hessian_factor(f, x: np.ndarray) -> list[list[float]] | None:
 def _newton_step(f, x: np.ndarray, grad: np.ndarray) -> np.ndarray | None:
     """The Newton step ``H^-1 grad`` at ``x`` (see :func:`_hessian_factor`), or None."""
     low = _hessian_factor(f, x)
-    return None if low is None else _solve(low, grad)
+    return None if low is None else solve_factor(low, grad)
 
 
 def _newton(f, x: np.ndarray, tol: float, steps: int = 8) -> np.ndarray | None:
@@ -156,15 +162,16 @@ def _refine(f, x: np.ndarray, value: float, grad: np.ndarray, steps: int = 8):
     the optimum to the gradient's rounding floor. Where BFGS stopped depends on its path, which
     rounding-level changes of the data (another summation order) change; the optimum moves only
     by about those changes. The Hessian of the start serves every step (the point moves by about
-    1e-7), so a step costs one gradient. Returns ``(x, value, grad)`` of the last point."""
+    1e-7), so a step costs one gradient. Returns ``(x, value, grad)`` of the last point and the
+    Hessian's Cholesky factor (None when it is not positive definite)."""
     low = _hessian_factor(f, x)
     for _ in range(steps if low is not None else 0):
-        x_new = x - _solve(low, grad)
+        x_new = x - solve_factor(low, grad)
         value_new, grad_new = f(x_new)
         if not _norm(grad_new) <= _norm(grad) / 2:
             break
         x, value, grad = x_new, value_new, grad_new
-    return x, value, grad
+    return x, value, grad, low
 
 
 def cholesky(matrix: np.ndarray) -> list[list[float]] | None:
@@ -188,10 +195,10 @@ def cholesky(matrix: np.ndarray) -> list[list[float]] | None:
 def solve_positive_definite(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray | None:
     """``matrix^-1 rhs`` by :func:`cholesky`; None unless ``matrix`` is finite and positive definite."""
     low = cholesky(matrix)
-    return None if low is None else _solve(low, rhs)
+    return None if low is None else solve_factor(low, rhs)
 
 
-def _solve(low: list[list[float]], rhs: np.ndarray) -> np.ndarray:
+def solve_factor(low: list[list[float]], rhs: np.ndarray) -> np.ndarray:
     """``(L L^T)^-1 rhs`` for a lower Cholesky factor ``low``, in Python floats."""
     n = len(low)
     y = [0.0] * n

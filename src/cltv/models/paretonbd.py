@@ -109,18 +109,20 @@ def _objective(log_params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndar
     return float(value), (-grad / total + 2.0 * penalizer * params) * params
 
 
-def rows(params, x, tx, T) -> tuple[np.ndarray, list[np.ndarray]]:
+def rows(params, x, tx, T, by=None) -> tuple[np.ndarray, list[np.ndarray]]:
     """Per history: the log-likelihood and its derivatives in (r, alpha, s, beta), each parameter
-    one value or one per row (covariates, :mod:`cltv.models.effects`)."""
+    one value or one per row (covariates, :mod:`cltv.models.effects`); ``by`` as for
+    :func:`cltv.models.bgnbd.rows` (here the terms of x and r alone)."""
     r, alpha, s, beta = params
+    rep, back = by if by is not None else (slice(None), slice(None))
     lT_a, lT_b = np.log(alpha + T), np.log(beta + T)
     alive = -(r + x) * lT_a - s * lT_b
     dead, (d_r, d_alpha, d_s, d_beta) = _dead(r, alpha, s, beta, x, tx, T)
     top = np.maximum(alive, dead)
     e_alive, e_dead = np.exp(alive - top), np.exp(dead - top)
     pi = e_dead / (e_alive + e_dead)
-    ll = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta) + top + np.log(e_alive + e_dead)
-    return ll, [digamma(r + x) - digamma(r) + np.log(alpha) - (1.0 - pi) * lT_a + pi * d_r,
+    ll = (gammaln(r + x[rep]) - gammaln(r))[back] + r * np.log(alpha) + s * np.log(beta) + top + np.log(e_alive + e_dead)
+    return ll, [(digamma(r + x[rep]) - digamma(r))[back] + np.log(alpha) - (1.0 - pi) * lT_a + pi * d_r,
                 r / alpha - (1.0 - pi) * (r + x) / (alpha + T) + pi * d_alpha,
                 np.log(beta) - (1.0 - pi) * lT_b + pi * (1.0 / s + d_s),
                 s / beta - (1.0 - pi) * s / (beta + T) + pi * d_beta]
