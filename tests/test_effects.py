@@ -181,3 +181,28 @@ def test_the_covariate_cost_benchmark_runs_and_prints_its_ratio(capsys):
     main(["--customers", "5000", "--no-lifetimes"])
     out = capsys.readouterr().out
     assert "| cltv, no covariates |" in out and "<= 5 |" in out and "purchases: online=yes" in out
+
+
+def test_review_cases_penalizer_cohort_levels_rows_and_lists_are_handled():
+    """The model's penalizers reach the fit with covariates; an effect no fitted customer has, a
+    bad row and a list in an attribute column are each one line naming what is wrong."""
+    from cltv.schema import RFMError
+
+    rfm = rfm_with_attributes(3000)
+    free = CLTVModel(covariates=COVARIATES, interval_level=None).fit(rfm)
+    held = CLTVModel(covariates=COVARIATES, interval_level=None, purchases_penalizer=0.05).fit(rfm)
+    assert held.purchases_.params["r"] != pytest.approx(free.purchases_.params["r"], rel=1e-3)
+    # a channel only customers outside the fitted cohort have: named, before the fit with covariates
+    lone = rfm.assign(channel=np.where(np.arange(len(rfm)) < 5, "phone", rfm["channel"]))
+    cohort = np.arange(len(rfm)) >= 5
+    with pytest.raises(DataError, match=r"\['channel=phone'\] is the same for every customer"):
+        CLTVModel(covariates=COVARIATES, interval_level=None).fit(lone, cohort=cohort)
+    bad = rfm.copy()
+    bad.loc[2, "recency"] = -1.0
+    with pytest.raises(RFMError) as caught:
+        free.predict(bad)
+    assert "2" in str(caught.value) and "\n" not in str(caught.value)
+    listed = rfm.astype({"channel": object})
+    listed.at[0, "channel"] = ["a", "b"]
+    with pytest.raises(DataError, match="holds lists or objects"):
+        free.predict(listed)

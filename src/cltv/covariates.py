@@ -5,7 +5,7 @@ A text or boolean column is categorical (at most :data:`MAX_LEVELS` levels): one
 level except its reference level, the most frequent one (ties: the first in sorted order), so each
 effect compares a level with the reference. A numeric column is centred on its training mean and
 divided by its training standard deviation, so its effect is per standard deviation (a 0/1 flag
-read as a level: give it as text or boolean). Problems are refused before any fitting, one line each:
+read as a level: give it as text or boolean). Problems are refused before the fit with covariates, one line each:
 an unknown column, a column with missing values, a constant column, a customer without
 attributes, and (when scoring) a level never seen in training.
 """
@@ -92,7 +92,11 @@ class Design:
                 out[:, j] = (values.to_numpy(dtype=float) - column.mean) / column.scale
                 j += 1
                 continue
-            codes, uniques = pd.factorize(values, use_na_sentinel=False)  # each distinct value once, as text
+            try:
+                codes, uniques = pd.factorize(values, use_na_sentinel=False)  # each distinct value once, as text
+            except TypeError:  # lists, dicts
+                raise DataError(f"{source}: column {column.name!r} holds lists or objects; expected one text or "
+                                "number per customer") from None
             text = [str(u) for u in uniques]
             unseen = sorted(set(text) - set(column.levels))
             if unseen:

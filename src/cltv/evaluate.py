@@ -137,15 +137,16 @@ PIT_BINS = 10
 PIT_COLUMNS = ["pit", "observed", "expected", "spend_observed"]
 
 
-def _pits(ch: pd.DataFrame, model: CLTVModel, level: float, chunk: int) -> tuple[np.ndarray, ...]:
-    """Per customer of ``ch``: the randomised PITs of the holdout purchases and spend, and the
-    purchase interval's bounds at ``level``."""
+def _pits(ch: pd.DataFrame, model: CLTVModel, level: float, chunk: int, offset: int = 0) -> tuple[np.ndarray, ...]:
+    """Per customer of ``ch``: the randomised PITs of the holdout purchases and spend (seeds from
+    ``offset``, the rows' first position in the whole table), and the purchase interval's bounds at ``level``."""
     futures = intervals.futures_of(model, ch, [float(ch["holdout_weeks"].iloc[0])])
-    pit = intervals.randomised_pit(futures.purchases(0)[futures.customer], ch["holdout_purchases"].to_numpy())
+    pit = intervals.randomised_pit(futures.purchases(0)[futures.customer], ch["holdout_purchases"].to_numpy(),
+                                   seed=intervals.SEED + offset)
     spend_actual = ch["holdout_spend"].to_numpy(dtype=float)
     spend_pit = np.concatenate([
         intervals.randomised_pit(futures.value_draws(np.ones(1), np.arange(i, min(i + chunk, len(ch)))),
-                                 spend_actual[i:i + chunk], seed=intervals.SEED + i)
+                                 spend_actual[i:i + chunk], seed=intervals.SEED + offset + i)
         for i in range(0, len(ch), chunk)])
     return (pit, spend_pit, *futures.purchase_interval(0, level))
 
@@ -169,7 +170,7 @@ def holdout_coverage(ch: pd.DataFrame, model: CLTVModel, level: float, chunk: in
     actual = ch["holdout_purchases"].to_numpy()
     pit, spend_pit, lo, hi = (np.empty(len(ch)) for _ in range(4))
     for one, idx in model_effects.groups(model, ch):  # with covariates: each customer's own models
-        pit[idx], spend_pit[idx], lo[idx], hi[idx] = _pits(ch.iloc[idx], one, level, chunk)
+        pit[idx], spend_pit[idx], lo[idx], hi[idx] = _pits(ch.iloc[idx], one, level, chunk, int(idx[0]))
     edges = np.linspace(0.0, 1.0, PIT_BINS + 1)
     counts = np.histogram(pit, bins=edges)[0]
     central = lambda u: float(np.mean(np.abs(u - 0.5) <= level / 2.0))  # noqa: E731

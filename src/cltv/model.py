@@ -1,15 +1,15 @@
 """``CLTVModel``: a purchase model + a spend model + discounting + segments, scikit-learn style.
 
-Input: an RFM table (:mod:`cltv.schema`; weeks). The purchase model (``purchases``: a kind of
-:data:`cltv.models.PURCHASE_MODELS`) gives P(alive) and expected purchases, the spend model
-(``spend``: a kind of :data:`cltv.models.SPEND_MODELS`) the expected spend per purchase; the CLV is their product over the next
-``clv_months`` months of 4.345 weeks, discounted monthly; segments are CLV quantiles.
+Input: an RFM table (:mod:`cltv.schema`; weeks). The purchase model (``purchases``, a kind of
+:data:`cltv.models.PURCHASE_MODELS`) gives P(alive) and expected purchases, the spend model (``spend``,
+:data:`cltv.models.SPEND_MODELS`) the expected spend per purchase; the CLV is their product over the
+next ``clv_months`` months of 4.345 weeks, discounted monthly; segments are CLV quantiles.
 
 ``fitter="fast"`` minimises ``lifetimes``' objectives with analytic gradients on the distinct
-(x, t_x, T) histories weighted by their counts (many times faster: docs/benchmarks.md);
-``fitter="lifetimes"`` runs ``lifetimes``' own fitters on one row per customer. Predictions are
-computed once per distinct history and broadcast; with ``interval_level`` so are the predictive
-intervals (:mod:`cltv.intervals`). The fitted model is plain JSON (:mod:`cltv.model_json`): no pickle.
+(x, t_x, T) histories weighted by their counts (docs/benchmarks.md); ``fitter="lifetimes"`` runs
+``lifetimes``' own fitters on one row per customer. Predictions (and, with ``interval_level``, the
+predictive intervals, :mod:`cltv.intervals`) are computed once per distinct history and broadcast.
+The fitted model is plain JSON (:mod:`cltv.model_json`): no pickle.
 """
 from __future__ import annotations
 
@@ -47,8 +47,7 @@ class CLTVModel(BaseEstimator):
         so any value > 0 biases the estimates; default 0).
     horizons_months : sequence of float
         Horizons (months) for the expected number of purchases.
-    clv_months : int
-        CLV horizon in whole months.
+    clv_months : int (whole months of the CLV horizon)
     discount_rate : float
         Monthly discount rate of the CLV (0.01 = 1 % per month).
     segment_labels : sequence of str
@@ -66,8 +65,8 @@ class CLTVModel(BaseEstimator):
     interval_level : float or None
         Level of the per-customer predictive intervals of :meth:`predict` (0.9: 90 %); None: none.
     covariates : dict or None
-        Process ("purchases", "dropout", "spend") -> attribute columns of the RFM table whose
-        effects the models estimate (:mod:`cltv.model_effects`); None or empty lists: none.
+        Process ("purchases", "dropout", "spend") -> attribute columns of the RFM table acting on it
+        (:mod:`cltv.model_effects`: each customer's models are scaled by them); None: none.
 
     Learned attributes: ``purchases_`` (the fitted purchase model, times in weeks), ``spend_``
     (the fitted spend model), ``segment_cutoffs_`` (ascending CLV cut-offs), ``training_``
@@ -77,7 +76,7 @@ class CLTVModel(BaseEstimator):
     """
 
     data_rules_: dict | None = None
-    designs_: dict = {}  # read-only default: a fit sets its own
+    designs_: dict = {}  # read-only default: a fit with covariates sets its own
 
     def __init__(
         self,
@@ -155,7 +154,7 @@ class CLTVModel(BaseEstimator):
         self.designs_, tests = {}, {}
         if wanted:
             per_customer = tuple(rfm[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
-            tests = model_effects.fit(self, rfm, weight, per_customer, (usable, gx, gm), wanted)
+            tests = model_effects.fit(self, rfm, weight, per_customer, (usable, gx, gm), wanted, everyone)
         unvalued = ~self.spend_.valued(counts, amounts)
         if unvalued.any():
             raise FitError(
@@ -229,9 +228,10 @@ class CLTVModel(BaseEstimator):
             months * self.horizon_weeks_per_month, rfm["frequency"], rfm["recency"], rfm["T"])
 
     def expected_value(self, rfm: pd.DataFrame) -> np.ndarray:
-        """Expected spend per future purchase (the spend model's posterior mean). Customers the spend
-        model cannot value (:meth:`cltv.models.spend.SpendModel.valued`; Gamma-Gamma with q <= 1:
-        those without repeat spend) raise ModelError."""
+        """Expected spend per future purchase (the spend model's posterior mean). Customers the spend model
+        cannot value (:meth:`~cltv.models.spend.SpendModel.valued`: Gamma-Gamma q <= 1) raise ModelError."""
+        if self.designs_:
+            return model_effects.by_group(self, rfm, CLTVModel.expected_value)
         counts, amounts = self.spend_counts(rfm), rfm["monetary_value"].to_numpy(dtype=float)
         if not self.spend_.valued(counts, amounts).all():
             raise ModelError(f"this model ({self.spend_.unvalued_reason()}) cannot value customers "

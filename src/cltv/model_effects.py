@@ -16,9 +16,10 @@ import pandas as pd
 from scipy.stats import chi2
 
 from .covariates import Design
-from .errors import ConfigError, FitError
+from .errors import ConfigError, DataError, FitError
 from .models.effects import PROCESSES
 from .models.tuples import distinct
+from .schema import validate_rfm
 from .models.effects import fit as fit_effects
 
 Z95 = 1.959963984540054  # the 97.5 % standard normal quantile
@@ -48,13 +49,15 @@ def with_attributes(rfm: pd.DataFrame, given: pd.DataFrame, wanted: dict[str, li
     return rfm.assign(**{c: given[c] for c in names}) if names else rfm  # same index: validate_rfm keeps it
 
 
-def fit(model, rfm: pd.DataFrame, weight, histories: tuple, spend_rows: tuple, wanted: dict[str, list[str]]) -> dict:
-    """Refit ``model.purchases_`` and ``model.spend_`` (fitted without covariates) with the
-    covariates ``wanted`` of ``rfm``'s customers; set ``model.designs_``. ``histories``: the
-    columns (x, tx, T) per customer; ``spend_rows``: (usable mask, x, m). Returns the
-    likelihood-ratio test against the models without covariates, per model."""
+def fit(model, rfm: pd.DataFrame, weight, histories: tuple, spend_rows: tuple, wanted: dict[str, list[str]],
+        everyone: pd.DataFrame | None = None) -> dict:
+    """Refit ``model.purchases_`` and ``model.spend_`` (fitted without covariates, with the model's
+    penalizers) with the covariates ``wanted`` of ``rfm``'s customers; set ``model.designs_``,
+    learned on ``everyone`` scored (default ``rfm``). ``histories``: the columns (x, tx, T) per
+    customer; ``spend_rows``: (usable mask, x, m). An effect no fitted customer has is refused.
+    Returns the likelihood-ratio test against the models without covariates, per model."""
     source = "the training table (RFM with attributes)"
-    model.designs_ = {p: Design.learn(rfm, names, source) for p, names in wanted.items()}
+    model.designs_ = {p: Design.learn(rfm if everyone is None else everyone, names, source) for p, names in wanted.items()}
     model.without_covariates_ = {}  # the models without covariates (the test's baseline), until saved
     z = {p: d.matrix(rfm, source) for p, d in model.designs_.items()}
     names = {p: d.effects() for p, d in model.designs_.items()}
@@ -66,7 +69,13 @@ def fit(model, rfm: pd.DataFrame, weight, histories: tuple, spend_rows: tuple, w
         if not linked:
             continue
         w = None if weight is None else weight[rows]
-        fitted, result = fit_effects(plain, columns, linked, names, w)
+        for p, matrix in linked.items():
+            if matrix.size and (empty := [e for e, col in zip(names[p], matrix.T) if np.ptp(col) == 0]):
+                raise DataError(f"{source}: model.covariates.{p}: {empty} is the same for every customer the "
+                                f"{plain.title} model is fitted on ({len(matrix):,}: repeat buyers for spend, the "
+                                "data.acquired_after cohort); merge rare levels or remove the column")
+        penalizer = model.purchases_penalizer if part == "purchases_" else model.spend_penalizer
+        fitted, result = fit_effects(plain, columns, linked, names, w, penalizer)
         if fitted is None:
             raise FitError(f"{plain.title} with covariates {sorted(linked)} did not converge ({result.message}); "
                            "remove covariates that separate few customers, or merge rare levels")
@@ -108,11 +117,13 @@ def groups(model, rfm: pd.DataFrame) -> list[tuple[object, np.ndarray]]:
     their row positions. Without covariates: ``[(model, every row)]``."""
     if not model.designs_:
         return [(model, np.arange(len(rfm)))]
+    validate_rfm(rfm)  # the whole table first: a bad row is named by its place in it, not in its group
     source = "the scored table (RFM with attributes)"
     z = {p: d.matrix(rfm, source) for p, d in model.designs_.items()}
     order = [p for p in PROCESSES if p in z]
-    values, inverse, _ = distinct(*(c for p in order for c in z[p].T))
+    values, inverse, counts = distinct(*(c for p in order for c in z[p].T))
     rows = np.column_stack(values)
+    members = np.split(np.argsort(inverse, kind="stable"), np.cumsum(counts)[:-1])  # row positions per group
     out = []
     for g, row in enumerate(rows):
         at, values = 0, {}
@@ -122,7 +133,7 @@ def groups(model, rfm: pd.DataFrame) -> list[tuple[object, np.ndarray]]:
         one.designs_ = {}
         one.purchases_ = model.purchases_.at({p: v for p, v in values.items() if p in model.purchases_.effects})
         one.spend_ = model.spend_.at({p: v for p, v in values.items() if p in model.spend_.effects})
-        out.append((one, np.flatnonzero(inverse == g)))
+        out.append((one, members[g]))
     return out
 
 
@@ -161,14 +172,14 @@ def metrics(model) -> dict:
 def sentences(model) -> list[str]:
     """Each effect in words, e.g. "order_channel Ios App vs Android App: buy 1.37x as often (95 %
     1.29-1.46)"; [] without covariates."""
-    columns = {c.name: c for d in model.designs_.values() for c in d.columns}
+    which = {e: c for d in model.designs_.values() for c in d.columns for e in c.effects()}  # effect -> column
     dropout = "drop out {}x as fast" if "beta" in model.purchases_.params else \
         "dropout Beta(a, b) scaled {}x (same mean dropout probability, less spread above 1)"
     verbs = {"purchases": "buy {}x as often", "dropout": dropout, "spend": "spend {}x as much per purchase"}
     out = []
     for row in effects_table(model).itertuples():
-        name, _, level = row.effect.partition("=")
-        who = (f"{name} {level} vs {columns[name].reference}" if level
-               else f"{name} one standard deviation ({columns[name].scale:.3g}) higher")
+        c = which[row.effect]
+        who = (f"{c.name} {row.effect[len(c.name) + 1:]} vs {c.reference}" if c.kind == "categorical"
+               else f"{c.name} one standard deviation ({c.scale:.3g}) higher")
         out.append(f"{who}: {verbs[row.process].format(f'{row.multiplier:.3g}')} (95 % {row.low:.3g}-{row.high:.3g})")
     return out

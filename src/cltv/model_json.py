@@ -31,7 +31,8 @@ def to_dict(model) -> dict:
             "monetary_includes_first": bool(model.monetary_includes_first),
             "fitter": str(model.fitter),
             "interval_level": None if model.interval_level is None else float(model.interval_level),
-            "covariates": {p: [str(c) for c in (model.covariates or {}).get(p, [])] for p in PROCESSES},
+            **({"covariates": {p: [str(c) for c in model.covariates.get(p, [])] for p in PROCESSES if model.covariates.get(p)}}
+               if model.covariates and any(model.covariates.values()) else {}),  # none: the JSON as before
         },
         "purchases": model.purchases_.to_dict(),
         "spend": model.spend_.to_dict(),
