@@ -28,7 +28,7 @@ from scipy.special import betainc, betaln, digamma, expit, gammaln, hyp2f1
 
 from ..numeric import dot, matvec
 from .counts import poisson_counts
-from .purchase import PurchaseModel
+from .purchase import PurchaseModel, two_states
 
 Params = tuple[float, float, float, float]
 A_ONE_GAP = 1e-4  # alive_purchases interpolates between a = 1 -+ this when |a - 1| < this / 2
@@ -126,6 +126,20 @@ def prob_n_purchases(params: Params, t, n: int) -> np.ndarray:
     return first + np.exp(betaln(a + 1.0, b + n - 1.0) - betaln(a, b)) * tail
 
 
+def _mixture(alpha, a, b, x, tx, T, rx, first_dropout: bool):
+    """The alive / dropped-out mixture of a history's likelihood: its log, the weight of "dropped
+    out after the last purchase", b + x - 1 (MBG/NBD: b + x), log(alpha + T), log(alpha + tx)."""
+    l_T, l_tx = np.log(alpha + T), np.log(alpha + tx)
+    if first_dropout:
+        bx = b + x
+        dead = np.log(a) - np.log(bx) - rx * l_tx
+    else:
+        bx = b + np.maximum(x, 1.0) - 1.0
+        dead = np.where(x > 0, np.log(a) - np.log(bx) - rx * l_tx, -np.inf)
+    mix, pi = two_states(-rx * l_T, dead)
+    return mix, pi, bx, l_T, l_tx
+
+
 def _objective(log_params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray, w: np.ndarray,
                penalizer: float, by_x: tuple[np.ndarray, np.ndarray], first_dropout: bool = False,
                ) -> tuple[float, np.ndarray]:
@@ -143,20 +157,10 @@ def _objective(log_params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndar
     g_r = digamma(r + xs) - digamma(r)
     g_ab = digamma(a + b) - digamma(a + bs + xs)
     g_b = g_ab + digamma(bs + xs) - digamma(b)
-    # the alive / dropped-out mixture, per tuple
+    # the alive / dropped-out mixture, per tuple; pi: the weight of "dropped out after the last
+    # purchase" (BG/NBD: 0 if x = 0)
     rx = r + x
-    l_T, l_tx = np.log(alpha + T), np.log(alpha + tx)
-    alive = -rx * l_T
-    if first_dropout:
-        bx = b + x
-        dead = np.log(a) - np.log(bx) - rx * l_tx
-    else:
-        bx = b + np.maximum(x, 1.0) - 1.0
-        dead = np.where(x > 0, np.log(a) - np.log(bx) - rx * l_tx, -np.inf)
-    top = np.maximum(alive, dead)
-    e_alive, e_dead = np.exp(alive - top), np.exp(dead - top)
-    mix = top + np.log(e_alive + e_dead)
-    pi = e_dead / (e_alive + e_dead)  # posterior weight of "dropped out after the last purchase"; BG/NBD: 0 if x = 0
+    mix, pi, bx, l_T, l_tx = _mixture(alpha, a, b, x, tx, T, rx, first_dropout)
     wpi, wal = w * pi, w * (1.0 - pi)
     ll = dot(wx, per_x) + total * r * np.log(alpha) + dot(w, mix)
     grad = np.array([
@@ -185,18 +189,8 @@ def rows(params, x, tx, T, first_dropout: bool = False, by=None) -> tuple[np.nda
     g_ab = (digamma(ar + br) - digamma(ar + bsr + xr))[back]
     g_b = (digamma(bsr + xr) - digamma(br))[back]
     rx = r + x
-    l_T, l_tx = np.log(alpha + T), np.log(alpha + tx)
-    alive = -rx * l_T
-    if first_dropout:
-        bx = b + x
-        dead = np.log(a) - np.log(bx) - rx * l_tx
-    else:
-        bx = b + np.maximum(x, 1.0) - 1.0
-        dead = np.where(x > 0, np.log(a) - np.log(bx) - rx * l_tx, -np.inf)
-    top = np.maximum(alive, dead)
-    e_alive, e_dead = np.exp(alive - top), np.exp(dead - top)
-    pi = e_dead / (e_alive + e_dead)
-    ll = per_x + r * np.log(alpha) + top + np.log(e_alive + e_dead)
+    mix, pi, bx, l_T, l_tx = _mixture(alpha, a, b, x, tx, T, rx, first_dropout)
+    ll = per_x + r * np.log(alpha) + mix
     return ll, [g_r + np.log(alpha) - (1.0 - pi) * l_T - pi * l_tx,
                 r / alpha - (1.0 - pi) * rx / (alpha + T) - pi * rx / (alpha + tx),
                 g_ab + pi / a,

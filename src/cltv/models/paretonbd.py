@@ -28,7 +28,7 @@ from scipy.special import digamma, expit, gammaln
 from ..numeric import dot, matvec
 from .bgnbd import LIFETIME_WEEKS
 from .counts import nbd_log_pmf, poisson_counts
-from .purchase import PurchaseModel
+from .purchase import PurchaseModel, two_states
 
 NODES, HARD_NODES = 32, 128  # Gauss-Legendre nodes; the second count for rows with beta + tx << alpha + tx
 HARD = 1e-3  # (beta + tx) / (alpha + tx) below this: the integrand changes within a sliver at y = 0
@@ -93,12 +93,9 @@ def _objective(log_params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndar
     lT_a, lT_b = np.log(alpha + T), np.log(beta + T)
     alive = -(r + x) * lT_a - s * lT_b
     dead, (d_r, d_alpha, d_s, d_beta) = _dead(r, alpha, s, beta, x, tx, T)
-    top = np.maximum(alive, dead)
-    e_alive, e_dead = np.exp(alive - top), np.exp(dead - top)
-    pi = e_dead / (e_alive + e_dead)
+    mix, pi = two_states(alive, dead)
     wpi, wal = w * pi, w * (1.0 - pi)
-    ll = (dot(wx, gammaln(r + xs) - gammaln(r)) + total * (r * np.log(alpha) + s * np.log(beta))
-          + dot(w, top + np.log(e_alive + e_dead)))
+    ll = dot(wx, gammaln(r + xs) - gammaln(r)) + total * (r * np.log(alpha) + s * np.log(beta)) + dot(w, mix)
     grad = np.array([
         dot(wx, digamma(r + xs) - digamma(r)) + total * np.log(alpha) - dot(wal, lT_a) + dot(wpi, d_r),
         total * r / alpha - dot(wal, (r + x) / (alpha + T)) + dot(wpi, d_alpha),
@@ -118,10 +115,8 @@ def rows(params, x, tx, T, by=None) -> tuple[np.ndarray, list[np.ndarray]]:
     lT_a, lT_b = np.log(alpha + T), np.log(beta + T)
     alive = -(r + x) * lT_a - s * lT_b
     dead, (d_r, d_alpha, d_s, d_beta) = _dead(r, alpha, s, beta, x, tx, T)
-    top = np.maximum(alive, dead)
-    e_alive, e_dead = np.exp(alive - top), np.exp(dead - top)
-    pi = e_dead / (e_alive + e_dead)
-    ll = (gammaln(r + x[rep]) - gammaln(r))[back] + r * np.log(alpha) + s * np.log(beta) + top + np.log(e_alive + e_dead)
+    mix, pi = two_states(alive, dead)
+    ll = (gammaln(r + x[rep]) - gammaln(r))[back] + r * np.log(alpha) + s * np.log(beta) + mix
     return ll, [(digamma(r + x[rep]) - digamma(r))[back] + np.log(alpha) - (1.0 - pi) * lT_a + pi * d_r,
                 r / alpha - (1.0 - pi) * (r + x) / (alpha + T) + pi * d_alpha,
                 np.log(beta) - (1.0 - pi) * lT_b + pi * (1.0 / s + d_s),

@@ -23,6 +23,14 @@ def prepare(x, tx, T, weights) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     return x, tx, T, w, (xs, np.bincount(inverse, weights=w, minlength=xs.size))
 
 
+def two_states(alive: np.ndarray, dead: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``log(e^alive + e^dead)`` without overflow, and the posterior weight of "dead" (the
+    alive / dropped-out mixture of every purchase model's likelihood)."""
+    top = np.maximum(alive, dead)
+    e_alive, e_dead = np.exp(alive - top), np.exp(dead - top)
+    return top + np.log(e_alive + e_dead), e_dead / (e_alive + e_dead)
+
+
 class PurchaseModel(ParametricModel):
     """A fitted purchase model: ``params`` (name -> value, times in the data's unit).
 
