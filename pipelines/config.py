@@ -49,6 +49,7 @@ SCHEMA: dict[str, Key] = {
     "data.timezone": timezone(),
     "data.sheets": texts(optional=True),
     "data.date_format": date_format(),
+    "data.first_purchase": columns(),
     "data.calibration_end": day(optional=True),
     "data.observation_end": day(optional=True),
     "data.seed_compatible": flag(),
@@ -116,15 +117,12 @@ def _cross_checks(p: dict) -> None:
     if covariates and p["model.fitter"] != "fast":
         raise ConfigError(f"{covariates[0]} = {p[covariates[0]]!r}: covariates need model.fitter=fast (lifetimes fits "
                           "none)")
-    if covariates and p["engine.kind"] == "spark":
-        raise ConfigError(f"{covariates[0]} = {p[covariates[0]]!r}: covariates run on engine=pandas only so far; use "
-                          "-S engine=pandas")
     if p["data.customers.path"] is not None and not p["data.customers.path"].startswith("data/attributes/"):
         raise ConfigError(f"data.customers.path = {p['data.customers.path']!r}: expected a file in data/attributes/ (the "
                           "folder stage prepare depends on): move it there and `dvc add` it")
-    if p["data.customers.path"] is not None and p["engine.kind"] == "spark":
-        raise ConfigError("data.customers.path: customer attributes are read on engine=pandas only so far; use "
-                          "-S engine=pandas")
+    if p["data.first_purchase"] and p["data.source"] == "flo":
+        raise ConfigError(f"data.first_purchase = {p['data.first_purchase']!r}: a FLO snapshot has no purchase log; "
+                          "use its own columns (order_channel, ...) in model.covariates")
     if p["model.fitter"] == "lifetimes":
         models = (PURCHASE_MODELS[p["model.purchases.kind"]], SPEND_MODELS[p["model.spend.kind"]])
         if missing := [m.title for m in models if m.lifetimes_class is None]:

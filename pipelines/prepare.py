@@ -4,7 +4,8 @@ Transaction logs (data=cdnow, data=transactions):
   data/daily.parquet        customer_id, date, amount (one row per customer and day)
   data/calibration.parquet  calibration RFM (weeks) + holdout_purchases, holdout_spend, holdout_weeks
   data/rfm.parquet          RFM over the whole history up to observation_end (training data)
-  data/customers.parquet    customer_id (a log has no other customer attributes)
+  data/customers.parquet    customer_id, first_purchase_amount, first_<col> per data.first_purchase, and
+                            the columns of the data.customers table (docs/covariates.md)
   metrics/data_quality.json rows read, dropped by reason (filtered, missing customer, cancellation,
                             non-positive amount, outside the window), kept; customers, purchase days, dates
 engine=spark: the same tables, built in Spark, as folders of Parquet part files (docs/scaling.md).
@@ -26,7 +27,7 @@ from pipelines.engine import spark_session
 
 def transactions_spark(p: dict) -> None:
     """engine=spark: read, merge days and build both RFM tables in Spark; write Parquet part files."""
-    from cltv.engines import spark
+    from cltv.engines import spark, spark_attributes
 
     d = p["data"]
     before = state(ROOT / d["path"])
@@ -37,8 +38,13 @@ def transactions_spark(p: dict) -> None:
     rfm.check_period(pd.DataFrame({"date": pd.to_datetime([first, last])}), d["calibration_end"],
                      d["observation_end"], source=str(d["path"]))
     full = spark.rfm(daily, d["observation_end"]).cache()
-    tables = {"daily": daily, "calibration": spark.calibration_holdout(daily, d["calibration_end"], d["observation_end"]),
-              "rfm": full, "customers": full.select("customer_id")}
+    customers = spark_attributes.first_purchase(tx, daily, full)
+    if d["customers"]["path"]:  # customer attributes for model.covariates, one row per customer of the log
+        table = spark_attributes.read_attributes(session, ROOT / d["customers"]["path"], d["customers"]["id_col"])
+        customers = spark_attributes.attach(customers, table, d["customers"]["path"])
+    tables = {"daily": daily.select("customer_id", "date", "amount"),
+              "calibration": spark.calibration_holdout(daily, d["calibration_end"], d["observation_end"]),
+              "rfm": full, "customers": customers}
     by_age = {name: tables[name].groupBy("T").count().toPandas() for name in ("calibration", "rfm")}
     rule = cohort.account(by_age["calibration"], by_age["rfm"], d["calibration_end"], d["observation_end"],
                           d["acquired_after"], by_age["calibration"]["count"], by_age["rfm"]["count"])  # checked first

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cltv import segment
+from cltv import model_effects, segment
 from cltv.io import write_csv, write_parquet
 from cltv.model import CLTVModel
 from pipelines.common import ROOT, run
@@ -44,10 +44,14 @@ def spark_scores(p: dict, model: CLTVModel) -> pd.DataFrame:
     session = spark_session(p)
     with tempfile.TemporaryDirectory() as tmp:
         table = session.read.parquet(str(ROOT / "data/rfm.parquet"))
+        names = model_effects.attribute_names(model)
+        if names:  # the covariates' columns, joined in Spark
+            customers = session.read.parquet(str(ROOT / "data/customers.parquet")).select("customer_id", *names)
+            table = table.join(customers, "customer_id", "left")
         example = table.limit(3).toPandas()
         columns = list(model.predict(example).columns)
         save_model(ROOT / "models/cltv_model.json", Path(tmp) / "model", example)
-        scored = spark.score(session, str(Path(tmp) / "model"), table).select(*columns).orderBy("customer_id")
+        scored = spark.score(session, str(Path(tmp) / "model"), table, names).select(*columns).orderBy("customer_id")
         spark.write_parquet(scored, ROOT / "outputs/scores.parquet")
     session.stop()
     scores = pd.read_parquet(ROOT / "outputs/scores.parquet")

@@ -17,16 +17,11 @@ def model_params(p: dict) -> dict:
         p["model"], monetary_includes_first=hyperparameters.monetary_includes_first(d["source"], d["seed_compatible"]))
 
 
-def covariate_names(p: dict) -> list[str]:
-    """The attribute columns ``model.covariates`` names, each once, in order of appearance."""
-    return list(dict.fromkeys(name for names in p["model"]["covariates"].values() for name in names))
-
-
 def with_attributes(p: dict, table: pd.DataFrame) -> pd.DataFrame:
     """``table`` (one row per customer) with the attribute columns the covariates name, from
     data/customers.parquet (written by `prepare`); unchanged without covariates. Training,
     evaluation and scoring all join them here."""
-    names = covariate_names(p)
+    names = covariates.names(p["model"]["covariates"])
     if not names:
         return table
     return covariates.join(table, pd.read_parquet(ROOT / "data/customers.parquet"), names, "data/customers.parquet")

@@ -424,9 +424,10 @@ def test_covariates_from_an_attributes_table_are_fitted_reported_served_and_scor
     from cltv.data.simulate import simulate_transactions
 
     n = 4000
-    online = np.random.default_rng(4).integers(0, 2, n)
-    log = simulate_transactions(n, attributes=pd.DataFrame({"online": online}), seed=4,
-                                effects={"purchases": {"online": 0.6}, "spend": {"online": 0.4}})
+    online, north = np.random.default_rng(4).integers(0, 2, (2, n))
+    log = simulate_transactions(n, attributes=pd.DataFrame({"online": online, "north": north}), seed=4,
+                                effects={"purchases": {"online": 0.6}, "spend": {"online": 0.4}, "dropout": {"north": 0.8}})
+    log["store"] = np.where(north, "north", "south")[log["customer_id"].str[1:].astype(int)]  # a column of the log
     (repo / "mydata").mkdir(exist_ok=True)
     log.to_csv(repo / "mydata/channel_log.csv", index=False)
     attributes = pd.DataFrame({"id": [f"c{i:08d}" for i in range(n)], "channel": np.where(online, "web", "shop")})
@@ -436,16 +437,17 @@ def test_covariates_from_an_attributes_table_are_fitted_reported_served_and_scor
     args = ["-S", "data=transactions", "-S", "data.path=mydata/channel_log.csv", "-S", "data.calibration_end=2020-12-31",
             "-S", "data.observation_end=2021-06-30", "-S", "data.customers.path=data/attributes/channels.csv",
             "-S", "data.customers.id_col=id", "-S", "model.covariates.purchases=[channel]",
-            "-S", "model.covariates.spend=[channel]"]
+            "-S", "model.covariates.spend=[channel]", "-S", "data.first_purchase=[store]",
+            "-S", "model.covariates.dropout=[first_store]"]
     run = sh(repo, "dvc", "exp", "run", *args)
     assert "train: channel=" in run.stdout and "Warning" not in run.stdout + run.stderr
     model = json.loads((repo / "models/cltv_model.json").read_text())
     (name, gamma), = model["purchases"]["effects"]["purchases"]  # the rarer channel against the commoner one
     assert name == f"channel={'web' if (online == 1).sum() < (online == 0).sum() else 'shop'}"
     assert abs(abs(gamma) - 0.6) < 3 * model["purchases"]["standard_errors"][f"purchases:{name}"]
-    assert model["designs"]["spend"][0]["name"] == "channel"
+    assert model["designs"]["spend"][0]["name"] == "channel" and model["designs"]["dropout"][0]["name"] == "first_store"
     details = json.loads((repo / "metrics/evaluation_details.json").read_text())["covariates"]
-    assert details["tests"]["purchases"]["p_value"] < 1e-3 and len(details["effects"]) == 2
+    assert details["tests"]["purchases"]["p_value"] < 1e-3 and len(details["effects"]) == 3
     assert "Covariates (whole-history fit): channel " in (repo / "reports/segments.md").read_text()
     last = runs(repo)[-1]
     assert f"effect.purchases.{name.replace('=', '_')}_multiplier_low" in last.data.metrics
@@ -453,19 +455,31 @@ def test_covariates_from_an_attributes_table_are_fitted_reported_served_and_scor
 
     uri = f"sqlite:///{repo}/mlflow.db"
     table = pd.read_parquet(repo / "data/rfm.parquet").head(50)
-    with_channel = table.merge(attributes.rename(columns={"id": "customer_id"}), on="customer_id")
+    stores = pd.read_parquet(repo / "data/customers.parquet", columns=["customer_id", "first_store"])
+    with_channel = table.merge(attributes.rename(columns={"id": "customer_id"}), on="customer_id").merge(stores)
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    try:  # the signature names the request's columns
+        inputs = mlflow.models.get_model_info(f"runs:/{last.info.run_id}/model").signature.inputs.input_names()
+    finally:
+        mlflow.set_tracking_uri(None)
+    assert {"channel", "first_store", "frequency"} <= set(inputs)
     with serve(f"runs:/{last.info.run_id}/model", uri, repo) as url:
         body = {"dataframe_split": with_channel.to_dict(orient="split", index=False)}
         assert requests.post(f"{url}/invocations", json=body, timeout=60).status_code == 200
         body = {"dataframe_split": table.to_dict(orient="split", index=False)}
         resp = requests.post(f"{url}/invocations", json=body, timeout=60)
         assert resp.status_code == 400 and "no column 'channel'" in resp.text, resp.text
+        body = {"dataframe_split": with_channel.drop(columns="first_store").to_dict(orient="split", index=False)}
+        resp = requests.post(f"{url}/invocations", json=body, timeout=60)
+        assert resp.status_code == 400 and "no column 'first_store'" in resp.text, resp.text
     score = [sys.executable, "-m", "cltv.cli", "score", "--model", f"runs:/{last.info.run_id}/model", "--input",
              "mydata/channel_log.csv", "--as-of", "2021-06-30", "--output", "channel_scores.parquet"]
     refused = sh(repo, *score, check=False, env={"MLFLOW_TRACKING_URI": uri})
     assert refused.returncode == 1 and "pass --attributes FILE" in refused.stderr and refused.stderr.count("\n") == 1
     sh(repo, *score, "--attributes", "data/attributes/channels.csv", "--attributes-id", "id",
-       env={"MLFLOW_TRACKING_URI": uri})
+       env={"MLFLOW_TRACKING_URI": uri})  # the first purchase's store: read from the log by the model's data rules
     got = pd.read_parquet(repo / "channel_scores.parquet").set_index("customer_id")
     want = pd.read_parquet(repo / "outputs/scores.parquet").set_index("customer_id")
     np.testing.assert_allclose(got.loc[want.index, "clv"], want["clv"], rtol=1e-12)

@@ -34,13 +34,13 @@ def master_csv(tmp_path_factory):
 
 
 def _same(spark_table: pd.DataFrame, pandas_table: pd.DataFrame) -> None:
-    """Whole numbers equal exactly, floats within 1e-12 relative, customer by customer."""
+    """Whole numbers and texts equal exactly, floats within 1e-12 relative, customer by customer."""
     a = spark_table.sort_values("customer_id").reset_index(drop=True)
     b = pandas_table.sort_values("customer_id").reset_index(drop=True)
     assert list(a["customer_id"]) == list(b["customer_id"])
     for column in b.columns.drop("customer_id"):
-        if pd.api.types.is_integer_dtype(b[column]):
-            assert (a[column].to_numpy() == b[column].to_numpy()).all(), column
+        if pd.api.types.is_integer_dtype(b[column]) or not pd.api.types.is_numeric_dtype(b[column]):
+            assert list(a[column]) == list(b[column]), column
         else:
             np.testing.assert_allclose(a[column].to_numpy(dtype=float), b[column].to_numpy(dtype=float),
                                        rtol=1e-12, atol=1e-12, err_msg=column)
@@ -260,3 +260,84 @@ def test_a_master_that_cannot_be_reached_is_one_engine_error():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert proc.stdout.startswith("EngineError: Spark did not start with engine.master='spark://127.0.0.1:1'")
     assert proc.stdout.count("\n") == 1, proc.stdout
+
+
+def test_covariates_in_spark_give_the_pandas_attributes_fit_and_scores(spark, tmp_path, capsys):
+    """The log's own attributes (first purchase) and an attributes table, joined in Spark; the fit
+    from distinct (history, covariate) rows; spark_udf and `cltv score --engine spark` scores:
+    the pandas path's numbers. A customer without attributes is refused in one line."""
+    import mlflow
+
+    from cltv import cli, covariates
+    from cltv.data.prepare import prepare
+    from cltv.data.simulate import simulate_transactions
+    from cltv.data.spec import DataSpec
+    from cltv.engines import spark_attributes
+    from cltv.serving import log_model
+
+    n = 2000
+    online = np.random.default_rng(4).integers(0, 2, n)
+    log = simulate_transactions(n, attributes=pd.DataFrame({"online": online}), seed=4,
+                                effects={"purchases": {"online": 0.6}, "spend": {"online": 0.4}})
+    ids = [f"c{i:08d}" for i in range(n)]
+    log["channel"] = log["customer_id"].map(dict(zip(ids, np.where(online, "web", "shop"))))
+    log.to_csv(tmp_path / "log.csv", index=False)
+    pd.DataFrame({"id": ids, "region": np.where(np.arange(n) % 3, "south", "north"),
+                  "age": np.arange(n) % 7 + 20}).to_csv(tmp_path / "attributes.csv", index=False)
+    spec = DataSpec(first_purchase=("channel",))
+    cov = {"purchases": ["first_channel", "age"], "dropout": ["region"], "spend": ["first_channel"]}
+    names = covariates.names(cov)
+
+    out = prepare(tmp_path / "log.csv", spec, "2020-12-31", "2021-06-30")
+    customers = covariates.join(out.customers, covariates.read_attributes(tmp_path / "attributes.csv", "id"),
+                                ["region", "age"], "attributes.csv")
+    want = CLTVModel(covariates=cov, interval_level=0.9).fit(covariates.join(out.rfm, customers, names, "customers"))
+
+    tx, _ = engine.read_log(spark, tmp_path / "log.csv", spec, end="2021-06-30")
+    daily = engine.daily_purchases(tx)
+    table = engine.rfm(daily, "2021-06-30")
+    attributes = spark_attributes.read_attributes(spark, tmp_path / "attributes.csv", "id")
+    joined = spark_attributes.attach(spark_attributes.first_purchase(tx, daily, table), attributes, "attributes.csv")
+    _same(joined.toPandas(), customers)  # first purchase day's spend and channel, region as text, age as a number
+    ours = engine.fit(CLTVModel(covariates=cov, interval_level=0.9), table, customers=joined)
+    # the same rows and counts; the weighted mean and scale of age differ from the unweighted in the last digit
+    for got, expected in ((ours.purchases_, want.purchases_), (ours.spend_, want.spend_)):
+        np.testing.assert_allclose(got.values, expected.values, rtol=1e-9)
+        for process, effects in expected.effects.items():
+            np.testing.assert_allclose(list(got.effects[process].values()), list(effects.values()), rtol=1e-9)
+    assert [d.effects() for d in ours.designs_.values()] == [d.effects() for d in want.designs_.values()]
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    try:
+        mlflow.set_experiment(experiment_id=mlflow.create_experiment("cov", artifact_location=(tmp_path / "a").as_uri()))
+        ours.data_rules_ = spec.to_dict()  # as `train` records them: cltv score reads the log by them
+        ours.save(tmp_path / "model.json")
+        scored_table = table.join(joined.select("customer_id", *names), "customer_id")
+        example = scored_table.orderBy("customer_id").limit(3).toPandas()
+        with mlflow.start_run():
+            uri = log_model(tmp_path / "model.json", example).model_uri
+        assert set(names) <= set(mlflow.models.get_model_info(uri).signature.inputs.input_names())
+        scored = engine.score(spark, uri, scored_table, names).toPandas().sort_values("customer_id")
+        expected = ours.predict(scored_table.toPandas()).sort_values("customer_id")
+        for column in ("p_alive", "clv", *interval_columns(ours.horizons_months, ours.clv_months)):
+            np.testing.assert_allclose(scored[column].to_numpy(dtype=float), expected[column].to_numpy(dtype=float),
+                                       rtol=1e-9, err_msg=column)
+        assert list(scored["segment"]) == list(expected["segment"].astype(str))
+        args = ["score", "--model", uri, "--input", str(tmp_path / "log.csv"), "--as-of", "2021-06-30"]
+        assert cli.main([*args, "--engine", "spark", "--output", str(tmp_path / "s.parquet")]) == 1
+        err = capsys.readouterr().err.splitlines()[-1]
+        assert "the model has covariates" in err and "'age'" in err and "first_channel" not in err  # the log's own
+        assert cli.main([*args, "--engine", "spark", "--master", "local[2]", "--output", str(tmp_path / "s.parquet"),
+                         "--attributes", str(tmp_path / "attributes.csv"), "--attributes-id", "id"]) == 0
+        pandas = cli.score(uri, tmp_path / "log.csv", "2021-06-30", attributes=(str(tmp_path / "attributes.csv"), "id"))
+    finally:
+        mlflow.set_tracking_uri(None)
+    got = pd.read_parquet(tmp_path / "s.parquet").sort_values("customer_id").reset_index(drop=True)
+    pandas = pandas.sort_values("customer_id").reset_index(drop=True)
+    assert list(got["segment"]) == list(pandas["segment"]) and len(got) == n
+    np.testing.assert_allclose(got["clv"], pandas["clv"], rtol=1e-9)
+
+    pd.DataFrame({"id": ids[1:], "region": "north"}).to_csv(tmp_path / "short.csv", index=False)
+    with pytest.raises(DataError, match=r"short.csv: 1 customer\(s\) without attributes \(e.g. \['c00000000'\]\)"):
+        spark_attributes.attach(table.select("customer_id"), spark_attributes.read_attributes(
+            spark, tmp_path / "short.csv", "id"), "short.csv")

@@ -31,7 +31,7 @@ folder of Parquet part files at ``--output`` (``.parquet``). ``--master`` picks 
 
 A model with covariates (docs/covariates.md) needs ``--attributes FILE`` (CSV or Parquet, one
 row per customer, id column ``--attributes-id``, default ``customer_id``) with the columns it was
-trained on; the pandas engine only, so far.
+trained on, unless the log itself holds them (``first_purchase_amount``, ``first_<col>``).
 
     cltv score --model models:/cltv@champion --input s3a://shop/tx/ --engine spark --output scores.parquet
 """
@@ -47,6 +47,7 @@ from . import io
 from .data.prepare import rfm_as_of
 from .data.spec import DataSpec
 from .errors import CLTVError, DataError
+from .schema import RFM_COLUMNS
 
 #: the options that override one data rule each (argparse dest = the DataSpec field)
 OVERRIDES = ("source", "customer_col", "date_col", "amount_col", "date_format", "cancellations", "missing_customer",
@@ -81,12 +82,14 @@ def score(model_uri: str, path: Path, as_of: str | None = None, overrides: dict 
 
     fitted = packaged.load(model_uri)
     names = model_effects.attribute_names(fitted)
-    if names and not attributes[0]:
-        raise DataError(f"{model_uri}: the model has covariates {names}; pass --attributes FILE, a table with those "
-                        "columns and one row per customer")
-    table = rfm_as_of(path, data_rules(fitted, overrides), as_of)
-    if names:
-        table = covariates.join(table, covariates.read_attributes(Path(attributes[0]), attributes[1]), names,
+    table = rfm_as_of(path, data_rules(fitted, overrides), as_of, attributes=bool(names))
+    table = table[["customer_id", *RFM_COLUMNS, *(c for c in names if c in table.columns)]]  # derived ones kept
+    wanted = [n for n in names if n not in table.columns]
+    if wanted and not attributes[0]:
+        raise DataError(f"{model_uri}: the model has covariates {wanted} the input does not hold; pass --attributes "
+                        "FILE, a table with those columns and one row per customer")
+    if wanted:
+        table = covariates.join(table, covariates.read_attributes(Path(attributes[0]), attributes[1]), wanted,
                                 str(attributes[0]))
     scores = pyfunc.score(fitted, table)  # the server's rules and numbers
     return pd.concat([table.reset_index(drop=True), scores.drop(columns="customer_id").reset_index(drop=True)], axis=1)
@@ -206,7 +209,10 @@ def _fail(exc: Exception) -> int:
 def _score_spark(args) -> int:
     """``cltv score --engine spark``: see the module docstring."""
     try:
+        from . import model_effects
+        from .data.prepare import FIRST_AMOUNT
         from .engines import spark as engine
+        from .engines import spark_attributes
         from .serving import packaged
 
         fitted = packaged.load(args.model)  # checked before spark_udf loads its code
@@ -214,14 +220,24 @@ def _score_spark(args) -> int:
         if spec.source == "flo":
             raise DataError("--engine spark scores transaction logs; the model was trained on a FLO snapshot: "
                             "use the pandas engine")
-        if fitted.designs_:
-            raise DataError("--engine spark: the model has covariates, which Spark does not score yet; use the "
-                            "pandas engine with --attributes")
+        names = model_effects.attribute_names(fitted)
+        wanted = [n for n in names if n != FIRST_AMOUNT and n not in {f"first_{c}" for c in spec.first_purchase}]
+        if wanted and not args.attributes:
+            raise DataError(f"{args.model}: the model has covariates {wanted} the input does not hold; pass "
+                            "--attributes FILE, a table with those columns and one row per customer")
         session = engine.session(args.master)
         tx, _ = engine.read_log(session, args.input, spec, end=args.as_of)
         daily = engine.daily_purchases(tx)
         as_of = args.as_of or str(daily.agg({"date": "max"}).first()[0])
-        scores = engine.score(session, args.model, engine.rfm(daily, as_of))
+        table = engine.rfm(daily, as_of)
+        if names:  # the log's own attributes and the table's, joined in Spark
+            customers = spark_attributes.first_purchase(tx, daily, table)
+            if wanted:
+                customers = spark_attributes.attach(customers, spark_attributes.read_attributes(
+                    session, args.attributes, args.attributes_id), str(args.attributes))
+            customers = spark_attributes.complete(customers.select("customer_id", *names), names, "the attributes")
+            table = table.join(customers, "customer_id", "left")
+        scores = engine.score(session, args.model, table, names)
         engine.write_parquet(scores, args.output)
         counts = pd.read_parquet(args.output, columns=["segment"])["segment"].value_counts()
     except _user_errors(spark=True) as exc:

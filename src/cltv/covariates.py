@@ -46,22 +46,23 @@ class Design:
     columns: tuple[Column, ...]
 
     @classmethod
-    def learn(cls, table: pd.DataFrame, names: list[str], source: str) -> Design:
-        """The design of columns ``names`` of ``table`` (one row per training customer);
-        ``source`` names the table in messages."""
+    def learn(cls, table: pd.DataFrame, names: list[str], source: str, weights: np.ndarray | None = None) -> Design:
+        """The design of columns ``names`` of ``table`` (one row per training customer, or per
+        distinct row standing for ``weights`` customers); ``source`` names the table in messages."""
         columns = []
+        w = np.ones(len(table)) if weights is None else np.asarray(weights, dtype=float)
         for name in names:
             values = _column(table, name, source)
             if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
                 v = values.to_numpy(dtype=float)
-                scale = float(np.std(v))
+                mean = float(np.average(v, weights=w))
+                scale = float(np.sqrt(np.average((v - mean) ** 2, weights=w)))
                 if scale == 0.0:
                     raise DataError(f"{source}: column {name!r} is constant ({v[0]:g}); expected a covariate that "
                                     "varies between customers: remove it from model.covariates")
-                columns.append(Column(name, "numeric", mean=float(np.mean(v)), scale=scale))
+                columns.append(Column(name, "numeric", mean=mean, scale=scale))
                 continue
-            text = values.astype(str)
-            counts = text.value_counts()
+            counts = pd.Series(w).groupby(values.astype(str).to_numpy()).sum().sort_values(ascending=False)
             if len(counts) < 2:
                 raise DataError(f"{source}: column {name!r} has one level ({counts.index[0]!r}); expected a covariate "
                                 "that varies between customers: remove it from model.covariates")
@@ -141,6 +142,12 @@ def _column(table: pd.DataFrame, name: str, source: str) -> pd.Series:
     return values
 
 
+def names(covariates: dict[str, list[str]]) -> list[str]:
+    """The attribute columns a covariates setting (process -> column names) reads, each once, in
+    order of appearance."""
+    return list(dict.fromkeys(name for columns in covariates.values() for name in columns))
+
+
 def attach(customers: pd.DataFrame, attributes: pd.DataFrame, id_col: str, source: str) -> pd.DataFrame:
     """The rows of ``attributes`` (keyed by ``id_col``) for ``customers["customer_id"]``, in their
     order; a customer without attributes, or listed twice, is refused."""
@@ -184,9 +191,13 @@ def read_attributes(path, id_col: str) -> pd.DataFrame:
 def join(table: pd.DataFrame, customers: pd.DataFrame, names: list[str], source: str) -> pd.DataFrame:
     """``table`` (with ``customer_id``) with the columns ``names`` of ``customers`` (one row per
     customer, keyed by ``customer_id``, e.g. data/customers.parquet), for training and scoring
-    alike; an absent column or customer is refused (``source`` names ``customers``)."""
+    alike; an absent column or customer, or a column ``table`` already has, is refused (``source``
+    names ``customers``)."""
     if not names:
         return table
+    if clash := [n for n in names if n in table.columns]:
+        raise DataError(f"{source}: column(s) {clash} are already there (a log's own attributes, docs/covariates.md); "
+                        "rename them in the attributes table")
     absent = [n for n in names if n not in customers.columns]
     if absent:
         raise DataError(f"{source}: no column(s) {absent} for model.covariates; columns: "

@@ -153,8 +153,8 @@ class CLTVModel(BaseEstimator):
             f"{self.spend_penalizer}: try a small penalizer (e.g. model.spend.penalizer=0.01) or cap extreme amounts"))
         self.designs_, tests = {}, {}
         if wanted:
-            per_customer = tuple(rfm[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
-            tests = model_effects.fit(self, rfm, weight, per_customer, (usable, gx, gm), wanted, everyone)
+            each = tuple(rfm[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
+            tests = model_effects.fit(self, rfm, weight, each, (usable, gx, gm), wanted, everyone, everyone_weight)
         unvalued = ~self.spend_.valued(counts, amounts)
         if unvalued.any():
             raise FitError(

@@ -16,6 +16,7 @@ import pandas as pd
 from scipy.stats import chi2
 
 from .covariates import Design
+from .covariates import names as columns_read
 from .errors import ConfigError, DataError, FitError
 from .models.effects import PROCESSES
 from .models.tuples import distinct
@@ -50,14 +51,16 @@ def with_attributes(rfm: pd.DataFrame, given: pd.DataFrame, wanted: dict[str, li
 
 
 def fit(model, rfm: pd.DataFrame, weight, histories: tuple, spend_rows: tuple, wanted: dict[str, list[str]],
-        everyone: pd.DataFrame | None = None) -> dict:
+        everyone: pd.DataFrame | None = None, everyone_weight=None) -> dict:
     """Refit ``model.purchases_`` and ``model.spend_`` (fitted without covariates, with the model's
     penalizers) with the covariates ``wanted`` of ``rfm``'s customers; set ``model.designs_``,
-    learned on ``everyone`` scored (default ``rfm``). ``histories``: the columns (x, tx, T) per
+    learned on ``everyone`` scored (default ``rfm``; each row standing for ``everyone_weight``
+    customers, default one). ``histories``: the columns (x, tx, T) per
     customer; ``spend_rows``: (usable mask, x, m). An effect no fitted customer has is refused.
     Returns the likelihood-ratio test against the models without covariates, per model."""
     source = "the training table (RFM with attributes)"
-    model.designs_ = {p: Design.learn(rfm if everyone is None else everyone, names, source) for p, names in wanted.items()}
+    scored, scored_weight = (rfm, weight) if everyone is None else (everyone, everyone_weight)
+    model.designs_ = {p: Design.learn(scored, columns, source, scored_weight) for p, columns in wanted.items()}
     model.without_covariates_ = {}  # the models without covariates (the test's baseline), until saved
     z = {p: d.matrix(rfm, source) for p, d in model.designs_.items()}
     names = {p: d.effects() for p, d in model.designs_.items()}
@@ -92,7 +95,7 @@ def fit(model, rfm: pd.DataFrame, weight, histories: tuple, spend_rows: tuple, w
 
 def attribute_names(model) -> list[str]:
     """The attribute columns a fitted model's covariates read (each once), [] without."""
-    return list(dict.fromkeys(c.name for d in model.designs_.values() for c in d.columns))
+    return columns_read({p: [c.name for c in d.columns] for p, d in model.designs_.items()})
 
 
 def effects_table(model) -> pd.DataFrame:

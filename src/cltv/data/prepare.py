@@ -11,7 +11,8 @@ days and weeks the same way (:mod:`cltv.data.rfm`). Tables:
   of the calibration period + ``holdout_purchases``, ``holdout_spend``, ``holdout_weeks`` (a
   snapshot: the RFM table itself, evaluation is in-sample);
 - ``rfm``: the RFM columns over the whole history up to ``observation_end`` (the training data);
-- ``customers``: ``customer_id`` (a snapshot adds its channels and interest categories).
+- ``customers``: ``customer_id`` and attributes: a log's :func:`first_purchase` columns, a
+  snapshot's channels and interest categories.
 """
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from ..errors import DataError
 from . import cohort, flo, rfm
 from .spec import DataSpec
 from .transactions import Quality, account, load_log
+
+FIRST_AMOUNT = "first_purchase_amount"  # the attribute every transaction log gives its customers
 
 
 @dataclass
@@ -58,22 +61,43 @@ def prepare(path: str | Path, spec: DataSpec, calibration_end: str | None = None
     messages = [summary(quality, "", len(daily), len(full), len(calibration))]
     if note := cohort.warning(out["left_censoring"], acquired_after):
         messages.append(f"prepare: WARNING {note}")
-    return Prepared(daily, calibration, full, full[["customer_id"]], out, messages)
+    return Prepared(daily, calibration, full, first_purchase(tx, daily, full), out, messages)
 
 
-def rfm_as_of(path: str | Path, spec: DataSpec, as_of: str | None = None, label: str | None = None) -> pd.DataFrame:
+def first_purchase(tx: pd.DataFrame, daily: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
+    """Attributes a log itself holds, one row per customer of ``customers`` (in its order):
+    ``first_purchase_amount`` (the spend of the first purchase day, in money) and each
+    ``first_<col>`` column of ``tx`` (``data.first_purchase``: the value on the customer's earliest
+    row, by day and then file order, e.g. the channel or market of acquisition, as text)."""
+    ids = customers["customer_id"].astype(str).to_numpy()
+    out = pd.DataFrame({"customer_id": ids})
+    first_day = daily.drop_duplicates("customer_id").set_index("customer_id")  # daily: by customer and date
+    out[FIRST_AMOUNT] = first_day["amount"].reindex(ids).to_numpy(dtype=float)
+    derived = [c for c in tx.columns if c.startswith("first_")]
+    if derived:
+        earliest = tx.sort_values("date", kind="stable").drop_duplicates("customer_id").set_index("customer_id")
+        for column in derived:
+            out[column] = earliest[column].reindex(ids).to_numpy()
+    return out
+
+
+def rfm_as_of(path: str | Path, spec: DataSpec, as_of: str | None = None, label: str | None = None,
+              attributes: bool = False) -> pd.DataFrame:
     """The RFM table (``customer_id``, ``frequency``, ``recency``, ``T`` in weeks, ``monetary_value``)
     of ``path`` read by ``spec``, as :func:`prepare` builds ``rfm``, as of ``as_of`` (a log: default
     its last purchase day, later rows dropped; a snapshot: the analysis date, default latest
-    ``last_order_date`` + ``spec.analysis_offset_days``)."""
+    ``last_order_date`` + ``spec.analysis_offset_days``); with ``attributes`` also the columns of
+    the ``customers`` table :func:`prepare` builds."""
     if spec.source == "flo":
-        return _snapshot(Path(path), spec, as_of, str(path) if label is None else label).rfm
+        out = _snapshot(Path(path), spec, as_of, str(path) if label is None else label)
+        return out.rfm.merge(out.customers, on="customer_id", how="left") if attributes else out.rfm
     tx = load_log(path, spec, end=as_of)[0]
     if tx.empty:
         raise DataError(f"{str(path) if label is None else label}: no purchase on or before {as_of}; expected an "
                         "as-of date on or after the first purchase")
     daily = rfm.daily_purchases(tx)
-    return rfm.rfm(daily, as_of or daily["date"].max())
+    table = rfm.rfm(daily, as_of or daily["date"].max())
+    return table.merge(first_purchase(tx, daily, table), on="customer_id") if attributes else table
 
 
 def _snapshot(path: Path, spec: DataSpec, analysis_date: str | None, label: str) -> Prepared:

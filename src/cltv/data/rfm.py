@@ -61,7 +61,7 @@ def daily_purchases(tx: pd.DataFrame) -> pd.DataFrame:
     and day, sorted by customer and date.
     """
     code, ids, day, amount = _sorted_by_customer_and_day(tx)
-    start = np.flatnonzero(np.concatenate([[True], (code[1:] != code[:-1]) | (day[1:] != day[:-1])]))
+    start = np.flatnonzero(np.concatenate([[len(code) > 0], (code[1:] != code[:-1]) | (day[1:] != day[:-1])]))
     with np.errstate(over="ignore"):
         total = np.add.reduceat(amount, start) if start.size else amount[:0]
     if not np.isfinite(total).all():
@@ -126,6 +126,9 @@ def check_period(daily: pd.DataFrame, calibration_end, observation_end, source: 
     first, last = daily["date"].min(), daily["date"].max()
     if cal >= obs:
         raise DataError(f"calibration_end {cal.date()} must be before observation_end {obs.date()}")
+    if daily.empty:
+        raise DataError(f"{source}: no purchase on or before observation_end {obs.date()}; expected split dates "
+                        "within the log's dates")
     if cal < first:
         raise DataError(f"{source}: calibration_end {cal.date()} is before the first purchase {first.date()}")
     if cal >= last:

@@ -33,7 +33,7 @@ KEYS = {"source": "source", "customer_col": "customer_col", "date_col": "date_co
         "timezone": "timezone", "sheets": "sheets", "date_format": "date_format",
         "seed_compatible": "seed_compatible", "capping": "capping.enabled", "cap_low": "capping.low_quantile",
         "cap_high": "capping.high_quantile", "cap_multiplier": "capping.multiplier",
-        "analysis_offset_days": "analysis_offset_days"}
+        "analysis_offset_days": "analysis_offset_days", "first_purchase": "first_purchase"}
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,7 @@ class DataSpec(LogSpec):
         if values.get("source") == "cdnow":
             values["source"] = "transactions"
         values["filter_values"] = tuple(values.get("filter_values") or ())
+        values["first_purchase"] = tuple(values.get("first_purchase") or ())
         if values.get("sheets") is not None:
             values["sheets"] = tuple(values["sheets"])
         return cls(**values)

@@ -71,12 +71,13 @@ class LogSpec:
     date_format: str | None = None
     timezone: str | None = None
     sheets: tuple | None = None           # Excel: None = every sheet
+    first_purchase: tuple = ()            # columns whose value on the first purchase is an attribute (first_<col>)
 
     def columns(self) -> list[str]:
         """The columns of the log these rules read, each once."""
         return list(dict.fromkeys(c for c in (self.customer_col, self.date_col, self.amount_col, self.quantity_col,
                                               self.price_col, self.invoice_col, self.product_col,
-                                              self.filter_column) if c))
+                                              self.filter_column, *self.first_purchase) if c))
 
 
 @dataclass
@@ -154,8 +155,9 @@ def _numbers(raw: pd.DataFrame, column: str, path: Path, lines: np.ndarray, what
 
 def load_log(path: str | Path, spec: LogSpec = LogSpec(), end: str | pd.Timestamp | None = None
              ) -> tuple[pd.DataFrame, Quality]:
-    """The tidy transactions of ``path`` (``customer_id``, ``date``, ``amount``) and the account of
-    what was dropped (see the module docstring for the rules)."""
+    """The tidy transactions of ``path`` (``customer_id``, ``date``, ``amount``; with
+    ``spec.first_purchase`` also ``first_<col>``, each row's value of that column as text) and the
+    account of what was dropped (see the module docstring for the rules)."""
     path = Path(path)
     raw = read_table(path, spec.sheets)
     quality = Quality(rows_read=len(raw))
@@ -197,6 +199,9 @@ def load_log(path: str | Path, spec: LogSpec = LogSpec(), end: str | pd.Timestam
         quantity = _numbers(raw, spec.quantity_col, path, lines, "quantity")
         amount = quantity * _numbers(raw, spec.price_col, path, lines, "unit price")
     tx = pd.DataFrame({"customer_id": raw["__id__"].to_numpy(), "date": days.to_numpy(), "amount": amount})
+    for column in spec.first_purchase:  # text as written, a blank cell missing
+        text = raw[column].astype("str").str.strip()
+        tx[f"first_{column}"] = text.where(raw[column].notna() & (text != "")).to_numpy()
     if spec.product_col:
         tx["product"] = raw[spec.product_col].astype("str").str.strip().to_numpy()
         tx["quantity"] = np.abs(quantity)
@@ -217,7 +222,7 @@ def load_log(path: str | Path, spec: LogSpec = LogSpec(), end: str | pd.Timestam
         quality.netted_cancellations = done.matched if spec.cancellations == "net" else 0
         quality.dropped["cancellation"] += done.rows - quality.netted_cancellations
         quality.dropped["cancelled_in_full"] += done.purchase_lines_removed
-    tx = tx[["customer_id", "date", "amount"]]
+    tx = tx[["customer_id", "date", "amount", *(f"first_{c}" for c in spec.first_purchase)]]
     nonpositive = (tx["amount"] <= 0).to_numpy()
     if spec.nonpositive == "drop":
         quality.dropped["nonpositive_amount"] += int(nonpositive.sum())

@@ -4,7 +4,8 @@ The same rules as the pandas path (:mod:`cltv.data.transactions`, :mod:`cltv.dat
 :mod:`cltv.model`), computed where the data are: Spark reads the log (CSV or Parquet, a file or a
 folder of part files; invoice lines, returns, guests, time zones as configured), merges each
 customer's purchases of one day, and builds the calibration/holdout and full RFM tables. Only
-the *distinct* histories (frequency, recency, T, monetary value) reach the driver, with their
+the *distinct* histories (frequency, recency, T, monetary value; with covariates, and the
+customer's attributes: :mod:`cltv.engines.spark_attributes`) reach the driver, with their
 customer counts; the fit there is :class:`cltv.model.CLTVModel`'s on those rows weighted by their
 counts, the fit on every customer. Scores are a ``mlflow.pyfunc.spark_udf`` of the packaged model
 over the RFM table, batch by batch.
@@ -123,36 +124,43 @@ def distinct_histories(rfm_frame) -> pd.DataFrame:
     return table.sort_values(columns, kind="stable").reset_index(drop=True)
 
 
-def fit(model, rfm_frame, end: str | None = None, acquired_after=None):
+def fit(model, rfm_frame, end: str | None = None, acquired_after=None, customers=None,
+        source: str = "data/customers.parquet"):
     """``model`` (an unfitted :class:`cltv.model.CLTVModel`) fitted on a Spark RFM table: the
-    fit on every customer, computed from :func:`distinct_histories` weighted by their counts;
+    fit on every customer, computed from :func:`distinct_histories` weighted by their counts
+    (with covariates: the distinct (history, covariate) rows of the RFM table joined to
+    ``customers``, :func:`cltv.engines.spark_attributes.distinct_rows`; ``source`` names it);
     with ``acquired_after`` only on the customers first seen after its cut-off
     (:func:`cltv.data.cohort.fitted`, the table measured to ``end``)."""
+    from ..covariates import names as columns_read
     from ..data import cohort
+    from .spark_attributes import distinct_rows
 
-    table = distinct_histories(rfm_frame)
+    names = columns_read(model.covariates or {})
+    table = distinct_rows(rfm_frame, customers, names, source) if names else distinct_histories(rfm_frame)
     weight = table["customers"].to_numpy()
     fitted = None if acquired_after is None else cohort.fitted(table, end, acquired_after, weights=weight)
-    return model.fit(table[list(RFM_COLUMNS)], sample_weight=weight, cohort=fitted)
+    return model.fit(table[[*RFM_COLUMNS, *names]], sample_weight=weight, cohort=fitted)
 
 
-def score(spark, model_uri: str, rfm_frame):
-    """``rfm_frame`` (Spark: ``customer_id`` and :data:`RFM_COLUMNS`) with the packaged model's
-    scores, by ``mlflow.pyfunc.spark_udf`` (the model scores each Arrow batch in the Python
-    workers; a customer's scores and intervals do not depend on the batch)."""
+def score(spark, model_uri: str, rfm_frame, attributes: list[str] = ()):
+    """``rfm_frame`` (Spark: ``customer_id``, :data:`RFM_COLUMNS` and the model's covariate
+    ``attributes``) with the packaged model's scores, by ``mlflow.pyfunc.spark_udf`` (the model
+    scores each Arrow batch in the Python workers; a customer's scores and intervals do not
+    depend on the batch)."""
     import mlflow.pyfunc
     from pyspark.sql import functions as F
+    from pyspark.sql.types import StructField, StructType
 
     model = mlflow.pyfunc.load_model(model_uri)
     outputs = model.metadata.get_output_schema()
     fields = [(c.name, c.type.to_spark()) for c in outputs.inputs if c.name != "customer_id"]
-    from pyspark.sql.types import StructField, StructType
-
     udf = mlflow.pyfunc.spark_udf(spark, model_uri, env_manager="local",
                                   result_type=StructType([StructField(n, t) for n, t in fields]))
-    inputs = rfm_frame.select("customer_id", *(F.col(c).cast("double").alias(c) for c in RFM_COLUMNS))
-    # one struct column: the model gets it as a named DataFrame (its signature declares no inputs)
-    scored = inputs.withColumn("_scores", udf(F.struct(*[F.col(c) for c in ["customer_id", *RFM_COLUMNS]])))
+    columns = ["customer_id", *RFM_COLUMNS, *attributes]
+    inputs = rfm_frame.select("customer_id", *(F.col(c).cast("double").alias(c) for c in RFM_COLUMNS), *attributes)
+    # one struct column: the model gets it as a named DataFrame
+    scored = inputs.withColumn("_scores", udf(F.struct(*[F.col(c) for c in columns])))
     return scored.select("customer_id", *RFM_COLUMNS, *(F.col(f"_scores.{n}").alias(n) for n, _ in fields))
 
 

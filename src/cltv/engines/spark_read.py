@@ -33,7 +33,8 @@ def read_log(spark, path: str | Path, spec, end: str | None = None):
     :class:`~cltv.data.transactions.LogSpec` ``spec`` (filter, ids as text, guests, the local day
     with time zones, quantity x unit price, cancellations and returns dropped, non-positive
     amounts, the window), as a Spark DataFrame ``customer_id`` (text), ``date`` (the calendar
-    day), ``amount`` (double), and the :class:`~cltv.data.transactions.Quality` account. Not in
+    day), ``amount`` (double) (with ``spec.first_purchase``: also ``_row``, the input order, and
+    the ``first_<col>`` columns), and the :class:`~cltv.data.transactions.Quality` account. Not in
     Spark: Excel workbooks. A row without a readable id (unless guests are dropped), day or
     number fails with :class:`DataError` naming the file, the column and example values (Spark
     knows no line numbers)."""
@@ -83,7 +84,7 @@ def read_log(spark, path: str | Path, spec, end: str | None = None):
         matching += [F.trim(F.col(spec.product_col).cast("string")).alias("_product"), F.abs(quantity).alias("_qty")]
     tx = raw.select(F.when(ident != "", ident).alias("customer_id"), _local_day(raw, spec, path).alias("date"),
                     amount.alias("amount"), cancel.alias("_cancel"), keep.alias("_keep"), row.alias("_row"), *matching,
-                    F.col(spec.date_col).cast("string").alias("_date"),
+                    F.col(spec.date_col).cast("string").alias("_date"), *_first_purchase(spec),
                     *(F.col(c).cast("string").alias(f"_{i}") for i, c in enumerate(
                         [spec.amount_col] if spec.amount_col else [spec.quantity_col, spec.price_col])))
     if not spec.invoice_col:
@@ -129,7 +130,17 @@ def read_log(spark, path: str | Path, spec, end: str | None = None):
                            nonpositive_amount=nonpositive if spec.nonpositive == "drop" else 0)
     quality.nonpositive_kept = 0 if spec.nonpositive == "drop" else nonpositive
     quality.rows_kept = read - sum(quality.dropped.values())
-    return out.select(*TIDY), quality
+    extra = [f"first_{c}" for c in spec.first_purchase]
+    return out.select(*TIDY, *(["_row", *extra] if extra else [])), quality
+
+
+def _first_purchase(spec) -> list:
+    """The ``first_<col>`` columns of ``spec.first_purchase``: each row's value as trimmed text, a
+    blank one missing (:func:`cltv.data.transactions.load_log`)."""
+    from pyspark.sql import functions as F
+
+    text = lambda c: F.trim(F.col(c).cast("string"))  # noqa: E731
+    return [F.when(text(c) != "", text(c)).alias(f"first_{c}") for c in spec.first_purchase]
 
 
 def _cancellations(buys, returns, spec):

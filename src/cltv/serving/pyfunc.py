@@ -6,8 +6,9 @@ code. Nothing is pickled; loading rebuilds the model from the JSON.
 
 Request columns (one row per customer) are those of the RFM table (:mod:`cltv.schema`):
 optional ``customer_id`` (text; a whole number is read as its digits), ``frequency``, ``recency``,
-``T`` (weeks) and ``monetary_value``. The signature declares the output only: MLflow passes the
-values as sent (integers, floats, a text such as ``"1_000"``) and the one check,
+``T`` (weeks) and ``monetary_value``, and a model's covariate columns. The signature declares
+the output, and for a model with covariates the request columns as MLflow ``Any`` values
+(:func:`signature`): MLflow passes the values as sent (integers, floats, a text such as ``"1_000"``) and the one check,
 :func:`cltv.schema.validate_rfm`, decides, in a Python call, a JSON, CSV or Parquet request, a
 ``spark_udf`` and the pipeline alike; so every table the pipeline writes (``frequency`` is an
 integer column there) is accepted and gets the same numbers, and what the pipeline refuses every
@@ -38,7 +39,7 @@ from mlflow.environment_variables import _MLFLOW_IS_IN_SERVING_ENVIRONMENT
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
-from mlflow.types.schema import ColSpec, Schema
+from mlflow.types.schema import AnyType, ColSpec, Schema
 
 from ..errors import DataError
 from ..model import CLTVModel
@@ -89,15 +90,23 @@ def response_columns(model: CLTVModel) -> tuple[list[str], list[str]]:
 
 
 def signature(model: CLTVModel):
-    """Output only: the scores (purchase bounds are whole numbers). The request columns are checked
-    by :func:`cltv.schema.validate_rfm` alone, on the values as sent: an input schema of typed
-    columns would refuse the pipeline's integer ``frequency``, and one of MLflow's ``Any`` columns
-    costs a Python loop over every value (0.2 s per 50,000 rows)."""
+    """The scores as output (purchase bounds are whole numbers). Inputs are declared only for a
+    model with covariates: the RFM columns and its attribute columns, of MLflow's ``Any`` type,
+    so the signature names what a request must hold; declared optional, so that a missing one is
+    refused in one line naming it by the model's own check. The values are checked by
+    :func:`cltv.schema.validate_rfm` and the covariate design alone, as sent: typed columns would
+    refuse the pipeline's integer ``frequency``, and ``Any`` columns cost a Python loop over every
+    value (0.1-0.25 s per 50,000 rows), which a model without covariates does not pay."""
+    from ..model_effects import attribute_names
+
     numbers, labels = response_columns(model)
     outputs = Schema([ColSpec("string", "customer_id", required=False),
                       *(ColSpec("long" if c.startswith("purchases_") else "double", c) for c in numbers),
                       *(ColSpec("string", c) for c in labels)])
-    return ModelSignature(inputs=None, outputs=outputs)
+    names = attribute_names(model)
+    inputs = Schema([ColSpec(AnyType(), c, required=False) for c in ["customer_id", *RFM_COLUMNS, *names]]
+                    ) if names else None  # optional: a missing column is named by the model's own check
+    return ModelSignature(inputs=inputs, outputs=outputs)
 
 
 def pip_requirements() -> list[str]:

@@ -1,6 +1,7 @@
 """What a person reads in MLflow's runs list and in a run's description."""
 from __future__ import annotations
 
+from .. import covariates
 from ..models import purchase_model, spend_model
 
 
@@ -9,7 +10,7 @@ def run_name(data_label: str, hyperparameters: dict) -> str:
     the data and the CLV settings after, e.g. ``BG/NBD, penalizers 0/0, Gamma-Gamma, cdnow master,
     6-month CLV at 1%`` (MLflow's runs list cuts long names at the end)."""
     h = hyperparameters
-    names = list(dict.fromkeys(c for v in (h.get("covariates") or {}).values() for c in v))
+    names = covariates.names(h.get("covariates") or {})
     return (f"{purchase_model(h['purchases']).title}, penalizers {h['purchases_penalizer']:g}/{h['spend_penalizer']:g}, "
             f"{spend_model(h['spend']).title}{', covariates ' + '+'.join(names) if names else ''}, {data_label}, "
             f"{h['clv_months']:g}-month CLV at {h['discount_rate']:.2%}".replace(".00%", "%"))
