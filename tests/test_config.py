@@ -124,6 +124,16 @@ def test_unknown_keys_and_inconsistent_values_are_refused(key, value, expected):
         validate(_with(composed(), key, value))
 
 
+def test_covariates_run_on_both_engines_and_first_purchase_columns_only_for_logs():
+    covariates = _with(composed(), "model.covariates.purchases", ["first_purchase_amount"])
+    validate(_with(covariates, "engine.kind", "spark"))
+    validate(_with(covariates, "data.first_purchase", ["Country"]))
+    with pytest.raises(ConfigError, match="covariates need model.fitter=fast"):
+        validate(_with(covariates, "model.fitter", "lifetimes"))
+    with pytest.raises(ConfigError, match="data.first_purchase = \\['Country'\\]: a FLO snapshot has no purchase log"):
+        validate(_with(_with(composed(), "data.source", "flo"), "data.first_purchase", ["Country"]))
+
+
 def test_the_cohort_rule_takes_a_day_or_weeks_and_only_for_logs():
     for value in (None, 13, 0, "1997-02-15"):
         validate(_with(composed(), "data.acquired_after", value))

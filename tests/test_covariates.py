@@ -64,3 +64,41 @@ def test_attributes_are_matched_to_the_logs_customers_and_every_one_needs_a_row(
         attach(pd.DataFrame({"customer_id": ["a", "z"]}), TABLE, "customer_id", "attributes.csv")
     with pytest.raises(DataError, match="customer 'a' is listed more than once"):
         attach(customers, pd.concat([TABLE, TABLE.head(1)]), "customer_id", "attributes.csv")
+
+
+def test_weighted_rows_learn_the_design_of_the_customers_they_stand_for():
+    """Spark sends distinct rows with counts: the design equals the one of every customer."""
+    counts = np.array([1, 4, 1, 2, 1])
+    weighted = Design.learn(TABLE, ["channel", "first_order"], "rows", weights=counts)
+    every = Design.learn(TABLE.loc[TABLE.index.repeat(counts)], ["channel", "first_order"], "customers")
+    assert weighted.effects() == every.effects() == ["channel=both", "channel=online", "first_order"]  # store: 4 of 9
+    a, b = weighted.columns[1], every.columns[1]  # first_order
+    np.testing.assert_allclose([a.mean, a.scale], [b.mean, b.scale], rtol=1e-14)
+
+
+def test_a_logs_first_purchase_gives_attributes_scored_from_the_log_alike(tmp_path):
+    """first_purchase_amount (the first purchase day's spend) and first_<col> (the earliest row
+    left after the rules: a cancelled first order does not count, nor a guest's row)."""
+    from cltv.data.prepare import prepare, rfm_as_of
+    from cltv.data.spec import DataSpec
+
+    pd.DataFrame({
+        "customer_id": ["a", "a", "a", "b", "b", "c", "c"],
+        "invoice": ["1", "C1", "2", "3", "4", "5", "6"],
+        "date": ["2020-01-03", "2020-01-04", "2020-02-01", "2020-01-05", "2020-01-05", "2020-03-01", "2020-01-20"],
+        "amount": [50.0, -50.0, 20.0, 10.0, 15.0, 40.0, 5.0],
+        "store": ["web", "web", "shop", "shop", "web", "web", " "],
+    }).to_csv(tmp_path / "log.csv", index=False)
+    spec = DataSpec(invoice_col="invoice", cancel_prefix="C", first_purchase=("store",))
+    out = prepare(tmp_path / "log.csv", spec, "2020-02-15", "2020-03-31")
+    got = out.customers.set_index("customer_id")
+    assert got["first_purchase_amount"].to_dict() == {"a": 20.0, "b": 25.0, "c": 5.0}
+    assert got["first_store"].iloc[:2].to_dict() == {"a": "shop", "b": "shop"} and pd.isna(got.loc["c", "first_store"])
+    table = rfm_as_of(tmp_path / "log.csv", spec, "2020-03-31", attributes=True)
+    pd.testing.assert_frame_equal(table[out.customers.columns], out.customers, check_dtype=False)
+    with pytest.raises(DataError, match=r"missing value\(s\)"):  # c's first row has no store
+        Design.learn(out.customers, ["first_store"], "data/customers.parquet")
+    with pytest.raises(DataError, match=r"column\(s\) \['first_purchase_amount'\] are already there"):
+        from cltv.covariates import join
+
+        join(out.customers, out.customers, ["first_purchase_amount"], "attributes.csv")

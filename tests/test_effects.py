@@ -149,7 +149,7 @@ def test_scoring_a_level_never_seen_or_a_missing_column_names_it():
     model = CLTVModel(covariates=COVARIATES, interval_level=None).fit(rfm)
     with pytest.raises(DataError, match=r"column 'channel': level\(s\) \['phone'\] never seen in training"):
         model.predict(rfm.assign(channel="phone"))
-    with pytest.raises(DataError, match="no column 'market'"):
+    with pytest.raises(DataError, match=r"no column\(s\) \['market'\] for model.covariates"):
         model.predict(rfm.drop(columns="market"))
 
 

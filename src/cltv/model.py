@@ -113,7 +113,7 @@ class CLTVModel(BaseEstimator):
         still come from every row, as every customer is scored."""
         purchases, spend = purchase_model(self.purchases), spend_model(self.spend)
         wanted = hyperparameters.check(self, purchases, spend)
-        rfm = model_effects.with_attributes(validate_rfm(rfm), rfm, wanted)
+        rfm = model_effects.covariate_columns(validate_rfm(rfm), rfm, wanted)
         weight = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
         if weight is not None and (weight.shape != (len(rfm),) or (weight < 1).any() or (weight % 1).any()):
             raise ValueError("sample_weight must hold one whole number >= 1 per row (the customers it stands for)")

@@ -43,7 +43,7 @@ def check(covariates: dict | None, purchases: type, spend: type, fitter: str) ->
     return wanted
 
 
-def with_attributes(rfm: pd.DataFrame, given: pd.DataFrame, wanted: dict[str, list[str]]) -> pd.DataFrame:
+def covariate_columns(rfm: pd.DataFrame, given: pd.DataFrame, wanted: dict[str, list[str]]) -> pd.DataFrame:
     """The checked RFM table ``rfm`` with the covariate columns ``wanted`` of the ``given`` table
     (where present: an absent one is named when the design is learned)."""
     names = sorted({c for v in wanted.values() for c in v} & set(given.columns) - set(rfm.columns))
@@ -122,6 +122,9 @@ def groups(model, rfm: pd.DataFrame) -> list[tuple[object, np.ndarray]]:
         return [(model, np.arange(len(rfm)))]
     validate_rfm(rfm)  # the whole table first: a bad row is named by its place in it, not in its group
     source = "the scored table (RFM with attributes)"
+    if absent := [n for n in attribute_names(model) if n not in rfm.columns]:
+        raise DataError(f"{source}: no column(s) {absent} for model.covariates; send every attribute the model was "
+                        f"trained with: {attribute_names(model)}")
     z = {p: d.matrix(rfm, source) for p, d in model.designs_.items()}
     order = [p for p in PROCESSES if p in z]
     values, inverse, counts = distinct(*(c for p in order for c in z[p].T))

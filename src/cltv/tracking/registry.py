@@ -251,6 +251,8 @@ def _log_contents(result: Result) -> None:
         for process, effects in (model[part].get("effects") or {}).items():  # e.g. effect.purchases.channel_store
             for name, gamma in effects:  # [name, gamma] pairs in design order
                 key = f"effect.{process}.{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}"
+                while key in numbers:  # two levels alike once sanitised ("a b", "a_b"): both kept
+                    key += "_"
                 numbers.update({key: gamma, f"{key}_multiplier": math.exp(gamma)})
                 if f"{process}:{name}" in se:
                     s = se[f"{process}:{name}"]
