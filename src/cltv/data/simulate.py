@@ -78,6 +78,7 @@ def simulate_transactions(
     history_weeks: float = 0.0,
     attributes: pd.DataFrame | None = None,
     effects: dict[str, dict[str, float]] | None = None,
+    season=None,
 ) -> pd.DataFrame:
     """A transaction log (``customer_id``, ``date``, ``amount``) of ``n`` simulated customers.
 
@@ -89,7 +90,9 @@ def simulate_transactions(
     acquired before it appear with their first purchase on or after ``start`` (or not at all)
     and ``n`` counts the customers of the whole history. Customer numbers follow acquisition.
     ``attributes`` and ``effects``: covariates as for :func:`simulate_rfm` (customer ``i``'s row
-    is ``attributes.iloc[i]``).
+    is ``attributes.iloc[i]``). ``season``: the calendar multiplier of every purchase rate, a
+    function of day numbers (days since 1970-01-01) such as :func:`monthly`; the purchases are
+    drawn in its operational time (:mod:`cltv.season`) and placed back on the calendar.
     """
     rng = np.random.default_rng(seed)
     start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
@@ -97,10 +100,14 @@ def simulate_transactions(
     first = rng.uniform(-history_weeks, acquisition_weeks, n)
     if history_weeks > 0:
         first.sort()
+    clock = calendar_clock(season, start_ts, first.min(), horizon) or (lambda weeks: weeks, None)
+    to_clock = clock[0]
     if attributes is None or not effects:
-        who, when, amount = purchase_events(first, horizon, bgnbd, gg, rng)
+        who, when, amount = purchase_events(to_clock(first), to_clock(horizon), bgnbd, gg, rng)
     else:
-        who, when, amount = grouped_events(first, horizon, *group_params(bgnbd, gg, attributes, effects), rng)
+        who, when, amount = grouped_events(to_clock(first), to_clock(horizon),
+                                           *group_params(bgnbd, gg, attributes, effects), rng)
+    when = when if clock[1] is None else clock[1](when)
     seen = when >= 0.0  # the log's window
     who, when, amount = who[seen], when[seen], amount[seen]
     order = lexsort_order(when, who)
@@ -109,6 +116,27 @@ def simulate_transactions(
         "date": (start_ts + pd.to_timedelta(np.floor(when[order] * DAYS_PER_WEEK), unit="D")).astype("datetime64[ns]"),
         "amount": np.round(amount[order], 2),
     })
+
+
+def monthly(profile: dict[int, float]):
+    """A calendar multiplier by month (1-12 -> multiplier, others 1), e.g. ``{11: 1.6, 12: 1.6}``."""
+    table = np.array([profile.get(m, 1.0) for m in range(1, 13)], dtype=float)
+    return lambda days: table[np.asarray(days, dtype="int64").astype("datetime64[D]").astype("datetime64[M]")
+                              .astype("int64") % 12]
+
+
+def calendar_clock(season, start: pd.Timestamp, earliest: float, horizon: float):
+    """``(to operational, to calendar)`` week maps (weeks since ``start``) of the multiplier
+    ``season`` of day numbers, over the days from ``earliest`` to ``horizon`` weeks; None without."""
+    if season is None:
+        return None
+    day0 = int(np.floor(earliest * DAYS_PER_WEEK)) - 1
+    days = np.arange(day0, int(np.ceil(horizon * DAYS_PER_WEEK)) + 2)
+    base = (start - pd.Timestamp("1970-01-01")).days
+    cumulative = np.concatenate([[0.0], np.cumsum(season(days + base))]) / DAYS_PER_WEEK
+    grid = np.arange(day0, day0 + len(cumulative)) / DAYS_PER_WEEK
+    return (lambda weeks: np.interp(weeks, grid, cumulative) - np.interp(0.0, grid, cumulative),
+            lambda op: np.interp(op + np.interp(0.0, grid, cumulative), cumulative, grid))
 
 
 # ------------------------------------------------------------------------------------ FLO

@@ -48,6 +48,9 @@ class ParametricModel(ABC):
     #: derivatives (None: the model takes no covariates)
     links: ClassVar[dict[str, tuple[tuple[str, float], ...]]] = {}
     rows: ClassVar = None
+    #: the season (:mod:`cltv.models.seasonal`): ``time_slopes(params, x, tx, T)``, the per-row
+    #: derivatives of the log-likelihood in t_x and T (None: the model takes no season)
+    time_slopes: ClassVar = None
 
     def __init__(self, params: Mapping[str, float], covariance=None, effects: Mapping | None = None):
         missing = [k for k in self.param_names if k not in params]

@@ -197,6 +197,15 @@ def rows(params, x, tx, T, first_dropout: bool = False, by=None) -> tuple[np.nda
                 g_ab + g_b - pi / bx]
 
 
+def time_slopes(params, x, tx, T, first_dropout: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Per history: the derivatives of the log-likelihood in t_x and in T (the seasonal fit moves
+    both, :mod:`cltv.models.seasonal`). ``first_dropout``: MBG/NBD."""
+    r, alpha, a, b = params
+    rx = r + x
+    pi = _mixture(alpha, a, b, x, tx, T, rx, first_dropout)[1]
+    return -pi * rx / (alpha + tx), -(1.0 - pi) * rx / (alpha + T)
+
+
 class BGNBD(PurchaseModel):
     """BG/NBD: see the module docstring. ``alpha`` in the data's time unit."""
 
@@ -206,6 +215,7 @@ class BGNBD(PurchaseModel):
     example = (0.243, 4.414, 0.793, 2.426)  # CDNOW sample (FHL 2005)
     objective = staticmethod(_objective)
     rows = staticmethod(rows)
+    time_slopes = staticmethod(time_slopes)
     links = {"purchases": (("alpha", -1.0),), "dropout": (("a", 1.0), ("b", 1.0))}
 
     def prob_alive(self, x, tx, T) -> np.ndarray:

@@ -37,6 +37,7 @@ class MBGNBD(PurchaseModel):
     example = (0.5, 6.0, 0.9, 1.6)
     objective = staticmethod(partial(bgnbd._objective, first_dropout=True))  # lifetimes' MBG/NBD likelihood
     rows = staticmethod(partial(bgnbd.rows, first_dropout=True))
+    time_slopes = staticmethod(partial(bgnbd.time_slopes, first_dropout=True))
     links = bgnbd.BGNBD.links
 
     def prob_alive(self, x, tx, T) -> np.ndarray:

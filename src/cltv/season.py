@@ -1,0 +1,122 @@
+"""The calendar: a multiplier ``s(t) = exp(delta . w(t))`` of every customer's purchase rate,
+shared by the population, and the *operational time* it defines.
+
+``w(t)`` holds, for day ``t``, the yearly shape's columns and the calendar covariates':
+
+- shape ``months``: 11 sum-to-zero month contrasts (``month=1`` … ``month=11``: 1 in that month,
+  -1 in December, else 0), so the twelve log-multipliers sum to zero and December's is minus
+  the sum of the others;
+- shape ``fourier``: ``sin k`` and ``cos k`` of 2 pi k (day of the year) / 365.2425 for
+  k = 1 … ``harmonics``, a smooth shape with mean zero over the year;
+- calendar covariates (promotions, holidays, price events): one column per event, its value on
+  each day (0 on days the table does not list).
+
+A purchase rate ``lambda s(t)`` is a constant rate ``lambda`` in operational time
+``tau(t) = integral of s``: day ``d`` adds ``s(d) / 7`` operational weeks (a year of ``s = 1``
+has 52.18 of them). So each customer's BG/NBD or MBG/NBD history in operational time is an
+ordinary one (:mod:`cltv.models.seasonal`), and predictions follow ``s`` by measuring each horizon
+in operational weeks from the scoring day.
+
+Days are whole numbers, days since 1970-01-01 (:func:`day_numbers`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .errors import ConfigError, ModelError
+from .numeric import matvec
+
+SHAPES = ("none", "months", "fourier")
+YEAR_DAYS = 365.2425
+MAX_HARMONICS = 6
+
+
+def day_numbers(dates) -> np.ndarray:
+    """Days since 1970-01-01 (int64) of dates or timestamps (the calendar day)."""
+    values = pd.to_datetime(pd.Series(dates)).to_numpy(dtype="datetime64[D]")
+    return values.astype("int64")
+
+
+@dataclass(frozen=True)
+class Season:
+    """What ``w(t)`` holds: the yearly ``shape`` ("none", "months", "fourier" with ``harmonics``
+    pairs) and ``events``: event name -> {ISO day: value} (days not listed: 0)."""
+    shape: str = "none"
+    harmonics: int = 2
+    events: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.shape not in SHAPES:
+            raise ConfigError(f"model.season.shape {self.shape!r}: expected one of {list(SHAPES)}")
+        if not (isinstance(self.harmonics, int) and 1 <= self.harmonics <= MAX_HARMONICS):
+            raise ConfigError(f"model.season.harmonics {self.harmonics!r}: expected a whole number from 1 to "
+                              f"{MAX_HARMONICS}")
+
+    @property
+    def active(self) -> bool:
+        """Whether there is any column at all (a shape or an event)."""
+        return self.shape != "none" or bool(self.events)
+
+    def names(self) -> list[str]:
+        """The columns of ``w(t)``, in order."""
+        shape = {"none": [], "months": [f"month={m}" for m in range(1, 12)],
+                 "fourier": [f"{f} {k}" for k in range(1, self.harmonics + 1) for f in ("sin", "cos")]}
+        return shape[self.shape] + list(self.events)
+
+    def features(self, days: np.ndarray) -> np.ndarray:
+        """``w(t)`` for each of ``days`` (days since 1970-01-01): one row per day, one column per
+        :meth:`names` entry."""
+        days = np.asarray(days, dtype="int64")
+        columns = []
+        if self.shape == "months":
+            month = days.astype("datetime64[D]").astype("datetime64[M]").astype("int64") % 12 + 1
+            december = (month == 12).astype(float)
+            columns += [(month == m).astype(float) - december for m in range(1, 12)]
+        elif self.shape == "fourier":
+            dates = days.astype("datetime64[D]")
+            day_of_year = (dates - dates.astype("datetime64[Y]")).astype("int64")
+            angle = 2.0 * np.pi * day_of_year / YEAR_DAYS
+            for k in range(1, self.harmonics + 1):
+                columns += [np.sin(k * angle), np.cos(k * angle)]
+        for values in self.events.values():
+            listed = pd.Series(list(values.values()), index=day_numbers(list(values)), dtype=float)
+            columns.append(listed.reindex(days, fill_value=0.0).to_numpy())
+        return np.column_stack(columns) if columns else np.zeros((len(days), 0))
+
+    def to_dict(self) -> dict:
+        """Plain data for the model JSON."""
+        return {"shape": self.shape, "harmonics": self.harmonics, "events": self.events}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Season:
+        """The season :meth:`to_dict` wrote."""
+        try:
+            return cls(d["shape"], int(d["harmonics"]), {k: {str(day): float(v) for day, v in days.items()}
+                                                         for k, days in (d.get("events") or {}).items()})
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise ModelError(f"season: malformed ({exc}); expected the model JSON cltv wrote") from None
+
+
+class Clock:
+    """Operational time at ``delta`` over the days ``first`` … ``last`` (inclusive):
+    :meth:`weeks` of a (fractional) day number is the operational weeks since ``first``."""
+
+    def __init__(self, season: Season, delta: np.ndarray, first: int, last: int):
+        self.first = int(first)
+        self.days = np.arange(self.first, int(last) + 1)
+        self.w = season.features(self.days)
+        delta = np.asarray(delta, dtype=float)
+        self.s = np.exp(matvec(self.w, delta)) if delta.size else np.ones(len(self.days))
+        self.cumulative = np.concatenate([[0.0], np.cumsum(self.s)]) / 7.0  # at the start of each day
+
+    def weeks(self, day) -> np.ndarray:
+        """Operational weeks from the start of day ``first`` to (fractional) day ``day``."""
+        return np.interp(np.asarray(day, dtype=float) - self.first, np.arange(len(self.cumulative)), self.cumulative)
+
+    def day(self, weeks) -> np.ndarray:
+        """The (fractional) day number at which ``weeks`` operational weeks have passed."""
+        return self.first + np.interp(np.asarray(weeks, dtype=float), self.cumulative,
+                                      np.arange(len(self.cumulative), dtype=float))

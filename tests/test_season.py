@@ -1,0 +1,90 @@
+"""The season (cltv.season, cltv.models.seasonal): calendar columns, an exact gradient, the model
+without a season at delta = 0, and a seasonal profile drawn by the log generator coming back,
+with the Christmas quarter forecast that the model without a season misses."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from cltv.data import rfm
+from cltv.data.simulate import monthly, simulate_transactions
+from cltv.models import purchase_model
+from cltv.models.seasonal import fit, forecast, objective
+from cltv.models.tuples import distinct
+from cltv.season import Clock, Season, day_numbers
+
+PROFILE = {11: 1.6, 12: 1.6}  # +60 % in November and December
+
+
+def histories(daily: pd.DataFrame, end: str):
+    """Per customer of ``daily`` (sorted by customer and day): ids, x, first and last purchase
+    days, and every repeat purchase day; the end day."""
+    days, ids = day_numbers(daily["date"]), daily["customer_id"].to_numpy()
+    new = np.concatenate([[True], ids[1:] != ids[:-1]])
+    last = np.concatenate([ids[1:] != ids[:-1], [True]])
+    x = np.bincount(np.cumsum(new) - 1) - 1
+    return ids[new], x, days[new], days[last], days[~new], int(day_numbers([end])[0])
+
+
+@pytest.fixture(scope="module")
+def christmas():
+    """Two simulated years with PROFILE; calibration to 2022-09-30, the Christmas quarter after."""
+    log = simulate_transactions(20_000, start="2021-01-01", end="2022-12-31", acquisition_weeks=26, seed=5,
+                                season=monthly(PROFILE))
+    daily = rfm.daily_purchases(log)
+    return daily[daily["date"] <= "2022-09-30"], daily[daily["date"] > "2022-09-30"]
+
+
+def test_calendar_columns_months_fourier_and_events():
+    season = Season("months", events={"promo": {"2022-11-25": 1.0, "2022-11-28": 0.5}})
+    days = day_numbers(pd.date_range("2022-01-01", "2022-12-31"))
+    w = season.features(days)
+    assert season.names()[:2] == ["month=1", "month=2"] and season.names()[-1] == "promo" and w.shape == (365, 12)
+    assert np.allclose(w[days == day_numbers(["2022-12-05"])[0], :11], -1.0)  # December: minus every month
+    assert w[:, 11].sum() == 1.5 and w[days == day_numbers(["2022-11-28"])[0], 11] == 0.5
+    fourier = Season("fourier", 3).features(days)
+    assert fourier.shape == (365, 6) and np.abs(fourier.mean(axis=0)).max() < 0.01  # mean zero over a year
+    again = Season.from_dict(season.to_dict())
+    assert again == season and Clock(season, np.zeros(12), days[0], days[-1]).weeks(days[-1] + 1) == 365 / 7
+
+
+@pytest.mark.parametrize("kind", ["bgnbd", "mbgnbd"])
+def test_the_gradient_is_exact_and_delta_zero_is_the_model_without_a_season(christmas, kind):
+    model = purchase_model(kind)
+    _, x, first, last, repeat, end = histories(christmas[0], "2022-09-30")
+    (xs, fs, ls), _, counts = distinct(x.astype(float), first, last)
+    season = Season("fourier", 2, {"promo": {"2021-11-26": 1.0, "2022-06-01": 1.0}})
+    total = np.r_[Season("fourier", 2).features(repeat).sum(axis=0), 0.0]
+    args = (model, xs, fs.astype("int64"), ls.astype("int64"), end, counts.astype(float), season, total)
+    theta = np.r_[np.log([0.25, 4.0, 0.8, 2.5]), 0.1, -0.2, 0.05, 0.1, 0.3]
+    value, grad = objective(theta, *args)
+    central = [(objective(theta + 1e-6 * e, *args)[0] - objective(theta - 1e-6 * e, *args)[0]) / 2e-6
+               for e in np.eye(theta.size)]
+    np.testing.assert_allclose(central, grad, rtol=1e-5, atol=1e-9)
+    plain = model(dict(zip(model.param_names, np.exp(theta[:4]))))
+    without = -plain.log_likelihood(xs, (ls - fs) / 7.0, (end - fs) / 7.0, counts) / counts.sum()
+    assert abs(objective(np.r_[theta[:4], np.zeros(5)], *args)[0] - without) < 1e-10
+
+
+def test_a_seasonal_profile_comes_back_and_forecasts_the_christmas_quarter(christmas):
+    calibration, holdout = christmas
+    ids, x, first, last, repeat, end = histories(calibration, "2022-09-30")
+    bgnbd = purchase_model("bgnbd")
+    plain = bgnbd.fit(x.astype(float), (last - first) / 7.0, (end - first) / 7.0)[0]
+    season = Season("months")
+    fitted, delta, covariance, result = fit(plain, x, first, last, end, season, repeat)
+    assert result.success and covariance is not None
+    # the shape: each month's mean multiplier over the geometric mean, against the truth's
+    year = Clock(season, delta, end - 364, end)
+    got = pd.Series(year.s).groupby(pd.DatetimeIndex(year.days.astype("datetime64[D]")).month).mean()
+    truth = pd.Series([PROFILE.get(m, 1.0) for m in range(1, 13)], index=range(1, 13))
+    np.testing.assert_allclose(got / np.exp(np.log(got).mean()), truth / np.exp(np.log(truth).mean()), rtol=0.1)
+    se = np.sqrt(np.diag(covariance))[4:]
+    assert (se > 0).all() and (se < 0.05).all()
+    # the parameters: r, a, b as drawn; alpha per week of the geometric-mean multiplier
+    truth = np.array([0.243, 4.414 / np.exp(np.log(truth).mean()), 0.793, 2.426])
+    np.testing.assert_allclose(fitted.values, truth, rtol=0.1)
+    # the Christmas quarter (92 days after the calibration's end), in aggregate
+    actual = holdout.groupby("customer_id").size().reindex(ids, fill_value=0).to_numpy().sum()
+    seasonal = forecast(fitted, season, delta, x, first, last, end, 92).sum()
+    without = plain.expected_purchases(92 / 7.0, x.astype(float), (last - first) / 7.0, (end - first) / 7.0).sum()
+    assert abs(seasonal / actual - 1) < 0.03 and without / actual - 1 < -0.10, (actual, seasonal, without)
