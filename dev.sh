@@ -8,6 +8,7 @@
 #   ./dev.sh bench-spark [args]       pandas against Spark local[2] on 10M transactions (benchmarks/spark.py)
 #   ./dev.sh bench-backtest [args]    evaluate with 1 and with k origins (benchmarks/backtest.py)
 #   ./dev.sh bench-covariates [args]  the fit with and without covariates, lifetimes beside (benchmarks/covariates.py)
+#   ./dev.sh bench-season [args]      the fit with and without a season, lifetimes beside (benchmarks/season.py)
 #   ./dev.sh env                      only installs
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -41,6 +42,7 @@ case "$cmd" in
     bench-spark) exec python -m benchmarks.spark "$@" ;;
     bench-backtest) exec python -m benchmarks.backtest "$@" ;;
     bench-covariates) exec python -m benchmarks.covariates "$@" ;;
+    bench-season) exec python -m benchmarks.season "$@" ;;
     env)   ;;
-    *) echo "usage: ./dev.sh repro|test|bench|bench-models|bench-spark|bench-backtest|bench-covariates|env [args]" >&2; exit 2 ;;
+    *) echo "usage: ./dev.sh repro|test|bench|bench-models|bench-spark|bench-backtest|bench-covariates|bench-season|env [args]" >&2; exit 2 ;;
 esac

@@ -10,19 +10,9 @@ from cltv.data.simulate import monthly, simulate_transactions
 from cltv.models import purchase_model
 from cltv.models.seasonal import fit, forecast, objective
 from cltv.models.tuples import distinct
-from cltv.season import Clock, Season, day_numbers
+from cltv.season import Clock, Season, day_numbers, histories
 
 PROFILE = {11: 1.6, 12: 1.6}  # +60 % in November and December
-
-
-def histories(daily: pd.DataFrame, end: str):
-    """Per customer of ``daily`` (sorted by customer and day): ids, x, first and last purchase
-    days, and every repeat purchase day; the end day."""
-    days, ids = day_numbers(daily["date"]), daily["customer_id"].to_numpy()
-    new = np.concatenate([[True], ids[1:] != ids[:-1]])
-    last = np.concatenate([ids[1:] != ids[:-1], [True]])
-    x = np.bincount(np.cumsum(new) - 1) - 1
-    return ids[new], x, days[new], days[last], days[~new], int(day_numbers([end])[0])
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +78,11 @@ def test_a_seasonal_profile_comes_back_and_forecasts_the_christmas_quarter(chris
     seasonal = forecast(fitted, season, delta, x, first, last, end, 92).sum()
     without = plain.expected_purchases(92 / 7.0, x.astype(float), (last - first) / 7.0, (end - first) / 7.0).sum()
     assert abs(seasonal / actual - 1) < 0.03 and without / actual - 1 < -0.10, (actual, seasonal, without)
+
+
+def test_the_season_cost_benchmark_runs_and_prints_its_ratio(capsys):
+    from benchmarks.season import main
+
+    main(["--customers", "5000", "--no-lifetimes"])
+    out = capsys.readouterr().out
+    assert "| cltv, no season |" in out and out.count("<= 5 |") == 2 and "month=11 x1." in out

@@ -100,6 +100,18 @@ class Season:
             raise ModelError(f"season: malformed ({exc}); expected the model JSON cltv wrote") from None
 
 
+def histories(daily: pd.DataFrame, end) -> tuple[np.ndarray, ...]:
+    """What the fit with a season reads from purchase days (``customer_id``, ``date``, one row per
+    customer and day, sorted by customer and day, as :func:`cltv.data.rfm.daily_purchases` gives
+    them): per customer the id, repeat purchases x, first and last purchase days; every repeat
+    purchase day; and the end day (days since 1970-01-01)."""
+    days, ids = day_numbers(daily["date"]), daily["customer_id"].to_numpy()
+    new = np.concatenate([[True], ids[1:] != ids[:-1]])
+    last = np.concatenate([ids[1:] != ids[:-1], [True]])
+    x = np.bincount(np.cumsum(new) - 1) - 1
+    return ids[new], x, days[new], days[last], days[~new], int(day_numbers([end])[0])
+
+
 class Clock:
     """Operational time at ``delta`` over the days ``first`` … ``last`` (inclusive):
     :meth:`weeks` of a (fractional) day number is the operational weeks since ``first``."""

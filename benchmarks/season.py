@@ -1,0 +1,69 @@
+"""The cost of the season: BG/NBD fitted with and without a yearly shape on one simulated
+two-year log, with ``lifetimes``' fit (no season) beside them.
+
+    python -m benchmarks.season                     # 1M customers
+    python -m benchmarks.season --customers 100000 --no-lifetimes
+
+Customers are drawn by :func:`cltv.data.simulate.simulate_transactions` (first purchases over the
+first year, +60 % purchase rate in November and December) and merged into purchase days. The fit
+with a season starts from the fit without (its time counts); the figure to read is the ratio,
+which should stay at or below 5.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from .scale import machine
+
+PROFILE = {11: 1.6, 12: 1.6}
+
+
+def seconds(fit) -> tuple[float, object]:
+    began = time.perf_counter()
+    out = fit()
+    return time.perf_counter() - began, out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-lifetimes", action="store_true", help="skip lifetimes' fit (slow at 1M)")
+    args = parser.parse_args(argv)
+
+    from cltv.data import rfm
+    from cltv.data.simulate import monthly, simulate_transactions
+    from cltv.models import purchase_model
+    from cltv.models.seasonal import fit
+    from cltv.season import Season, histories
+
+    log = simulate_transactions(args.customers, start="2021-01-01", end="2022-12-31", acquisition_weeks=52,
+                                seed=args.seed, season=monthly(PROFILE))
+    _, x, first, last, repeat, end = histories(rfm.daily_purchases(log), "2022-12-31")
+    tx, T = (last - first) / 7.0, (end - first) / 7.0
+    bgnbd = purchase_model("bgnbd")
+    bgnbd.fit(x[:5000].astype(float), tx[:5000], T[:5000])  # warm-up: imports, first calls
+    plain_s, (plain, _) = seconds(lambda: bgnbd.fit(x.astype(float), tx, T))
+    print(f"machine: {machine()}")
+    print(f"{args.customers:,} customers, {len(log):,} purchases")
+    print("| fit (BG/NBD) | seconds | ratio to cltv without a season | target |")
+    print("|---|---:|---:|---|")
+    if not args.no_lifetimes:
+        import lifetimes
+
+        lt, _ = seconds(lambda: lifetimes.BetaGeoFitter().fit(x, tx, T))
+        print(f"| lifetimes, no season | {lt:.2f} | {lt / plain_s:.2f} | |")
+    print(f"| cltv, no season | {plain_s:.2f} | 1.00 | |")
+    for shape, label in (("months", "months (11 contrasts)"), ("fourier", "Fourier, 3 harmonics")):
+        season_s, (fitted, delta, _, _) = seconds(lambda: fit(plain, x, first, last, end, Season(shape, 3), repeat))
+        total = plain_s + season_s
+        print(f"| cltv, season {label} | {total:.2f} | {total / plain_s:.2f} | <= 5 |")
+        multiplier = np.exp(delta)
+        print(f"  {shape}: " + ", ".join(f"{n} x{m:.3f}" for n, m in zip(Season(shape, 3).names(), multiplier)))
+
+
+if __name__ == "__main__":
+    main()
