@@ -75,6 +75,8 @@ SCHEMA: dict[str, Key] = {
     "model.covariates.purchases": columns(),
     "model.covariates.dropout": columns(),
     "model.covariates.spend": columns(),
+    "model.season.shape": choice("none", "months", "fourier"),
+    "model.season.harmonics": number(1, 6, integer=True),
     "evaluate.origins": days(),
     "evaluate.count": number(1, 52, integer=True),
     "evaluate.spacing_weeks": number(1, 520, integer=True),
@@ -120,6 +122,8 @@ def _cross_checks(p: dict) -> None:
     if p["data.customers.path"] is not None and not p["data.customers.path"].startswith("data/attributes/"):
         raise ConfigError(f"data.customers.path = {p['data.customers.path']!r}: expected a file in data/attributes/ (the "
                           "folder stage prepare depends on): move it there and `dvc add` it")
+    if p["model.season.shape"] != "none":
+        _season_checks(p, covariates)
     if p["data.first_purchase"] and p["data.source"] == "flo":
         raise ConfigError(f"data.first_purchase = {p['data.first_purchase']!r}: a FLO snapshot has no purchase log; "
                           "use its own columns (order_channel, ...) in model.covariates")
@@ -167,6 +171,23 @@ def _cross_checks(p: dict) -> None:
     elif p["evaluate.origins"] or p["evaluate.count"] > 1 or p["evaluate.holdout_weeks"] is not None:
         raise ConfigError("evaluate.origins / count / holdout_weeks: a snapshot has no holdout to backtest on; keep "
                           "evaluate's defaults (no origins, count 1, holdout_weeks null) with data=flo")
+
+
+def _season_checks(p: dict, covariates: list[str]) -> None:
+    """A season needs purchase days (a transaction log on pandas) and a model whose dropout happens at purchases."""
+    shape = f"model.season.shape = {p['model.season.shape']!r}"
+    if p["data.source"] == "flo":
+        raise ConfigError(f"{shape}: a FLO snapshot has no purchase days; use a transaction log")
+    if p["engine.kind"] == "spark":
+        raise ConfigError(f"{shape}: the season is fitted on engine=pandas only so far; use -S engine=pandas")
+    if (model := PURCHASE_MODELS[p["model.purchases.kind"]]).time_slopes is None:
+        raise ConfigError(f"{shape}: {model.title} takes no season (its dropout runs in calendar time); use "
+                          "model/purchases=bgnbd or mbgnbd (docs/seasonality.md)")
+    if covariates:
+        raise ConfigError(f"{shape}: a season with covariates is not supported yet; set {covariates[0]}=[] or the "
+                          "shape to none")
+    if p["model.fitter"] != "fast":
+        raise ConfigError(f"{shape}: the season needs model.fitter=fast")
 
 
 def _spark_checks(p: dict) -> None:  # engine=spark reads transaction logs (CSV/Parquet) by the same rules

@@ -20,7 +20,7 @@ plots/*.csv              data of the other DVC plots declared in dvc.yaml, of th
 """
 import pandas as pd
 
-from cltv import backtest, model_effects
+from cltv import backtest, model_effects, model_season
 from cltv.data import cohort, rfm
 from cltv.errors import FitError
 from cltv.evaluate import evaluate, evaluate_in_sample, holdout_predictions
@@ -66,10 +66,11 @@ def one_origin(ch: pd.DataFrame, daily: pd.DataFrame, model: CLTVModel, start, e
     return {**metrics, **ranks}, plots, deciles
 
 
-def fit(p: dict, ch: pd.DataFrame, start: pd.Timestamp) -> CLTVModel:
-    """The model fitted on one origin's calibration table; a failed fit names the origin."""
+def fit(p: dict, ch: pd.DataFrame, start: pd.Timestamp, daily: pd.DataFrame) -> CLTVModel:
+    """The model fitted on one origin's calibration table (a season: on its purchase days up to
+    the origin); a failed fit names the origin."""
     try:
-        return CLTVModel(**model_params(p)).fit(ch)
+        return CLTVModel(**model_params(p)).fit(ch, purchase_days=daily, end=start)
     except FitError as exc:
         raise FitError(f"origin {start.date()} ({ch['T'].max():.1f} weeks of calibration): {exc}") from None
 
@@ -80,6 +81,7 @@ def main(p: dict) -> None:
         calibration = with_attributes(p, pd.read_parquet(ROOT / "data/calibration.parquet"))
         model = CLTVModel(**model_params(p)).fit(calibration)
         metrics, plots = evaluate_in_sample(calibration, model)
+        plots["season"] = model_season.index(model)  # a snapshot: no season, no dates
         metrics.update(model_effects.metrics(model))
         print(f"evaluate: in-sample chi2 {metrics['insample_chi2']:.1f} ({metrics['insample_chi2_dof']} d.f.), "
               f"customers without repeat purchase {metrics['zero_repeat_observed']:.0f} observed vs "
@@ -87,10 +89,11 @@ def main(p: dict) -> None:
     else:
         daily = pd.read_parquet(ROOT / "data/daily.parquet")
         for i, (start, end, ch) in enumerate(origin_tables(p, daily)):
-            found, tables, deciles = one_origin(ch, daily, fit(p, ch, start), start, end, i == 0)
+            model = fit(p, ch, start, daily)
+            found, tables, deciles = one_origin(ch, daily, model, start, end, i == 0)
             rows.append(backtest.row(i, start, end, found))
             if i == 0:
-                metrics, plots = found, tables
+                metrics, plots = found, {**tables, "season": model_season.index(model, start)}
             print(f"evaluate: origin {i} {start.date()} -> {end.date()} ({found['customers']:,} customers): holdout "
                   f"purchases {found['holdout_purchases_actual']:.0f}, predicted {found['holdout_purchases_predicted']:.1f}; "
                   f"MAE {found['mae']:.4f} (baseline {found['baseline_mae']:.4f}); Gini {found['gini']:.3f}, top "

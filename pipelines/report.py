@@ -8,7 +8,7 @@ import json
 
 import pandas as pd
 
-from cltv import model_effects, report
+from cltv import model_effects, model_season, report
 from cltv.data import cohort
 from cltv.io import atomic, write_text
 from cltv.model import CLTVModel
@@ -44,6 +44,12 @@ def main(p: dict) -> None:
         f"CLV: next {model.clv_months} months, discount {model.discount_rate:.1%} a month; total "
         f"{scores['clv'].sum():,.0f}. Segments: CLV quantiles, {', '.join(labels)} best first.",
     ]
+    if model.season_:  # how much of next quarter's purchases the season carries
+        with_season, flat = model_season.next_quarter(model, scores)
+        facts.insert(2, f"Season ({model.season_['season']['shape']}, whole-history fit, scored from "
+                        f"{model.season_['end']}): the next 3 months hold {with_season:,.0f} expected purchases, "
+                        f"{with_season / flat - 1:+.1%} against a flat calendar ({flat:,.0f}); plots/season.csv has the "
+                        "multiplier over the year.")
     if said := model_effects.sentences(model):
         facts.insert(2, "Covariates (whole-history fit): " + "; ".join(said) + ".")
     q = json.loads((ROOT / "metrics/data_quality.json").read_text())

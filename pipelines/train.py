@@ -2,6 +2,7 @@
 
 With data.acquired_after the models are fitted on the customers first seen after its cut-off
 (cltv.data.cohort); the segment cut-offs come from every customer, as every customer is scored."""
+import numpy as np
 import pandas as pd
 
 from cltv import model_effects
@@ -25,11 +26,17 @@ def main(p: dict) -> None:
     else:
         table = with_attributes(p, pd.read_parquet(ROOT / "data/rfm.parquet"))
         fitted = None if d["acquired_after"] is None else cohort.fitted(table, d["observation_end"], d["acquired_after"])
-        model = CLTVModel(**model_params(p)).fit(table, cohort=fitted)
+        days = pd.read_parquet(ROOT / "data/daily.parquet") if p["model"]["season"]["shape"] != "none" else None
+        model = CLTVModel(**model_params(p)).fit(table, cohort=fitted, purchase_days=days, end=d["observation_end"])
     model.data_rules_ = DataSpec.from_config(p["data"]).to_dict()  # the rules prepare applied: cltv score uses them
     model.save(ROOT / "models/cltv_model.json")
     print(f"train: {model.purchases_.title} {model.purchases_.params}, {model.spend_.title} {model.spend_.params}, "
           f"segment cut-offs {model.segment_cutoffs_}")
+    if model.season_:
+        t = model.season_["test"]
+        print(f"train: season {p['model']['season']['shape']}: likelihood ratio {t['lr']:.1f} on {t['df']} d.f. "
+              f"(p = {t['p_value']:.3g}); " + ", ".join(f"{n} x{np.exp(d):.3g}" for n, d in
+                                                       zip(model.season_["names"], model.season_["delta"])))
     for row in model_effects.effects_table(model).itertuples():
         print(f"train: {row.effect} x{row.multiplier:.3g} on {row.process} (95% {row.low:.3g}-{row.high:.3g})")
 

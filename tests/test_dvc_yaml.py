@@ -99,11 +99,11 @@ def test_stage_lists_leaf_keys_of_the_schema(stage):
     assert len(keys) == len(set(keys))
 
 
-def test_plots_are_the_eight_intended_ones():
+def test_plots_are_the_nine_intended_ones():
     out = json.loads(sh(ROOT, "dvc", "plots", "show", "--json").stdout)["data"]
     assert sorted(out) == ["expected_purchases_grid", "p_alive_grid", "plots/backtest.csv", "plots/calibration_histogram.csv",
                            "plots/cumulative_repeat.csv", "plots/deciles.csv", "plots/holdout_by_frequency.csv",
-                           "plots/holdout_pit.csv"]
+                           "plots/holdout_pit.csv", "plots/season.csv"]
     specs = {}
     for name, entries in out.items():
         assert len(entries) == 1 and entries[0]["type"] == "vega", name  # drawn once

@@ -13,7 +13,7 @@ import pandas as pd
 from scipy import stats
 from sklearn.metrics import mean_absolute_error, root_mean_squared_error
 
-from . import intervals, model_effects, numeric
+from . import intervals, model_effects, model_season, numeric
 from .fit_tables import (HISTOGRAM_CELLS, calibration_histogram, chi2, cumulative_repeat, frequency_recency_grid,
                          holdout_by_frequency)
 from .model import CLTVModel
@@ -42,9 +42,11 @@ def holdout_predictions(ch: pd.DataFrame, model: CLTVModel) -> pd.DataFrame:
     """
     weeks = ch["holdout_weeks"].to_numpy(dtype=float)
     x, T = ch["frequency"].to_numpy(dtype=float), ch["T"].to_numpy(dtype=float)
+    clock = model_season.clocked(model, ch)  # with a season: histories and holdout in operational weeks
+    ahead, tx, age = model_season.ahead(model, weeks), clock["recency"].to_numpy(), clock["T"].to_numpy()
     pred, value = np.empty(len(ch)), np.empty(len(ch))
     for one, idx in model_effects.groups(model, ch):  # with covariates: each customer's own models
-        pred[idx] = one.purchases_.expected_purchases(weeks[idx], x[idx], ch["recency"].to_numpy()[idx], T[idx])
+        pred[idx] = one.purchases_.expected_purchases(ahead[idx], x[idx], tx[idx], age[idx])
         value[idx] = one.expected_value(ch.iloc[idx])
     return pd.DataFrame({
         "customer_id": ch["customer_id"].to_numpy(),
@@ -140,7 +142,8 @@ PIT_COLUMNS = ["pit", "observed", "expected", "spend_observed"]
 def _pits(ch: pd.DataFrame, model: CLTVModel, level: float, chunk: int, offset: int = 0) -> tuple[np.ndarray, ...]:
     """Per customer of ``ch``: the randomised PITs of the holdout purchases and spend (seeds from
     ``offset``, the rows' first position in the whole table), and the purchase interval's bounds at ``level``."""
-    futures = intervals.futures_of(model, ch, [float(ch["holdout_weeks"].iloc[0])])
+    weeks = model_season.ahead(model, [float(ch["holdout_weeks"].iloc[0])])  # with a season: operational
+    futures = intervals.futures_of(model, model_season.clocked(model, ch), [float(weeks[0])])
     pit = intervals.randomised_pit(futures.purchases(0)[futures.customer], ch["holdout_purchases"].to_numpy(),
                                    seed=intervals.SEED + offset)
     spend_actual = ch["holdout_spend"].to_numpy(dtype=float)

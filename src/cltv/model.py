@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from . import hyperparameters, intervals, model_effects, model_json, numeric, segment
+from . import hyperparameters, intervals, model_effects, model_json, model_season, numeric, segment
 from .errors import FitError, ModelError
 from .model_json import FORMAT
 from .models import purchase_model, spend_model, tuples
@@ -38,45 +38,39 @@ class CLTVModel(BaseEstimator):
 
     Parameters
     ----------
-    purchases : str
-        The purchase model (:data:`cltv.models.PURCHASE_MODELS`).
-    spend : str
-        The spend model (:data:`cltv.models.SPEND_MODELS`).
-    purchases_penalizer, spend_penalizer : float
-        ``lifetimes``' L2 penalizer coefficients (added to the *mean* negative log-likelihood,
-        so any value > 0 biases the estimates; default 0).
-    horizons_months : sequence of float
-        Horizons (months) for the expected number of purchases.
-    clv_months : int (whole months of the CLV horizon)
-    discount_rate : float
-        Monthly discount rate of the CLV (0.01 = 1 % per month).
-    segment_labels : sequence of str
-        Segment labels, best first; their number is the number of CLV quantile segments.
-    horizon_weeks_per_month : float
-        Weeks per month of the expected-purchase horizons (default 4.345 as for the CLV; the FLO
-        analysts' original procedure used 4, i.e. 12 and 24 weeks for 3 and 6 months).
+    purchases, spend : str
+        The purchase and spend models (:data:`cltv.models.PURCHASE_MODELS`, :data:`cltv.models.SPEND_MODELS`).
+    purchases_penalizer, spend_penalizer : float (``lifetimes``' L2 penalizers, added to the *mean*
+        negative log-likelihood: any value > 0 biases the estimates; default 0)
+    horizons_months : sequence of float (months); clv_months : int; discount_rate : float (monthly: 0.01)
+    segment_labels : sequence of str (best first; as many CLV quantile segments)
+    horizon_weeks_per_month : float (of the expected-purchase horizons; default 4.345 as for the
+        CLV; the FLO analysts' original procedure used 4, i.e. 12 and 24 weeks for 3 and 6 months)
     monetary_includes_first : bool
         False (transaction logs): ``monetary_value`` is the mean of the ``frequency`` repeat
         purchases. True (snapshots with totals only, e.g. FLO): it is the mean of all
         ``frequency + 1`` orders, and the spend model counts ``frequency + 1`` values behind it.
-    fitter : {"fast", "lifetimes"}
-        See the module docstring; "lifetimes" agrees with a plain script to the last digit even
-        where parameters are weakly identified (the FLO analysts' preset).
-    interval_level : float or None
-        Level of the per-customer predictive intervals of :meth:`predict` (0.9: 90 %); None: none.
+    fitter : {"fast", "lifetimes"} (the module docstring; "lifetimes" agrees with a plain script to
+        the last digit even where parameters are weakly identified: the FLO analysts' preset)
+    interval_level : float or None (of :meth:`predict`'s per-customer predictive intervals: 0.9)
     covariates : dict or None
         Process ("purchases", "dropout", "spend") -> attribute columns of the RFM table acting on it
         (:mod:`cltv.model_effects`: each customer's models are scaled by them); None: none.
+    season : dict or None
+        The calendar multiplier of every purchase rate, {"shape": "months" | "fourier", "harmonics": k}
+        (:mod:`cltv.model_season`; the fit then needs ``purchase_days`` and ``end``); None: none.
 
     Learned attributes: ``purchases_`` (the fitted purchase model, times in weeks), ``spend_``
     (the fitted spend model), ``segment_cutoffs_`` (ascending CLV cut-offs), ``training_``
-    (counts, log-likelihoods, warnings), ``designs_`` (process -> covariate design; {} without).
+    (counts, log-likelihoods, warnings), ``designs_`` (process -> covariate design; {} without),
+    ``season_`` (the fitted season: its columns, delta, covariance, end day, test; None without).
     ``data_rules_`` (set by whoever prepared the training data, e.g. the ``train`` stage): how the
     RFM table was built from the raw data, so scoring applies the same rules; None when unknown.
     """
 
     data_rules_: dict | None = None
     designs_: dict = {}  # read-only default: a fit with covariates sets its own
+    season_: dict | None = None
 
     def __init__(
         self,
@@ -93,16 +87,18 @@ class CLTVModel(BaseEstimator):
         fitter: str = "fast",
         interval_level: float | None = 0.9,
         covariates: dict | None = None,
+        season: dict | None = None,
     ):
         self.purchases, self.spend = purchases, spend
         self.purchases_penalizer, self.spend_penalizer = purchases_penalizer, spend_penalizer
         self.horizons_months, self.clv_months, self.discount_rate = horizons_months, clv_months, discount_rate
         self.segment_labels, self.horizon_weeks_per_month = segment_labels, horizon_weeks_per_month
         self.monetary_includes_first, self.fitter, self.interval_level = monetary_includes_first, fitter, interval_level
-        self.covariates = covariates
+        self.covariates, self.season = covariates, season
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, rfm: pd.DataFrame, y=None, sample_weight=None, cohort: np.ndarray | None = None) -> CLTVModel:
+    def fit(self, rfm: pd.DataFrame, y=None, sample_weight=None, cohort: np.ndarray | None = None,
+            purchase_days: pd.DataFrame | None = None, end=None) -> CLTVModel:
         """Fit the purchase model on all customers, the spend model on those with usable repeat
         spend, then take the segment cut-offs from the training population's CLV.
 
@@ -110,9 +106,11 @@ class CLTVModel(BaseEstimator):
         histories with their counts that Spark sends, :mod:`cltv.engines.spark`); the fit is
         then the fit on the table with each row repeated that often. ``cohort``: which rows the
         models are fitted on (default all, see :mod:`cltv.data.cohort`); the segment cut-offs
-        still come from every row, as every customer is scored."""
+        still come from every row, as every customer is scored. ``purchase_days`` (``customer_id``,
+        ``date``, one row per customer and day) and ``end`` (the last day): for a season."""
         purchases, spend = purchase_model(self.purchases), spend_model(self.spend)
         wanted = hyperparameters.check(self, purchases, spend)
+        season = model_season.check(self.season, purchases, wanted)
         rfm = model_effects.covariate_columns(validate_rfm(rfm), rfm, wanted)
         weight = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
         if weight is not None and (weight.shape != (len(rfm),) or (weight < 1).any() or (weight % 1).any()):
@@ -152,6 +150,7 @@ class CLTVModel(BaseEstimator):
             f"{spend.title} did not converge on {_total(usable, weight)} repeat buyers with penalizer "
             f"{self.spend_penalizer}: try a small penalizer (e.g. model.spend.penalizer=0.01) or cap extreme amounts"))
         self.designs_, tests = {}, {}
+        self.season_ = season and model_season.fit(self, season, rfm, weight, purchase_days, end)
         if wanted:
             each = tuple(rfm[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
             tests = model_effects.fit(self, rfm, weight, each, (usable, gx, gm), wanted, everyone, everyone_weight)
@@ -171,7 +170,7 @@ class CLTVModel(BaseEstimator):
             "repeat_buyers": _total(rfm["frequency"].to_numpy() > 0, weight),
             "gamma_gamma_customers": _total(usable, weight),
             "purchases_fit_rows": int(len(f)),  # distinct (x, t_x, T) tuples with the fast fitter
-            "purchases_log_likelihood": tests.get("purchases", {}).get("log_likelihood")
+            "purchases_log_likelihood": (tests.get("purchases") or (self.season_ or {}).get("test", {})).get("log_likelihood")
             or self.purchases_.log_likelihood(f, rec, age, n),
             "spend_log_likelihood": tests.get("spend", {}).get("log_likelihood") or self.spend_.log_likelihood(gx, gm, gw),
             "frequency_monetary_corr": corr,
@@ -181,7 +180,7 @@ class CLTVModel(BaseEstimator):
         if cohort is not None:
             self.training_["customers_scored_not_fitted"] = _total(~cohort, everyone_weight)
             rfm, weight, history = everyone, everyone_weight, _histories(everyone)
-        clv = self.clv(rfm) if self.designs_ else self.expected_value(rfm) * self._purchases(history)[2]
+        clv = self.clv(rfm) if self.designs_ or self.season_ else self.expected_value(rfm) * self._purchases(history)[2]
         self.segment_cutoffs_ = segment.quantile_cutoffs(clv, len(self.segment_labels), weight)
         return self
 
@@ -196,7 +195,7 @@ class CLTVModel(BaseEstimator):
         months = np.arange(int(self.clv_months) + 1, dtype=float)
         horizon_weeks = [h * self.horizon_weeks_per_month for h in self.horizons_months]
         weeks, column = np.unique(np.concatenate([horizon_weeks, months * WEEKS_PER_MONTH]), return_inverse=True)
-        return weeks, column[:len(horizon_weeks)], column[len(horizon_weeks):]
+        return model_season.ahead(self, weeks), column[:len(horizon_weeks)], column[len(horizon_weeks):]
 
     def _purchases(self, history: tuple) -> tuple[dict[float, np.ndarray], np.ndarray, np.ndarray]:
         """Per customer: expected purchases per horizon (months -> array), P(alive), and the
@@ -224,8 +223,8 @@ class CLTVModel(BaseEstimator):
         """Expected repeat purchases in the next ``months`` months (``horizon_weeks_per_month`` each)."""
         if self.designs_:
             return model_effects.by_group(self, rfm, lambda one, part: one.expected_purchases(part, months))
-        return self.purchases_.expected_purchases(
-            months * self.horizon_weeks_per_month, rfm["frequency"], rfm["recency"], rfm["T"])
+        t, rfm = model_season.ahead(self, [months * self.horizon_weeks_per_month])[0], model_season.clocked(self, rfm)
+        return self.purchases_.expected_purchases(t, rfm["frequency"], rfm["recency"], rfm["T"])
 
     def expected_value(self, rfm: pd.DataFrame) -> np.ndarray:
         """Expected spend per future purchase (the spend model's posterior mean). Customers the spend model
@@ -243,7 +242,7 @@ class CLTVModel(BaseEstimator):
         sum over months i of E[value per purchase] * E[purchases in month i] / (1 + d)^i."""
         if self.designs_:
             return model_effects.by_group(self, rfm, CLTVModel.clv)
-        return self.expected_value(rfm) * self._purchases(_histories(rfm))[2]
+        return self.expected_value(rfm) * self._purchases(_histories(model_season.clocked(self, rfm)))[2]
 
     def predict(self, rfm: pd.DataFrame) -> pd.DataFrame:
         """Scores per customer: the input RFM columns (and ``customer_id`` if given), expected
@@ -254,7 +253,7 @@ class CLTVModel(BaseEstimator):
             return model_effects.by_group(self, rfm, CLTVModel.predict)
         checked = validate_rfm(rfm)
         columns = {c: (checked if c == "customer_id" else rfm)[c].array for c in checked.columns}  # echo as given
-        rfm = checked
+        rfm = model_season.clocked(self, checked)  # with a season: operational weeks
         horizons, alive, discounted = self._purchases(_histories(rfm))
         columns.update({horizon_column(h): horizons[h] for h in self.horizons_months})
         columns["p_alive"] = alive

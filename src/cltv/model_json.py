@@ -33,10 +33,12 @@ def to_dict(model) -> dict:
             "interval_level": None if model.interval_level is None else float(model.interval_level),
             **({"covariates": {p: [str(c) for c in model.covariates.get(p, [])] for p in PROCESSES if model.covariates.get(p)}}
                if model.covariates and any(model.covariates.values()) else {}),  # none: the JSON as before
+            **({"season": dict(model.season)} if model.season_ else {}),
         },
         "purchases": model.purchases_.to_dict(),
         "spend": model.spend_.to_dict(),
         **({"designs": {p: d.to_dict() for p, d in model.designs_.items()}} if model.designs_ else {}),
+        **({"season": model.season_} if model.season_ else {}),  # names, delta, covariance, end day, test
         "segment_cutoffs": model.segment_cutoffs_,
         "training": model.training_,
         **({} if model.data_rules_ is None else {"data_rules": model.data_rules_}),
@@ -59,6 +61,7 @@ def from_dict(cls, d: dict):
         setattr(model, f"{part}_", kinds(d[part]["kind"])(d[part]["params"], d[part].get("covariance"),
                                                           d[part].get("effects")))
     model.designs_ = {p: Design.from_dict(v) for p, v in d.get("designs", {}).items()}
+    model.season_ = d.get("season")
     model.segment_cutoffs_ = [float(c) for c in d["segment_cutoffs"]]
     model.training_ = d.get("training", {})
     model.data_rules_ = d.get("data_rules")

@@ -44,6 +44,9 @@ SPECS = {
     "deciles": Spec("Holdout spend by decile of predicted revenue, last origin", "decile",
                     ("actual", "predicted"), "decile of predicted holdout revenue (1 = top 10 %)", "holdout spend",
                     "cltv_bars", "bar"),
+    "season": Spec("Seasonal multiplier of the purchase rate over the year after the calibration end, 95 % band "
+                   "(1 = no season)", "day", ("multiplier", "low", "high"), "days after the calibration end",
+                   "multiplier of every purchase rate", "cltv_season", "line"),
     "frequency_recency_grid": Spec(
         "By frequency and recency, at the oldest customers' age", "recency", ("p_alive", "expected_purchases"),
         "recency (weeks)", "frequency (repeat purchases)", "cltv_heatmap", "heatmap",
