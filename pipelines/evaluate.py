@@ -60,6 +60,11 @@ def one_origin(ch: pd.DataFrame, daily: pd.DataFrame, model: CLTVModel, start, e
         plain = holdout_predictions(ch, model_effects.without(model))
         metrics.update(covariates_lr=test["lr"], covariates_p_value=test["p_value"],
                        mae_without_covariates=float((plain["actual"] - plain["predicted"]).abs().mean()))
+    if model.season_:  # the likelihood-ratio test and the forecast without the season, per origin
+        plain, test = holdout_predictions(ch, model_season.without(model)), model.season_["test"]
+        metrics.update(season_lr=test["lr"], season_p_value=test["p_value"],
+                       mae_without_season=float((plain["actual"] - plain["predicted"]).abs().mean()),
+                       holdout_purchases_rel_error_without_season=float(plain["predicted"].sum() / plain["actual"].sum() - 1))
     naive = pred["baseline"].to_numpy() * ch["monetary_value"].to_numpy(dtype=float)  # the baseline's revenue
     ranks, deciles = backtest.ranking(ch["holdout_spend"].to_numpy(dtype=float), pred["predicted_revenue"].to_numpy(),
                                       naive)
@@ -104,6 +109,11 @@ def main(p: dict) -> None:
                 print(f"evaluate: origin {i} covariates: likelihood ratio {found['covariates_lr']:.1f} (p = "
                       f"{found['covariates_p_value']:.3g}); MAE {found['mae']:.4f} with them, "
                       f"{found['mae_without_covariates']:.4f} without")
+            if "season_lr" in found:
+                print(f"evaluate: origin {i} season: likelihood ratio {found['season_lr']:.1f} (p = "
+                      f"{found['season_p_value']:.3g}); holdout purchases {found['holdout_purchases_rel_error']:+.1%} "
+                      f"with it, {found['holdout_purchases_rel_error_without_season']:+.1%} without; MAE "
+                      f"{found['mae']:.4f} with, {found['mae_without_season']:.4f} without")
             for note in found["warnings"] if i else ():
                 print(f"evaluate: WARNING origin {start.date()}: {note}")
     table = pd.DataFrame(rows, columns=backtest.columns(rows))

@@ -483,3 +483,42 @@ def test_covariates_from_an_attributes_table_are_fitted_reported_served_and_scor
     got = pd.read_parquet(repo / "channel_scores.parquet").set_index("customer_id")
     want = pd.read_parquet(repo / "outputs/scores.parquet").set_index("customer_id")
     np.testing.assert_allclose(got.loc[want.index, "clv"], want["clv"], rtol=1e-12)
+
+
+def test_a_seasonal_log_is_fitted_with_its_season_and_forecasts_the_christmas_quarter(repo):
+    """Two simulated years with +60 % in November and December: `dvc exp run -S
+    model.season.shape=months` fits the season (train's line, the model JSON, plots/season.csv,
+    the report, the run name) and forecasts the Christmas quarter within 3 %, where the model
+    without a season falls short by more than 10 %; `cltv score` scores from its --as-of day."""
+    from cltv.data.simulate import monthly, simulate_transactions
+
+    log = simulate_transactions(20_000, start="2021-01-01", end="2022-12-31", acquisition_weeks=26, seed=5,
+                                season=monthly({11: 1.6, 12: 1.6}))
+    (repo / "mydata").mkdir(exist_ok=True)
+    log.to_csv(repo / "mydata/season_log.csv", index=False)
+    sh(repo, "dvc", "add", "mydata/season_log.csv")
+    commit(repo, "a seasonal log, tracked by DVC")
+    args = ["-S", "data=transactions", "-S", "data.path=mydata/season_log.csv", "-S", "data.calibration_end=2022-09-30",
+            "-S", "data.observation_end=2022-12-31"]
+    sh(repo, "dvc", "exp", "run", *args)
+    plain = json.loads((repo / "metrics/evaluation.json").read_text())
+    run = sh(repo, "dvc", "exp", "run", *args, "-S", "model.season.shape=months")
+    assert "train: season months: likelihood ratio" in run.stdout and "month=11 x1.4" in run.stdout
+    seasonal = json.loads((repo / "metrics/evaluation.json").read_text())
+    assert abs(seasonal["holdout_purchases_rel_error"]) < 0.03 < 0.10 < -plain["holdout_purchases_rel_error"]
+    model = json.loads((repo / "models/cltv_model.json").read_text())
+    assert model["season"]["end"] == "2022-12-31" and len(model["season"]["delta"]) == 11
+    year = pd.read_csv(repo / "plots/season.csv")
+    assert year.loc[year["date"].str[5:7] == "11", "multiplier"].min() > 1.3 > year["multiplier"].iloc[200]
+    assert "Season (months, whole-history fit, scored from 2022-12-31)" in (repo / "reports/segments.md").read_text()
+    assert runs(repo)[-1].info.run_name.startswith("BG/NBD, penalizers 0/0, Gamma-Gamma, season months, ")
+    uri = f"sqlite:///{repo}/mlflow.db"
+    score = [sys.executable, "-m", "cltv.cli", "score", "--model", f"runs:/{runs(repo)[-1].info.run_id}/model",
+             "--input", "mydata/season_log.csv", "--output", "season_scores.parquet"]
+    sh(repo, *score, "--as-of", "2022-12-31", env={"MLFLOW_TRACKING_URI": uri})
+    got = pd.read_parquet(repo / "season_scores.parquet").set_index("customer_id")
+    want = pd.read_parquet(repo / "outputs/scores.parquet").set_index("customer_id")
+    np.testing.assert_allclose(got.loc[want.index, "clv"], want["clv"], rtol=1e-12)
+    sh(repo, *score, "--as-of", "2022-06-30", env={"MLFLOW_TRACKING_URI": uri})  # the summer before: scored from it
+    early = pd.read_parquet(repo / "season_scores.parquet").set_index("customer_id")
+    assert early["T"].max() < got["T"].max() and early["expected_purchases_3m"].sum() > 0

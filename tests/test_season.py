@@ -86,3 +86,44 @@ def test_the_season_cost_benchmark_runs_and_prints_its_ratio(capsys):
     main(["--customers", "5000", "--no-lifetimes"])
     out = capsys.readouterr().out
     assert "| cltv, no season |" in out and out.count("<= 5 |") == 2 and "month=11 x1." in out
+
+
+def test_cltv_model_with_a_season_predicts_from_its_scoring_day_and_round_trips(christmas, tmp_path):
+    from cltv import model_season
+    from cltv.model import CLTVModel
+
+    calibration, holdout = christmas
+    ch = rfm.calibration_holdout(pd.concat([calibration, holdout]), "2022-09-30", "2022-12-31")
+    model = CLTVModel(season={"shape": "months"}).fit(ch, purchase_days=calibration, end="2022-09-30")
+    assert model.season_["test"]["p_value"] < 1e-10 and model.training_["purchases_log_likelihood"] == \
+        model.season_["test"]["log_likelihood"]
+    _, x, first, last, _, end = histories(calibration, "2022-09-30")
+    want = forecast(model.purchases_, Season("months"), np.array(model.season_["delta"]), x, first, last, end, 92)
+    got = model.expected_purchases(ch, 92 / 7.0 / 4.345)
+    assert got.sum() == pytest.approx(want.sum(), rel=1e-12) and abs(got.sum() / ch["holdout_purchases"].sum() - 1) < 0.03
+    scores = model.predict(ch)
+    assert (scores["recency"] == ch["recency"]).all() and {"purchases_3m_hi", "clv_lo"} <= set(scores.columns)
+    model.save(tmp_path / "model.json")
+    again = CLTVModel.load(tmp_path / "model.json")
+    assert (again.predict(ch)["clv"] == scores["clv"]).all()
+    # scored from another day: the same histories measured to a spring day expect fewer purchases
+    spring = model_season.on(model, "2023-03-31").expected_purchases(ch, 3.0).sum()
+    assert spring < model.expected_purchases(ch, 3.0).sum() * 0.8
+    year = model_season.index(model)
+    assert len(year) == 365 and year.loc[year["date"].str[5:7] == "11", "multiplier"].min() > 1.3
+    assert (year["low"] < year["multiplier"]).all() and (year["multiplier"] < year["high"]).all()
+
+
+def test_a_season_is_refused_where_it_cannot_apply(christmas):
+    from cltv.errors import ConfigError, DataError
+    from cltv.model import CLTVModel
+
+    calibration, _ = christmas
+    ch = rfm.rfm(calibration, "2022-09-30")
+    with pytest.raises(ConfigError, match="Pareto/NBD takes no season"):
+        CLTVModel(purchases="paretonbd", season={"shape": "months"}).fit(ch, purchase_days=calibration, end="2022-09-30")
+    with pytest.raises(ConfigError, match="needs the purchase days and the end"):
+        CLTVModel(season={"shape": "fourier"}).fit(ch)
+    short = calibration[calibration["date"] <= "2021-10-31"]
+    with pytest.raises(DataError, match="span 303 days up to 2021-10-31; a yearly shape needs at least one full year"):
+        CLTVModel(season={"shape": "months"}).fit(rfm.rfm(short, "2021-10-31"), purchase_days=short, end="2021-10-31")

@@ -28,6 +28,9 @@ COLUMNS = ["origin", "calibration_end", "holdout_end", "holdout_weeks", "custome
 #: with covariates, per origin: the likelihood-ratio test of the purchase model against the one
 #: without them (statistic, p-value) and the MAE of the model without them (does it forecast better?)
 COVARIATE_FIGURES = ["covariates_lr", "covariates_p_value", "mae_without_covariates"]
+#: with a season, per origin: its likelihood-ratio test and the forecast of the model without it
+#: (MAE, and the relative error of the holdout's total purchases)
+SEASON_FIGURES = ["season_lr", "season_p_value", "mae_without_season", "holdout_purchases_rel_error_without_season"]
 DECILES = 10
 
 
@@ -111,12 +114,14 @@ def row(index: int, start: pd.Timestamp, end: pd.Timestamp, metrics: dict) -> di
     """One origin's line of the backtest table (plots/backtest.csv, :data:`COLUMNS`): its days and figures."""
     return {"origin": index, "calibration_end": str(start.date()), "holdout_end": str(end.date()),
             "holdout_weeks": metrics["holdout_weeks"], "customers": metrics["customers"],
-            **{k: metrics[k] for k in FIGURES}, **{k: metrics[k] for k in COVARIATE_FIGURES if k in metrics}}
+            **{k: metrics[k] for k in FIGURES},
+            **{k: metrics[k] for k in COVARIATE_FIGURES + SEASON_FIGURES if k in metrics}}
 
 
 def columns(rows: list[dict]) -> list[str]:
-    """The backtest table's columns: :data:`COLUMNS`, then :data:`COVARIATE_FIGURES` when the rows have them."""
-    return COLUMNS + [k for k in COVARIATE_FIGURES if rows and k in rows[0]]
+    """The backtest table's columns: :data:`COLUMNS`, then :data:`COVARIATE_FIGURES` and
+    :data:`SEASON_FIGURES` when the rows have them."""
+    return COLUMNS + [k for k in COVARIATE_FIGURES + SEASON_FIGURES if rows and k in rows[0]]
 
 
 def beats(rows: pd.DataFrame, metric: str) -> np.ndarray:
@@ -140,6 +145,11 @@ def summary(rows: pd.DataFrame) -> dict:
     if "mae_without_covariates" in rows.columns:
         out["mae_without_covariates_mean"] = float(np.mean(rows["mae_without_covariates"].to_numpy(dtype=float)))
         out["covariates_beat_none"] = int((rows["mae"] < rows["mae_without_covariates"]).sum())
+    if "mae_without_season" in rows.columns:
+        without = rows["holdout_purchases_rel_error_without_season"].to_numpy(dtype=float)
+        out["mae_without_season_mean"] = float(np.mean(rows["mae_without_season"].to_numpy(dtype=float)))
+        out["holdout_purchases_rel_error_without_season_mean"] = float(np.mean(without))
+        out["season_closer_total"] = int((rows["holdout_purchases_rel_error"].abs().to_numpy() < np.abs(without)).sum())
     return out
 
 

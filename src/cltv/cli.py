@@ -77,12 +77,13 @@ def score(model_uri: str, path: Path, as_of: str | None = None, overrides: dict 
     by the model's data rules with ``overrides`` (see :func:`data_rules`); a model with covariates
     gets its attribute columns from ``attributes`` (file, id column). The model is checked to be a
     cltv package and scored from its JSON (:mod:`cltv.serving.packaged`): no code of it runs."""
-    from . import covariates, model_effects
+    from . import covariates, model_effects, model_season
     from .serving import packaged, pyfunc
 
     fitted = packaged.load(model_uri)
     names = model_effects.attribute_names(fitted)
     table = rfm_as_of(path, data_rules(fitted, overrides), as_of, attributes=bool(names))
+    day = table.attrs.get("as_of", as_of)  # a log: the day T is measured to
     table = table[["customer_id", *RFM_COLUMNS, *(c for c in names if c in table.columns)]]  # derived ones kept
     wanted = [n for n in names if n not in table.columns]
     if wanted and not attributes[0]:
@@ -91,6 +92,7 @@ def score(model_uri: str, path: Path, as_of: str | None = None, overrides: dict 
     if wanted:
         table = covariates.join(table, covariates.read_attributes(Path(attributes[0]), attributes[1]), wanted,
                                 str(attributes[0]))
+    fitted = model_season.on(fitted, day) if fitted.season_ else fitted  # a season counts from that day
     scores = pyfunc.score(fitted, table)  # the server's rules and numbers
     return pd.concat([table.reset_index(drop=True), scores.drop(columns="customer_id").reset_index(drop=True)], axis=1)
 
@@ -217,9 +219,10 @@ def _score_spark(args) -> int:
 
         fitted = packaged.load(args.model)  # checked before spark_udf loads its code
         spec = data_rules(fitted, {k: getattr(args, k) for k in OVERRIDES})
-        if spec.source == "flo":
-            raise DataError("--engine spark scores transaction logs; the model was trained on a FLO snapshot: "
-                            "use the pandas engine")
+        if spec.source == "flo" or fitted.season_:
+            raise DataError("--engine spark scores transaction logs with models without a season; this model "
+                            f"{'was trained on a FLO snapshot' if spec.source == 'flo' else 'has a season'}: use the "
+                            "pandas engine")
         names = model_effects.attribute_names(fitted)
         wanted = [n for n in names if n != FIRST_AMOUNT and n not in {f"first_{c}" for c in spec.first_purchase}]
         if wanted and not args.attributes:

@@ -70,6 +70,7 @@ def fit(model, season: Season, rfm: pd.DataFrame, weight, purchase_days: pd.Data
     before = plain.log_likelihood(x.astype(float), (last - first) / 7.0, (end_day - first) / 7.0)
     lr = 2.0 * (result.log_likelihood - before)
     names = season.names()
+    model.without_season_ = plain  # the test's baseline and the backtest's comparison, until saved
     model.purchases_ = fitted
     return {"season": season.to_dict(), "names": names, "delta": [float(d) for d in delta],
             "covariance": None if covariance is None else covariance.tolist(), "end": str(pd.Timestamp(end).date()),
@@ -77,11 +78,35 @@ def fit(model, season: Season, rfm: pd.DataFrame, weight, purchase_days: pd.Data
                      "lr": float(lr), "df": len(names), "p_value": float(chi2.sf(max(lr, 0.0), len(names)))}}
 
 
+def scoring_day(model) -> str:
+    """The day a seasonal model's histories are measured to and its horizons start from: the
+    training end unless :func:`on` set another."""
+    return model.season_.get("scoring") or model.season_["end"]
+
+
+def on(model, day):
+    """A copy of ``model`` scoring histories measured to ``day`` (e.g. ``cltv score --as-of``);
+    ``model`` itself without a season."""
+    if not getattr(model, "season_", None):
+        return model
+    out = copy.copy(model)
+    out.season_ = {**model.season_, "scoring": str(pd.Timestamp(day).date())}
+    return out
+
+
+def without(model):
+    """A copy of a model fitted with a season, with the purchase model fitted without it (the same
+    fit's start; not kept in the model JSON)."""
+    plain = copy.copy(model)
+    plain.season_, plain.purchases_ = None, getattr(model, "without_season_", model.purchases_)
+    return plain
+
+
 def _clock(model, first_day: int, ahead_weeks: float) -> tuple[Clock, int]:
     """The operational clock of a fitted season from ``first_day`` to ``ahead_weeks`` after the
     scoring day, and the scoring day."""
     s = model.season_
-    end = int(day_numbers([s["end"]])[0])
+    end = int(day_numbers([scoring_day(model)])[0])
     clock = Clock(Season.from_dict(s["season"]), np.array(s["delta"]), min(first_day, end),
                   end + int(np.ceil(ahead_weeks * 7.0)) + 2)
     return clock, end
@@ -93,7 +118,7 @@ def clocked(model, rfm: pd.DataFrame) -> pd.DataFrame:
     if not getattr(model, "season_", None):
         return rfm
     T = rfm["T"].to_numpy(dtype=float)
-    probe = int(day_numbers([model.season_["end"]])[0]) - int(np.round(T.max() * 7.0)) if len(T) else 0
+    probe = int(day_numbers([scoring_day(model)])[0]) - int(np.round(T.max() * 7.0)) if len(T) else 0
     clock, end = _clock(model, probe, 0.0)
     first = end - np.round(T * 7.0)
     last = first + np.round(rfm["recency"].to_numpy(dtype=float) * 7.0)
@@ -105,7 +130,7 @@ def ahead(model, weeks: np.ndarray) -> np.ndarray:
     weeks = np.asarray(weeks, dtype=float)
     if not getattr(model, "season_", None):
         return weeks
-    clock, end = _clock(model, 0 if not weeks.size else int(day_numbers([model.season_["end"]])[0]),
+    clock, end = _clock(model, int(day_numbers([scoring_day(model)])[0]),
                         float(weeks.max()) if weeks.size else 0.0)
     return clock.weeks(end + weeks * 7.0) - clock.weeks(end)
 
@@ -118,7 +143,7 @@ def index(model, after=None) -> pd.DataFrame:
     s = getattr(model, "season_", None)
     if after is None and not s:
         return pd.DataFrame({"day": day, "date": "", "multiplier": 1.0, "low": 1.0, "high": 1.0})
-    start = int(day_numbers([after if after is not None else s["end"]])[0])
+    start = int(day_numbers([after if after is not None else scoring_day(model)])[0])
     dates = pd.Series((start + day).astype("datetime64[D]")).dt.strftime("%Y-%m-%d")
     if not s:
         return pd.DataFrame({"day": day, "date": dates, "multiplier": 1.0, "low": 1.0, "high": 1.0})

@@ -87,7 +87,7 @@ def rfm_as_of(path: str | Path, spec: DataSpec, as_of: str | None = None, label:
     of ``path`` read by ``spec``, as :func:`prepare` builds ``rfm``, as of ``as_of`` (a log: default
     its last purchase day, later rows dropped; a snapshot: the analysis date, default latest
     ``last_order_date`` + ``spec.analysis_offset_days``); with ``attributes`` also the columns of
-    the ``customers`` table :func:`prepare` builds."""
+    the ``customers`` table :func:`prepare` builds. A log's table says its day in ``attrs["as_of"]``."""
     if spec.source == "flo":
         out = _snapshot(Path(path), spec, as_of, str(path) if label is None else label)
         return out.rfm.merge(out.customers, on="customer_id", how="left") if attributes else out.rfm
@@ -96,8 +96,11 @@ def rfm_as_of(path: str | Path, spec: DataSpec, as_of: str | None = None, label:
         raise DataError(f"{str(path) if label is None else label}: no purchase on or before {as_of}; expected an "
                         "as-of date on or after the first purchase")
     daily = rfm.daily_purchases(tx)
-    table = rfm.rfm(daily, as_of or daily["date"].max())
-    return table.merge(first_purchase(tx, daily, table), on="customer_id") if attributes else table
+    day = pd.Timestamp(as_of or daily["date"].max())
+    table = rfm.rfm(daily, day)
+    table = table.merge(first_purchase(tx, daily, table), on="customer_id") if attributes else table
+    table.attrs["as_of"] = str(day.date())  # the day T is measured to (a season scores from it)
+    return table
 
 
 def _snapshot(path: Path, spec: DataSpec, analysis_date: str | None, label: str) -> Prepared:

@@ -11,8 +11,10 @@ def run_name(data_label: str, hyperparameters: dict) -> str:
     6-month CLV at 1%`` (MLflow's runs list cuts long names at the end)."""
     h = hyperparameters
     names = covariates.names(h.get("covariates") or {})
+    season = (h.get("season") or {}).get("shape", "none")
     return (f"{purchase_model(h['purchases']).title}, penalizers {h['purchases_penalizer']:g}/{h['spend_penalizer']:g}, "
-            f"{spend_model(h['spend']).title}{', covariates ' + '+'.join(names) if names else ''}, {data_label}, "
+            f"{spend_model(h['spend']).title}{', covariates ' + '+'.join(names) if names else ''}"
+            f"{', season ' + season if season != 'none' else ''}, {data_label}, "
             f"{h['clv_months']:g}-month CLV at {h['discount_rate']:.2%}".replace(".00%", "%"))
 
 
