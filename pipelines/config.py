@@ -59,6 +59,7 @@ SCHEMA: dict[str, Key] = {
     "data.capping.multiplier": number(0, 100),
     "data.analysis_date": day(optional=True),
     "data.analysis_offset_days": number(0, 3650, integer=True),
+    "data.calendar": optional_repo_path(),
     "data.customers.path": optional_repo_path(),
     "data.customers.id_col": text(),
     "model.purchases.kind": choice(*PURCHASE_MODELS),
@@ -122,7 +123,7 @@ def _cross_checks(p: dict) -> None:
     if p["data.customers.path"] is not None and not p["data.customers.path"].startswith("data/attributes/"):
         raise ConfigError(f"data.customers.path = {p['data.customers.path']!r}: expected a file in data/attributes/ (the "
                           "folder stage prepare depends on): move it there and `dvc add` it")
-    if p["model.season.shape"] != "none":
+    if p["model.season.shape"] != "none" or p["data.calendar"] is not None:
         _season_checks(p, covariates)
     if p["data.first_purchase"] and p["data.source"] == "flo":
         raise ConfigError(f"data.first_purchase = {p['data.first_purchase']!r}: a FLO snapshot has no purchase log; "
@@ -175,7 +176,11 @@ def _cross_checks(p: dict) -> None:
 
 def _season_checks(p: dict, covariates: list[str]) -> None:
     """A season needs purchase days (a transaction log on pandas) and a model whose dropout happens at purchases."""
-    shape = f"model.season.shape = {p['model.season.shape']!r}"
+    shape = (f"model.season.shape = {p['model.season.shape']!r}" if p["data.calendar"] is None
+             else f"data.calendar = {p['data.calendar']!r}")
+    if p["data.calendar"] is not None and not p["data.calendar"].startswith("data/attributes/"):
+        raise ConfigError(f"{shape}: expected a file in data/attributes/ (the folder the stages depend on): move it "
+                          "there and `dvc add` it")
     if p["data.source"] == "flo":
         raise ConfigError(f"{shape}: a FLO snapshot has no purchase days; use a transaction log")
     if p["engine.kind"] == "spark":

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import pandas as pd
 
-from cltv import covariates, hyperparameters
+from cltv import covariates, hyperparameters, season
 from pipelines.common import ROOT
 
 
 def model_params(p: dict) -> dict:
     """``CLTVModel`` keyword arguments: ``model.*`` as composed, mapped by
     :func:`cltv.hyperparameters.from_config`; whether the monetary value includes the first order
-    follows the data (:func:`cltv.hyperparameters.monetary_includes_first`)."""
+    follows the data (:func:`cltv.hyperparameters.monetary_includes_first`); the season's events
+    come from ``data.calendar``."""
     d = p["data"]
-    return hyperparameters.from_config(
+    kwargs = hyperparameters.from_config(
         p["model"], monetary_includes_first=hyperparameters.monetary_includes_first(d["source"], d["seed_compatible"]))
+    if d.get("calendar"):  # calendar covariates: the season's events, from their table
+        kwargs["season"] = {**kwargs["season"], "events": season.read_calendar(ROOT / d["calendar"])}
+    return kwargs
 
 
 def with_attributes(p: dict, table: pd.DataFrame) -> pd.DataFrame:

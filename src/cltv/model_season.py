@@ -30,7 +30,7 @@ def check(setting: dict | None, purchases: type, covariates: dict) -> Season | N
         return None
     unknown = sorted(set(setting) - {"shape", "harmonics", "events"})
     if unknown:
-        raise ConfigError(f"model.season: unknown key(s) {unknown}; expected shape, harmonics")
+        raise ConfigError(f"model.season: unknown key(s) {unknown}; expected shape, harmonics, events")
     season = Season(setting.get("shape", "none"), int(setting.get("harmonics", 2)), setting.get("events") or {})
     if not season.active:
         return None
@@ -62,6 +62,11 @@ def fit(model, season: Season, rfm: pd.DataFrame, weight, purchase_days: pd.Data
         raise DataError(f"model.season.shape = {season.shape!r}: the fitted purchases span {span} days up to "
                         f"{pd.Timestamp(end).date()}; a yearly shape needs at least one full year ({YEAR} days): "
                         "use a longer calibration period or model.season.shape=none")
+    if season.events:  # an event must happen in the fitted period to be estimated
+        w = Season(events=season.events).features(np.arange(int(first.min()), end_day + 1))
+        if absent := [n for n, col in zip(season.events, w.T) if not col.any()]:
+            raise DataError(f"data.calendar: event(s) {absent} have no day from {first.min().astype('datetime64[D]')} "
+                            f"to {pd.Timestamp(end).date()}, the fitted period; remove them or extend the period")
     plain = model.purchases_
     fitted, delta, covariance, result = seasonal.fit(plain, x, first, last, end_day, season, repeat)
     if fitted is None:

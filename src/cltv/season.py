@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError, ModelError
+from .errors import ConfigError, DataError, ModelError
 from .numeric import matvec
 
 SHAPES = ("none", "months", "fourier")
@@ -98,6 +98,38 @@ class Season:
                                                          for k, days in (d.get("events") or {}).items()})
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise ModelError(f"season: malformed ({exc}); expected the model JSON cltv wrote") from None
+
+
+MAX_EVENTS = 20
+
+
+def read_calendar(path) -> dict[str, dict[str, float]]:
+    """A calendar table (CSV or Parquet): a ``date`` column (one row per day) and one numeric column
+    per event (a promotion's 0/1, a price cut's depth): event -> {ISO day: value} of its non-zero
+    days. One line naming the file, the column and the rows for a problem."""
+    from .data.files import LINE, read_table
+
+    raw = read_table(path, expected="a header row with date and event columns, one row per day")
+    lines = raw[LINE].to_numpy()
+    events = [c for c in raw.columns if c not in (LINE, "date")]
+    if "date" not in raw.columns or not events or len(events) > MAX_EVENTS:
+        raise DataError(f"{path}: expected a 'date' column and 1 to {MAX_EVENTS} event columns; columns: "
+                        f"{[c for c in raw.columns if c != LINE][:25]}")
+    days = pd.to_datetime(raw["date"].astype(str).str.strip(), format="ISO8601", errors="coerce")
+    if (bad := days.isna().to_numpy()).any():
+        raise DataError(f"{path}: column 'date': unparseable date at line(s) {list(lines[bad][:5])}; expected "
+                        "YYYY-MM-DD")
+    if (twice := days.duplicated().to_numpy()).any():
+        raise DataError(f"{path}: column 'date': {days[twice].iloc[0].date()} listed twice (line {lines[twice][0]}); "
+                        "expected one row per day")
+    out = {}
+    for name in events:
+        values = pd.to_numeric(raw[name], errors="coerce").to_numpy(dtype=float)
+        if (bad := ~np.isfinite(values)).any():
+            raise DataError(f"{path}: column {name!r}: not a number at line(s) {list(lines[bad][:5])}; expected a "
+                            "value on every day (0 when the event does not happen)")
+        out[str(name)] = {str(d.date()): float(v) for d, v in zip(days, values) if v != 0.0}
+    return out
 
 
 def histories(daily: pd.DataFrame, end) -> tuple[np.ndarray, ...]:
