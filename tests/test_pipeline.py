@@ -519,6 +519,27 @@ def test_a_seasonal_log_is_fitted_with_its_season_and_forecasts_the_christmas_qu
     got = pd.read_parquet(repo / "season_scores.parquet").set_index("customer_id")
     want = pd.read_parquet(repo / "outputs/scores.parquet").set_index("customer_id")
     np.testing.assert_allclose(got.loc[want.index, "clv"], want["clv"], rtol=1e-12)
+    assert set(got["scoring_date"]) == {"2022-12-31"}
     sh(repo, *score, "--as-of", "2022-06-30", env={"MLFLOW_TRACKING_URI": uri})  # the summer before: scored from it
     early = pd.read_parquet(repo / "season_scores.parquet").set_index("customer_id")
-    assert early["T"].max() < got["T"].max() and early["expected_purchases_3m"].sum() > 0
+    assert early["T"].max() < got["T"].max() and set(early["scoring_date"]) == {"2022-06-30"}
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    try:  # the served model says which day it scores from: the training end
+        served = mlflow.pyfunc.load_model(f"runs:/{runs(repo)[-1].info.run_id}/model").predict(
+            pd.read_parquet(repo / "data/rfm.parquet").head(5))
+    finally:
+        mlflow.set_tracking_uri(None)
+    assert list(served["scoring_date"]) == ["2022-12-31"] * 5
+    table = pd.read_parquet(repo / "data/rfm.parquet").head(5)
+    mlflow.set_tracking_uri(uri)
+    try:  # a request may name its own day; a bad one is refused in one line
+        model = mlflow.pyfunc.load_model(f"runs:/{runs(repo)[-1].info.run_id}/model")
+        later = model.predict(table.assign(scoring_date="2023-03-31"))
+        with pytest.raises(mlflow.exceptions.MlflowException, match="column 'scoring_date': 'soon' is not a date"):
+            model.predict(table.assign(scoring_date="soon"))
+    finally:
+        mlflow.set_tracking_uri(None)
+    assert list(later["scoring_date"]) == ["2023-03-31"] * 5
+    assert later["expected_purchases_3m"].sum() != served["expected_purchases_3m"].sum()

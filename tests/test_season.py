@@ -1,6 +1,8 @@
 """The season (cltv.season, cltv.models.seasonal): calendar columns, an exact gradient, the model
 without a season at delta = 0, and a seasonal profile drawn by the log generator coming back,
 with the Christmas quarter forecast that the model without a season misses."""
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -109,6 +111,14 @@ def test_cltv_model_with_a_season_predicts_from_its_scoring_day_and_round_trips(
     # scored from another day: the same histories measured to a spring day expect fewer purchases
     spring = model_season.on(model, "2023-03-31").expected_purchases(ch, 3.0).sum()
     assert spring < model.expected_purchases(ch, 3.0).sum() * 0.8
+    # the tracking plot follows the season: the cohort's cumulative repeat purchases at the end
+    from cltv.fit_tables import calibration_histogram, cumulative_repeat
+
+    track = cumulative_repeat(pd.concat([calibration, holdout]), model, "2022-09-30", "2022-12-31", ch)
+    end = track.iloc[-1]
+    assert abs(end["model"] / end["actual"] - 1) < 0.03, end
+    hist = calibration_histogram(ch, model)
+    assert abs(hist["expected"].sum() - len(ch)) < 1e-6 and abs(hist["expected"][0] / hist["observed"][0] - 1) < 0.05
     year = model_season.index(model)
     assert len(year) == 365 and year.loc[year["date"].str[5:7] == "11", "multiplier"].min() > 1.3
     assert (year["low"] < year["multiplier"]).all() and (year["multiplier"] < year["high"]).all()
@@ -127,3 +137,33 @@ def test_a_season_is_refused_where_it_cannot_apply(christmas):
     short = calibration[calibration["date"] <= "2021-10-31"]
     with pytest.raises(DataError, match="span 303 days up to 2021-10-31; a yearly shape needs at least one full year"):
         CLTVModel(season={"shape": "months"}).fit(rfm.rfm(short, "2021-10-31"), purchase_days=short, end="2021-10-31")
+
+
+def test_a_calendar_event_comes_back_and_a_bad_calendar_is_one_line(tmp_path):
+    """Purchase rates doubled on the first day of every month (a promotion in data.calendar) and
+    +60 % in November and December: both come back from two simulated years."""
+    from cltv.errors import DataError
+    from cltv.model import CLTVModel
+    from cltv.season import read_calendar
+
+    firsts = pd.date_range("2021-01-01", "2022-12-01", freq="MS")
+    pd.DataFrame({"date": pd.date_range("2021-01-01", "2022-12-31").strftime("%Y-%m-%d"), "promo": 0}).assign(
+        promo=lambda t: t["date"].isin(firsts.strftime("%Y-%m-%d")).astype(int)).to_csv(tmp_path / "cal.csv", index=False)
+    events = read_calendar(tmp_path / "cal.csv")
+    assert list(events) == ["promo"] and len(events["promo"]) == 24
+    promo_days = day_numbers(firsts)
+    log = simulate_transactions(20_000, start="2021-01-01", end="2022-12-31", acquisition_weeks=26, seed=7,
+                                season=lambda d: monthly(PROFILE)(d) * np.where(np.isin(d, promo_days), 2.0, 1.0))
+    daily = rfm.daily_purchases(log)
+    model = CLTVModel(season={"shape": "months", "events": events}).fit(
+        rfm.rfm(daily, "2022-12-31"), purchase_days=daily, end="2022-12-31")
+    names, delta = model.season_["names"], np.array(model.season_["delta"])
+    assert names[-1] == "promo" and abs(np.exp(delta[-1]) - 2.0) < 0.2, np.exp(delta[-1])
+    november = Clock(Season("months"), delta[:11], day_numbers(["2022-11-15"])[0], day_numbers(["2022-11-16"])[0]).s[0]
+    assert abs(november / np.exp(np.mean(np.r_[delta[:11], -delta[:11].sum()])) - 1.479) < 0.15
+    for text, words in [("date,promo\n2021-01-01,1\n2021-01-01,0\n", "2021-01-01 listed twice (line 3)"),
+                        ("date,promo\n2021-01-01,yes\n", "column 'promo': not a number at line 2"),
+                        ("day,promo\n2021-01-01,1\n", "expected a 'date' column and 1 to 20 event columns")]:
+        (tmp_path / "bad.csv").write_text(text)
+        with pytest.raises(DataError, match=re.escape(words)):
+            read_calendar(tmp_path / "bad.csv")

@@ -1,7 +1,8 @@
 """The evaluation's plot tables of a fitted :class:`cltv.model.CLTVModel` and the chi-square of
 its calibration histogram: customers by repeat purchases (observed vs expected), holdout
 purchases by calibration frequency, cumulative repeat purchases, and P(alive) and expected
-purchases over frequency x recency. Times in weeks. With covariates, the population figures sum
+purchases over frequency x recency. Times in weeks (with a season, the model's ages and horizons
+in operational weeks, :mod:`cltv.model_season`). With covariates, the population figures sum
 each covariate row's model over its customers (:func:`cltv.model_effects.groups`).
 """
 from __future__ import annotations
@@ -10,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import model_effects, numeric
+from . import model_effects, model_season, numeric
 from .schema import DAYS_PER_WEEK
 
 HISTOGRAM_CELLS = 8  # 0, 1, ..., 6 and 7+ repeat purchases
@@ -22,8 +23,9 @@ def calibration_histogram(ch: pd.DataFrame, model) -> pd.DataFrame:
     covariate row)."""
     last = HISTOGRAM_CELLS - 1
     expected = np.zeros(last)
+    T = model_season.clocked(model, ch)["T"].to_numpy(dtype=float)  # with a season: operational weeks
     for one, idx in model_effects.groups(model, ch):  # with covariates: per covariate row, summed
-        ages, counts = np.unique(ch["T"].to_numpy(dtype=float)[idx], return_counts=True)
+        ages, counts = np.unique(T[idx], return_counts=True)
         expected += [numeric.dot(one.purchases_.prob_n_purchases(ages, k), counts.astype(float)) for k in range(last)]
     expected = [*expected.tolist(), len(ch) - sum(expected.tolist())]
     observed = np.bincount(np.minimum(ch["frequency"].to_numpy(), last), minlength=HISTOGRAM_CELLS)
@@ -70,7 +72,7 @@ def cumulative_repeat(daily: pd.DataFrame, model, calibration_end, observation_e
     for one, idx in model_effects.groups(model, ch) if model.designs_ else [(model, None)]:
         s, counts = np.unique(first if idx is None else first[cohort.index.isin(ch["customer_id"].iloc[idx])],
                               return_counts=True)
-        age = np.clip(weeks[:, None] - s[None, :], 0.0, None)
+        age = model_season.ages(model, start, weeks, s)  # with a season: operational weeks
         zeros = np.zeros_like(age)
         expected += numeric.matvec(one.purchases_.expected_purchases(age, zeros, zeros, zeros), counts)
     return pd.DataFrame({
@@ -97,7 +99,10 @@ def frequency_recency_grid(model, T: float, months: float, cells: int = 12) -> p
     keep = (x > 0) | (tx == 0)
     x, tx = x[keep], tx[keep]
     age = np.full_like(x, T)
+    op = model_season.clocked(model, pd.DataFrame({"recency": tx, "T": age}))  # with a season: operational weeks
+    ahead = model_season.ahead(model, [months * model.horizon_weeks_per_month])[0]
+    op_tx, op_age = op["recency"].to_numpy(), op["T"].to_numpy()
     return pd.DataFrame({
-        "frequency": x.astype("int64"), "recency": tx, "p_alive": model.purchases_.prob_alive(x, tx, age),
-        "expected_purchases": model.purchases_.expected_purchases(months * model.horizon_weeks_per_month, x, tx, age),
+        "frequency": x.astype("int64"), "recency": tx, "p_alive": model.purchases_.prob_alive(x, op_tx, op_age),
+        "expected_purchases": model.purchases_.expected_purchases(ahead, x, op_tx, op_age),
     })

@@ -140,6 +140,18 @@ def ahead(model, weeks: np.ndarray) -> np.ndarray:
     return clock.weeks(end + weeks * 7.0) - clock.weeks(end)
 
 
+def ages(model, start: pd.Timestamp, weeks: np.ndarray, firsts: np.ndarray) -> np.ndarray:
+    """Weeks from each first purchase (``firsts``, weeks after day ``start``) to each of ``weeks``
+    (weeks after ``start``), 0 before it: operational weeks with a season, else calendar weeks."""
+    if not getattr(model, "season_", None):
+        return np.clip(weeks[:, None] - firsts[None, :], 0.0, None)
+    day0 = int(day_numbers([start])[0])
+    clock = Clock(Season.from_dict(model.season_["season"]), np.array(model.season_["delta"]), day0,
+                  day0 + int(np.ceil(7.0 * max(float(np.max(weeks)), 0.0))) + 2)
+    at = clock.weeks(day0 + 7.0 * np.asarray(weeks, dtype=float))
+    return np.clip(at[:, None] - clock.weeks(day0 + 7.0 * np.asarray(firsts, dtype=float))[None, :], 0.0, None)
+
+
 def index(model, after=None) -> pd.DataFrame:
     """The fitted multiplier ``s`` on each of the 365 days after ``after`` (default: the scoring
     day): ``day`` (1 = the day after), ``date``, ``multiplier`` and its 95 % band ``low``, ``high``

@@ -107,7 +107,7 @@ def read_calendar(path) -> dict[str, dict[str, float]]:
     """A calendar table (CSV or Parquet): a ``date`` column (one row per day) and one numeric column
     per event (a promotion's 0/1, a price cut's depth): event -> {ISO day: value} of its non-zero
     days. One line naming the file, the column and the rows for a problem."""
-    from .data.files import LINE, read_table
+    from .data.files import LINE, lines_text, read_table
 
     raw = read_table(path, expected="a header row with date and event columns, one row per day")
     lines = raw[LINE].to_numpy()
@@ -117,8 +117,7 @@ def read_calendar(path) -> dict[str, dict[str, float]]:
                         f"{[c for c in raw.columns if c != LINE][:25]}")
     days = pd.to_datetime(raw["date"].astype(str).str.strip(), format="ISO8601", errors="coerce")
     if (bad := days.isna().to_numpy()).any():
-        raise DataError(f"{path}: column 'date': unparseable date at line(s) {list(lines[bad][:5])}; expected "
-                        "YYYY-MM-DD")
+        raise DataError(f"{path}: column 'date': unparseable date at {lines_text(lines[bad])}; expected YYYY-MM-DD")
     if (twice := days.duplicated().to_numpy()).any():
         raise DataError(f"{path}: column 'date': {days[twice].iloc[0].date()} listed twice (line {lines[twice][0]}); "
                         "expected one row per day")
@@ -126,8 +125,8 @@ def read_calendar(path) -> dict[str, dict[str, float]]:
     for name in events:
         values = pd.to_numeric(raw[name], errors="coerce").to_numpy(dtype=float)
         if (bad := ~np.isfinite(values)).any():
-            raise DataError(f"{path}: column {name!r}: not a number at line(s) {list(lines[bad][:5])}; expected a "
-                            "value on every day (0 when the event does not happen)")
+            raise DataError(f"{path}: column {name!r}: not a number at {lines_text(lines[bad])}; expected a value "
+                            "on every day (0 when the event does not happen)")
         out[str(name)] = {str(d.date()): float(v) for d, v in zip(days, values) if v != 0.0}
     return out
 

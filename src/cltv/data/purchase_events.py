@@ -13,9 +13,11 @@ uniform events, J ~ Geometric(p).
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from ..models.bgnbd import Params
 from ..models.gamma_gamma import GGParams
+from ..schema import DAYS_PER_WEEK
 
 
 def customers(n: int, bgnbd: Params, gg: GGParams, T: np.ndarray, rng: np.random.Generator):
@@ -88,3 +90,17 @@ def group_params(bgnbd: Params, gg: GGParams, table, effects: dict | None) -> tu
         z = {p: np.array([values[c] for c in e]) for p, e in effects.items()}
         out.append((buy.at(z).values, spend.at(z).values))
     return group.ravel(), out
+
+
+def calendar_clock(season, start: pd.Timestamp, earliest: float, horizon: float):
+    """``(to operational, to calendar)`` week maps (weeks since ``start``) of the multiplier
+    ``season`` of day numbers, over the days from ``earliest`` to ``horizon`` weeks; None without."""
+    if season is None:
+        return None
+    day0 = int(np.floor(earliest * DAYS_PER_WEEK)) - 1
+    days = np.arange(day0, int(np.ceil(horizon * DAYS_PER_WEEK)) + 2)
+    base = (start - pd.Timestamp("1970-01-01")).days
+    cumulative = np.concatenate([[0.0], np.cumsum(season(days + base))]) / DAYS_PER_WEEK
+    grid = np.arange(day0, day0 + len(cumulative)) / DAYS_PER_WEEK
+    return (lambda weeks: np.interp(weeks, grid, cumulative) - np.interp(0.0, grid, cumulative),
+            lambda op: np.interp(op + np.interp(0.0, grid, cumulative), cumulative, grid))

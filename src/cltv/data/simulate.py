@@ -13,7 +13,7 @@ from ..models import purchase_model, spend_model
 from ..models.bgnbd import Params
 from ..models.gamma_gamma import GGParams
 from ..schema import DAYS_PER_WEEK
-from .purchase_events import group_params, grouped_events, lexsort_order, purchase_events
+from .purchase_events import calendar_clock, group_params, grouped_events, lexsort_order, purchase_events
 
 
 def simulate_rfm(
@@ -123,20 +123,6 @@ def monthly(profile: dict[int, float]):
     table = np.array([profile.get(m, 1.0) for m in range(1, 13)], dtype=float)
     return lambda days: table[np.asarray(days, dtype="int64").astype("datetime64[D]").astype("datetime64[M]")
                               .astype("int64") % 12]
-
-
-def calendar_clock(season, start: pd.Timestamp, earliest: float, horizon: float):
-    """``(to operational, to calendar)`` week maps (weeks since ``start``) of the multiplier
-    ``season`` of day numbers, over the days from ``earliest`` to ``horizon`` weeks; None without."""
-    if season is None:
-        return None
-    day0 = int(np.floor(earliest * DAYS_PER_WEEK)) - 1
-    days = np.arange(day0, int(np.ceil(horizon * DAYS_PER_WEEK)) + 2)
-    base = (start - pd.Timestamp("1970-01-01")).days
-    cumulative = np.concatenate([[0.0], np.cumsum(season(days + base))]) / DAYS_PER_WEEK
-    grid = np.arange(day0, day0 + len(cumulative)) / DAYS_PER_WEEK
-    return (lambda weeks: np.interp(weeks, grid, cumulative) - np.interp(0.0, grid, cumulative),
-            lambda op: np.interp(op + np.interp(0.0, grid, cumulative), cumulative, grid))
 
 
 # ------------------------------------------------------------------------------------ FLO

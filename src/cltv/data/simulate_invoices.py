@@ -25,7 +25,7 @@ import pandas as pd
 from ..models.bgnbd import Params
 from ..models.gamma_gamma import GGParams
 from ..schema import DAYS_PER_WEEK
-from .purchase_events import purchase_events
+from .purchase_events import calendar_clock, purchase_events
 
 COUNTRIES = ["United Kingdom", "Germany", "France"]
 COUNTRY_SHARES = [0.8, 0.12, 0.08]
@@ -35,7 +35,7 @@ PRICE_STEP = 0.25
 def simulate_invoices(n: int, bgnbd: Params = (0.243, 4.414, 0.793, 2.426), gg: GGParams = (6.25, 3.74, 15.44),
                       start: str = "2020-01-01", end: str = "2021-06-30", timezone: str = "Europe/Istanbul",
                       acquisition_weeks: float = 12.0, guest_share: float = 0.05, cancel_share: float = 0.04,
-                      seed: int = 0, full_cancel_share: float = 0.01, history_weeks: float = 0.0
+                      seed: int = 0, full_cancel_share: float = 0.01, history_weeks: float = 0.0, season=None
                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(lines, ledger)``: the export's invoice lines, and the generator's own ledger of the
     customers' purchase lines (guests left out) as they are in the export: ``customer_id``,
@@ -45,11 +45,15 @@ def simulate_invoices(n: int, bgnbd: Params = (0.243, 4.414, 0.793, 2.426), gg: 
     ``cancellations.treatment: drop``, ``net_amount`` under ``net``. ``cancel_share``: the share
     of lines cancelled in part (of those with quantity >= 2), ``full_cancel_share``: of orders
     cancelled in full. ``history_weeks``: first purchases uniform over (-history_weeks,
-    acquisition_weeks) weeks after ``start``, the export holding those from ``start`` on."""
+    acquisition_weeks) weeks after ``start``, the export holding those from ``start`` on. ``season``:
+    a calendar multiplier of every purchase rate (as :func:`cltv.data.simulate.simulate_transactions`)."""
     rng = np.random.default_rng(seed)
     start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
     horizon = (end_ts - start_ts) / pd.Timedelta(days=DAYS_PER_WEEK)
-    who, when, spend = purchase_events(rng.uniform(-history_weeks, acquisition_weeks, n), horizon, bgnbd, gg, rng)
+    first = rng.uniform(-history_weeks, acquisition_weeks, n)
+    clock = calendar_clock(season, start_ts, first.min(), horizon) or (lambda weeks: weeks, None)
+    who, when, spend = purchase_events(clock[0](first), clock[0](horizon), bgnbd, gg, rng)
+    when = when if clock[1] is None else clock[1](when)
     seen = when >= 0.0  # the export's window
     who, when, spend = who[seen], when[seen], spend[seen]
     ids = np.array([f"{i + 12346}" for i in range(n)], dtype=object)  # numeric-looking ids, as real exports have

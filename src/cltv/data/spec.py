@@ -22,7 +22,7 @@ from .transactions import LogSpec
 
 SOURCES = ("transactions", "flo")  # CDNOW is a transaction log (data/raw/transactions.csv)
 PER_RUN = ("path", "cdnow_file", "calibration_end", "observation_end", "analysis_date", "acquired_after",
-           "customers")  # not rules of reading the log (customers: the attributes table, data.customers.*)
+           "customers", "calendar")  # not rules of reading the log (the attributes and calendar tables)
 CHOICES = {"cancellations": ("drop", "net"), "missing_customer": ("error", "drop"), "nonpositive": ("keep", "drop")}
 #: DataSpec field -> its key in ``data.*`` (a dotted key is nested)
 KEYS = {"source": "source", "customer_col": "customer_col", "date_col": "date_col", "amount_col": "amount_col",

@@ -6,7 +6,9 @@ code. Nothing is pickled; loading rebuilds the model from the JSON.
 
 Request columns (one row per customer) are those of the RFM table (:mod:`cltv.schema`):
 optional ``customer_id`` (text; a whole number is read as its digits), ``frequency``, ``recency``,
-``T`` (weeks) and ``monetary_value``, and a model's covariate columns. The signature declares
+``T`` (weeks) and ``monetary_value``, and a model's covariate columns; a model with a season
+also reads an optional ``scoring_date`` (one day per request; default the training end), the day
+the histories are measured to, and answers it in ``scoring_date``. The signature declares
 the output, and for a model with covariates the request columns as MLflow ``Any`` values
 (:func:`signature`): MLflow passes the values as sent (integers, floats, a text such as ``"1_000"``) and the one check,
 :func:`cltv.schema.validate_rfm`, decides, in a Python call, a JSON, CSV or Parquet request, a
@@ -41,6 +43,7 @@ from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types.schema import AnyType, ColSpec, Schema
 
+from .. import model_season
 from ..errors import DataError
 from ..model import CLTVModel
 from ..schema import RFM_COLUMNS, SEGMENT_SPAN, RFMError, interval_columns, rows, score_columns
@@ -67,6 +70,8 @@ def score(model: CLTVModel, request: pd.DataFrame, max_rows: int | None = None) 
     if max_rows is not None and isinstance(request, pd.DataFrame) and len(request) > max_rows:
         raise RequestError(f"the request has {len(request):,} rows; send at most {max_rows:,} rows per request "
                            "(batch scoring, `cltv score`, has no limit)")
+    if model.season_ and isinstance(request, pd.DataFrame) and "scoring_date" in request.columns:
+        model = model_season.on(model, _scoring_date(request["scoring_date"]))
     try:
         scores = model.predict(request)
     except (ValueError, FloatingPointError) as exc:
@@ -78,15 +83,31 @@ def score(model: CLTVModel, request: pd.DataFrame, max_rows: int | None = None) 
         bad |= ~np.isfinite(scores[column].to_numpy())
     if bad.any():
         raise RequestError(f"the model cannot score {rows(bad)}: values outside its numeric range")
+    if model.season_:  # the day the histories are measured to and the horizons start from
+        scores["scoring_date"] = model_season.scoring_day(model)
     return scores[(["customer_id"] if "customer_id" in scores.columns else []) + numbers + labels]
 
 
+def _scoring_date(values: pd.Series) -> pd.Timestamp:
+    """The one day of a request's ``scoring_date`` column (a model with a season reads the
+    histories at it); RequestError for several days or one that is not a date."""
+    days = pd.unique(values.astype(str).str.strip())
+    if len(days) != 1:
+        raise RequestError(f"column 'scoring_date': {len(days)} different days; send one day per request")
+    day = pd.to_datetime(days[0], format="ISO8601", errors="coerce")
+    if pd.isna(day):
+        raise RequestError(f"column 'scoring_date': {days[0][:40]!r} is not a date; expected YYYY-MM-DD")
+    return day
+
+
 def response_columns(model: CLTVModel) -> tuple[list[str], list[str]]:
-    """The numeric and the label columns of a response, in order."""
+    """The numeric and the label columns of a response, in order (a model with a season adds
+    ``scoring_date``, the training end its histories are read at)."""
+    dated = ["scoring_date"] if model.season_ else []
     if model.interval_level is None:
-        return score_columns(model.horizons_months), ["segment"]
+        return score_columns(model.horizons_months), ["segment", *dated]
     return ([*score_columns(model.horizons_months), *interval_columns(model.horizons_months, model.clv_months)],
-            ["segment", SEGMENT_SPAN])
+            ["segment", SEGMENT_SPAN, *dated])
 
 
 def signature(model: CLTVModel):
