@@ -42,12 +42,17 @@ def seconds(fit) -> tuple[float, object]:
     return time.perf_counter() - began, out
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(argv: list[str] | None, description: str = __doc__.splitlines()[0]) -> argparse.Namespace:
+    """The benchmark's options: ``--customers`` (default 1M), ``--seed``, ``--no-lifetimes``."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-lifetimes", action="store_true", help="skip lifetimes' fit (slow at 1M)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = arguments(argv)
 
     from cltv.model import CLTVModel
 

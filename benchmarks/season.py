@@ -11,28 +11,17 @@ which should stay at or below 5.
 """
 from __future__ import annotations
 
-import argparse
-import time
 
 import numpy as np
 
+from .covariates import arguments, seconds
 from .scale import machine
 
 PROFILE = {11: 1.6, 12: 1.6}
 
 
-def seconds(fit) -> tuple[float, object]:
-    began = time.perf_counter()
-    out = fit()
-    return time.perf_counter() - began, out
-
-
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--customers", type=int, default=1_000_000)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--no-lifetimes", action="store_true", help="skip lifetimes' fit (slow at 1M)")
-    args = parser.parse_args(argv)
+    args = arguments(argv, __doc__.splitlines()[0])
 
     from cltv.data import rfm
     from cltv.data.simulate import monthly, simulate_transactions
