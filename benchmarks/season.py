@@ -11,7 +11,6 @@ which should stay at or below 5.
 """
 from __future__ import annotations
 
-
 import numpy as np
 
 from .covariates import arguments, seconds

@@ -86,7 +86,6 @@ def main(p: dict) -> None:
         calibration = with_attributes(p, pd.read_parquet(ROOT / "data/calibration.parquet"))
         model = CLTVModel(**model_params(p)).fit(calibration)
         metrics, plots = evaluate_in_sample(calibration, model)
-        plots["season"] = model_season.index(model)  # a snapshot: no season, no dates
         metrics.update(model_effects.metrics(model))
         print(f"evaluate: in-sample chi2 {metrics['insample_chi2']:.1f} ({metrics['insample_chi2_dof']} d.f.), "
               f"customers without repeat purchase {metrics['zero_repeat_observed']:.0f} observed vs "
@@ -98,7 +97,7 @@ def main(p: dict) -> None:
             found, tables, deciles = one_origin(ch, daily, model, start, end, i == 0)
             rows.append(backtest.row(i, start, end, found))
             if i == 0:
-                metrics, plots = found, {**tables, "season": model_season.index(model, start)}
+                metrics, plots = found, tables
             print(f"evaluate: origin {i} {start.date()} -> {end.date()} ({found['customers']:,} customers): holdout "
                   f"purchases {found['holdout_purchases_actual']:.0f}, predicted {found['holdout_purchases_predicted']:.1f}; "
                   f"MAE {found['mae']:.4f} (baseline {found['baseline_mae']:.4f}); Gini {found['gini']:.3f}, top "

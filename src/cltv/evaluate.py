@@ -131,6 +131,7 @@ def evaluate_in_sample(rfm: pd.DataFrame, model: CLTVModel):
         "calibration_histogram": hist,
         "frequency_recency_grid": frequency_recency_grid(model, float(rfm["T"].max()), model.horizons_months[0]),
         "holdout_pit": pd.DataFrame(columns=PIT_COLUMNS),
+        "season": model_season.index(model),  # a snapshot: no season, no dates
     }
     return metrics, plots
 
@@ -229,5 +230,6 @@ def evaluate(ch: pd.DataFrame, daily: pd.DataFrame, model: CLTVModel, calibratio
         return metrics, {}
     grid = frequency_recency_grid(model, float(ch["T"].max()), model.horizons_months[0])
     plots = {"holdout_by_frequency": holdout_by_frequency(pred), "cumulative_repeat": cum,
-             "calibration_histogram": hist, "frequency_recency_grid": grid, "holdout_pit": pit}
+             "calibration_histogram": hist, "frequency_recency_grid": grid, "holdout_pit": pit,
+             "season": model_season.index(model, calibration_end)}
     return metrics, plots
