@@ -1,6 +1,7 @@
 """The season (cltv.season, cltv.models.seasonal): calendar columns, an exact gradient, the model
 without a season at delta = 0, and a seasonal profile drawn by the log generator coming back,
 with the Christmas quarter forecast that the model without a season misses."""
+import json
 import re
 
 import numpy as np
@@ -159,6 +160,12 @@ def test_a_calendar_event_comes_back_and_a_bad_calendar_is_one_line(tmp_path):
         rfm.rfm(daily, "2022-12-31"), purchase_days=daily, end="2022-12-31")
     names, delta = model.season_["names"], np.array(model.season_["delta"])
     assert names[-1] == "promo" and abs(np.exp(delta[-1]) - 2.0) < 0.2, np.exp(delta[-1])
+    model.save(tmp_path / "model.json")  # the events travel in the fitted season, not in the settings
+    again = CLTVModel.load(tmp_path / "model.json")
+    saved = json.loads((tmp_path / "model.json").read_text())
+    assert saved["hyperparameters"]["season"] == {"shape": "months", "harmonics": 2}
+    table = rfm.rfm(daily, "2022-12-31").head(500)
+    assert (again.predict(table)["clv"] == model.predict(table)["clv"]).all()
     november = Clock(Season("months"), delta[:11], day_numbers(["2022-11-15"])[0], day_numbers(["2022-11-16"])[0]).s[0]
     assert abs(november / np.exp(np.mean(np.r_[delta[:11], -delta[:11].sum()])) - 1.479) < 0.15
     for text, words in [("date,promo\n2021-01-01,1\n2021-01-01,0\n", "2021-01-01 listed twice (line 3)"),

@@ -33,7 +33,7 @@ def to_dict(model) -> dict:
             "interval_level": None if model.interval_level is None else float(model.interval_level),
             **({"covariates": {p: [str(c) for c in model.covariates.get(p, [])] for p in PROCESSES if model.covariates.get(p)}}
                if model.covariates and any(model.covariates.values()) else {}),  # none: the JSON as before
-            **({"season": dict(model.season)} if model.season_ else {}),
+            **({"season": {k: model.season_["season"][k] for k in ("shape", "harmonics")}} if model.season_ else {}),
         },
         "purchases": model.purchases_.to_dict(),
         "spend": model.spend_.to_dict(),
@@ -62,6 +62,8 @@ def from_dict(cls, d: dict):
                                                           d[part].get("effects")))
     model.designs_ = {p: Design.from_dict(v) for p, v in d.get("designs", {}).items()}
     model.season_ = d.get("season")
+    if model.season_:  # the events (data.calendar's) are in the fitted season, not in the settings
+        model.season = {**model.season, "events": model.season_["season"]["events"]}
     model.segment_cutoffs_ = [float(c) for c in d["segment_cutoffs"]]
     model.training_ = d.get("training", {})
     model.data_rules_ = d.get("data_rules")

@@ -53,6 +53,8 @@ def fit(model, season: Season, rfm: pd.DataFrame, weight, purchase_days: pd.Data
     if weight is not None:
         raise ConfigError("model.season: distinct weighted rows (engine=spark) do not carry purchase days yet; "
                           "use engine=pandas")
+    if "customer_id" not in rfm.columns:
+        raise ConfigError("model.season: the RFM table needs customer_id, to find each customer's purchase days")
     ids = set(rfm["customer_id"].astype(str))
     days = purchase_days[purchase_days["customer_id"].astype(str).isin(ids)]
     days = days[days["date"] <= pd.Timestamp(end)].sort_values(["customer_id", "date"], kind="stable")
