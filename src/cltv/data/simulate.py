@@ -246,7 +246,7 @@ def write_flo_csv(df: pd.DataFrame, path) -> None:
 def main(argv: list[str] | None = None) -> None:
     """``python -m cltv.data.simulate flo --customers N --seed S [--no-selection] --out FILE`` or
     ``python -m cltv.data.simulate invoices --customers N --seed S [--timezone TZ] [--acquisition-weeks W]
-    [--history-weeks H] [--bgnbd r,alpha,a,b] --out FILE``"""
+    [--history-weeks H] [--bgnbd r,alpha,a,b] [--start DAY --end DAY] [--season 11=1.6,12=1.6] --out FILE``"""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m cltv.data.simulate", description=main.__doc__)
@@ -266,13 +266,18 @@ def main(argv: list[str] | None = None) -> None:
     inv.add_argument("--history-weeks", type=float, default=0.0,
                      help="and over this many weeks before it: customers older than the export (left-censored)")
     inv.add_argument("--bgnbd", default="0.243,4.414,0.793,2.426", help="the true BG/NBD r,alpha,a,b (weeks)")
+    inv.add_argument("--start", default="2020-01-01", help="the export's first day")
+    inv.add_argument("--end", default="2021-06-30", help="the export's last day")
+    inv.add_argument("--season", default="", help="month=multiplier of every purchase rate, e.g. 11=1.6,12=1.6")
     inv.add_argument("--out", required=True, help=".csv, .csv.gz, .parquet or .xlsx (a sheet per year)")
     args = parser.parse_args(argv)
     if args.what == "invoices":
         from .simulate_invoices import simulate_invoices, write_invoices
 
-        lines, _ = simulate_invoices(args.customers, timezone=args.timezone, seed=args.seed,
-                                     acquisition_weeks=args.acquisition_weeks, history_weeks=args.history_weeks,
+        profile = {int(m): float(v) for m, v in (p.split("=") for p in args.season.split(",") if p)}
+        lines, _ = simulate_invoices(args.customers, timezone=args.timezone, seed=args.seed, start=args.start,
+                                     end=args.end, acquisition_weeks=args.acquisition_weeks,
+                                     history_weeks=args.history_weeks, season=monthly(profile) if profile else None,
                                      bgnbd=tuple(float(v) for v in args.bgnbd.split(",")))
         write_invoices(lines, args.out)
         print(f"wrote {len(lines):,} invoice lines of {args.customers:,} customers (and guests) to {args.out}")
