@@ -174,3 +174,13 @@ def test_a_calendar_event_comes_back_and_a_bad_calendar_is_one_line(tmp_path):
         (tmp_path / "bad.csv").write_text(text)
         with pytest.raises(DataError, match=re.escape(words)):
             read_calendar(tmp_path / "bad.csv")
+
+
+def test_the_invoice_generator_takes_a_season_from_the_command_line(tmp_path, capsys):
+    from cltv.data.simulate import main
+
+    main(["invoices", "--customers", "3000", "--seed", "2", "--start", "2021-01-01", "--end", "2022-12-31",
+          "--acquisition-weeks", "26", "--season", "11=1.6,12=1.6", "--out", str(tmp_path / "x.csv")])
+    assert "invoice lines of 3,000 customers" in capsys.readouterr().out
+    months = pd.to_datetime(pd.read_csv(tmp_path / "x.csv")["InvoiceDate"].str[:10]).dt.month.value_counts()
+    assert min(months[11], months[12]) > 1.3 * months[10]  # the peak, on a slowly falling base
