@@ -28,8 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..numeric import dot, matvec
-from .mle import solve_factor as solve
-from .mle import minimize_bfgs, solve_positive_definite
+from .mle import inverse_from_factor, minimize_bfgs, natural_covariance, solve_positive_definite
 from .tuples import distinct as distinct_rows
 
 PROCESSES = ("purchases", "dropout", "spend")  # the order of the effects in a parameter vector
@@ -186,14 +185,13 @@ def covariance(fitted, columns: tuple, designs: dict[str, np.ndarray], w: np.nda
 
     n, k = theta.size, len(model.param_names)
     if factor is not None:  # ``factor``: the Cholesky factor of the mean objective's Hessian at the optimum
-        columns_inv = [solve(factor, e) / total for e in np.eye(n)]
+        columns_inv = inverse_from_factor(factor, total)
     else:
         with np.errstate(all="ignore"):
             cols = [(gradient(theta + step * e) - gradient(theta - step * e)) / (2.0 * step) for e in np.eye(n)]
         hessian = (np.array(cols) + np.array(cols).T) / 2.0
         columns_inv = [solve_positive_definite(hessian, e) for e in np.eye(n)]
-    if any(c is None for c in columns_inv) or not np.all(np.isfinite(columns_inv)):
-        return None
-    jac = np.concatenate([np.exp(theta[:k]), np.ones(n - k)])  # d natural / d theta
-    cov = np.array(columns_inv) * np.multiply.outer(jac, jac)
-    return ((cov + cov.T) / 2.0).tolist()
+        if any(c is None for c in columns_inv):
+            return None
+    cov = natural_covariance(columns_inv, theta, k)
+    return None if cov is None else cov.tolist()

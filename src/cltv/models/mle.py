@@ -210,6 +210,24 @@ def solve_factor(low: list[list[float]], rhs: np.ndarray) -> np.ndarray:
     return np.array(out)
 
 
+def natural_covariance(inverse, theta: np.ndarray, k: int) -> np.ndarray | None:
+    """The covariance of (parameters in natural units, coefficients) from ``inverse``, the inverse
+    Hessian of the total negative log-likelihood in ``theta`` = (k log-parameters, coefficients),
+    by the delta method; None when it is not finite."""
+    inverse = np.asarray(inverse, dtype=float)
+    if not np.all(np.isfinite(inverse)):
+        return None
+    jac = np.concatenate([np.exp(theta[:k]), np.ones(theta.size - k)])  # d natural / d theta
+    cov = inverse * np.multiply.outer(jac, jac)
+    return (cov + cov.T) / 2.0
+
+
+def inverse_from_factor(factor: list[list[float]], total: float) -> np.ndarray:
+    """The inverse Hessian of a *total* objective from the Cholesky factor of its *mean*'s Hessian
+    (``OptimizeResult.hessian_factor`` of :func:`minimize_bfgs`), ``total`` the sum of the weights."""
+    return np.array([solve_factor(factor, e) for e in np.eye(len(factor))]) / total
+
+
 def covariance(gradient: Callable[[np.ndarray], np.ndarray], log_params: np.ndarray,
                step: float = 1e-4) -> np.ndarray | None:
     """Covariance of maximum-likelihood estimates in natural units: the inverse Hessian of the

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..numeric import dot
 from ..season import Clock, Season
-from .mle import minimize_bfgs, solve_factor
+from .mle import inverse_from_factor, minimize_bfgs, natural_covariance
 from .tuples import distinct
 
 
@@ -77,11 +77,8 @@ def fit(start, x, first, last, end: int, season: Season, repeat_days: np.ndarray
         return None, None, None, result
     k = len(model.param_names)
     theta = result.x
-    scale = np.concatenate([np.exp(theta[:k]), np.ones(theta.size - k)])  # d natural / d theta
-    covariance = None
-    if result.hessian_factor is not None:
-        inverse_h = np.array([solve_factor(result.hessian_factor, e) for e in np.eye(theta.size)]) / w.sum()
-        covariance = (inverse_h + inverse_h.T) / 2.0 * np.multiply.outer(scale, scale)
+    covariance = None if result.hessian_factor is None else natural_covariance(
+        inverse_from_factor(result.hessian_factor, w.sum()), theta, k)
     fitted = model(dict(zip(model.param_names, (float(v) for v in np.exp(theta[:k])))),
                    covariance=None if covariance is None else covariance[:k, :k])
     result.log_likelihood = -result.fun * w.sum()
