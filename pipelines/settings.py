@@ -21,6 +21,11 @@ def model_params(p: dict) -> dict:
     return kwargs
 
 
+def seasonal(p: dict) -> bool:
+    """Whether the model has a season: a yearly shape or calendar events (``data.calendar``)."""
+    return p["model"]["season"]["shape"] != "none" or p["data"]["calendar"] is not None
+
+
 def with_attributes(p: dict, table: pd.DataFrame) -> pd.DataFrame:
     """``table`` (one row per customer) with the attribute columns the covariates name, from
     data/customers.parquet (written by `prepare`); unchanged without covariates. Training,

@@ -11,7 +11,7 @@ from cltv.data.spec import DataSpec
 from cltv.model import CLTVModel
 from pipelines.common import ROOT, run
 from pipelines.engine import spark_session
-from pipelines.settings import model_params, with_attributes
+from pipelines.settings import model_params, seasonal, with_attributes
 
 
 def main(p: dict) -> None:
@@ -26,7 +26,7 @@ def main(p: dict) -> None:
     else:
         table = with_attributes(p, pd.read_parquet(ROOT / "data/rfm.parquet"))
         fitted = None if d["acquired_after"] is None else cohort.fitted(table, d["observation_end"], d["acquired_after"])
-        days = pd.read_parquet(ROOT / "data/daily.parquet") if p["model"]["season"]["shape"] != "none" else None
+        days = pd.read_parquet(ROOT / "data/daily.parquet") if seasonal(p) else None
         model = CLTVModel(**model_params(p)).fit(table, cohort=fitted, purchase_days=days, end=d["observation_end"])
     model.data_rules_ = DataSpec.from_config(p["data"]).to_dict()  # the rules prepare applied: cltv score uses them
     model.save(ROOT / "models/cltv_model.json")
@@ -34,7 +34,8 @@ def main(p: dict) -> None:
           f"segment cut-offs {model.segment_cutoffs_}")
     if model.season_:
         t = model.season_["test"]
-        print(f"train: season {p['model']['season']['shape']}: likelihood ratio {t['lr']:.1f} on {t['df']} d.f. "
+        print(f"train: season {model.season_['season']['shape']}"
+              f"{''.join(f' + {e}' for e in model.season_['season']['events'])}: likelihood ratio {t['lr']:.1f} on {t['df']} d.f. "
               f"(p = {t['p_value']:.3g}); " + ", ".join(f"{n} x{np.exp(d):.3g}" for n, d in
                                                        zip(model.season_["names"], model.season_["delta"])))
     for row in model_effects.effects_table(model).itertuples():

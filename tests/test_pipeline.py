@@ -489,7 +489,8 @@ def test_a_seasonal_log_is_fitted_with_its_season_and_forecasts_the_christmas_qu
     """Two simulated years with +60 % in November and December: `dvc exp run -S
     model.season.shape=months` fits the season (train's line, the model JSON, plots/season.csv,
     the report, the run name) and forecasts the Christmas quarter within 3 %, where the model
-    without a season falls short by more than 10 %; `cltv score` scores from its --as-of day."""
+    without a season falls short by more than 10 %; `cltv score` scores from its --as-of day; a
+    calendar of promotions alone (data.calendar, no shape) is fitted too."""
     from cltv.data.simulate import monthly, simulate_transactions
 
     log = simulate_transactions(20_000, start="2021-01-01", end="2022-12-31", acquisition_weeks=26, seed=5,
@@ -543,3 +544,10 @@ def test_a_seasonal_log_is_fitted_with_its_season_and_forecasts_the_christmas_qu
         mlflow.set_tracking_uri(None)
     assert list(later["scoring_date"]) == ["2023-03-31"] * 5
     assert later["expected_purchases_3m"].sum() != served["expected_purchases_3m"].sum()
+    calendar = pd.DataFrame({"date": pd.date_range("2021-01-01", "2022-12-31").strftime("%Y-%m-%d")})
+    calendar["promo"] = (calendar["date"].str[8:] == "01").astype(int)  # calendar covariates alone: no shape
+    calendar.to_csv(repo / "data/attributes/promotions.csv", index=False)
+    sh(repo, "dvc", "add", "data/attributes/promotions.csv")
+    commit(repo, "a calendar of promotions, tracked by DVC")
+    events = sh(repo, "dvc", "exp", "run", *args, "-S", "data.calendar=data/attributes/promotions.csv")
+    assert "train: season none + promo: likelihood ratio" in events.stdout and "promo x" in events.stdout
