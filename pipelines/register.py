@@ -51,8 +51,8 @@ def main(p: dict) -> None:
             tags={"mlflow.source.git.commit": commit, "cltv.git_commit": commit, "cltv.git_dirty": str(dirty).lower(),
                   "cltv.data_path": d["path"], "cltv.warnings": "; ".join(fit_warnings(metrics, model)) or "none",
                   **({"dvc.exp_name": os.environ["DVC_EXP_NAME"]} if os.environ.get("DVC_EXP_NAME") else {})},
-            series={f"backtest.{k}": origins[k].tolist() for k in backtest.columns(origins.to_dict("records"))
-                    if k in backtest.FIGURES + backtest.COVARIATE_FIGURES + backtest.SEASON_FIGURES},
+            series={f"backtest.{k}": origins[k].tolist() for k in
+                    backtest.FIGURES + backtest.COVARIATE_FIGURES + backtest.SEASON_FIGURES if k in origins.columns},
             baseline_losses=backtest.baseline_losses(origins, reg["champion_metric"]) if len(origins) else [])
         where = registry.Registry(uri, reg["experiment"], reg["model_name"], reg["champion_metric"],
                                   CHAMPION_METRICS[reg["champion_metric"]], root / "mlruns" if uri.startswith("sqlite:")
