@@ -175,7 +175,7 @@ def _cross_checks(p: dict) -> None:
 
 
 def _season_checks(p: dict, covariates: list[str]) -> None:
-    """A season needs purchase days (a transaction log on pandas) and a model whose dropout happens at purchases."""
+    """A season needs purchase days (a transaction log) and the fast fitter, without covariates."""
     shape = (f"model.season.shape = {p['model.season.shape']!r}" if p["data.calendar"] is None
              else f"data.calendar = {p['data.calendar']!r}")
     if p["data.calendar"] is not None and not p["data.calendar"].startswith("data/attributes/"):
@@ -183,11 +183,6 @@ def _season_checks(p: dict, covariates: list[str]) -> None:
                           "there and `dvc add` it")
     if p["data.source"] == "flo":
         raise ConfigError(f"{shape}: a FLO snapshot has no purchase days; use a transaction log")
-    if p["engine.kind"] == "spark":
-        raise ConfigError(f"{shape}: the season is fitted on engine=pandas only so far; use -S engine=pandas")
-    if (model := PURCHASE_MODELS[p["model.purchases.kind"]]).time_slopes is None:
-        raise ConfigError(f"{shape}: {model.title} takes no season (its dropout runs in calendar time); use "
-                          "model/purchases=bgnbd or mbgnbd (docs/seasonality.md)")
     if covariates:
         raise ConfigError(f"{shape}: a season with covariates is not supported yet; set {covariates[0]}=[] or the "
                           "shape to none")

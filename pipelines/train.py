@@ -21,7 +21,8 @@ def main(p: dict) -> None:
 
         session = spark_session(p)
         model = spark.fit(CLTVModel(**model_params(p)), session.read.parquet(str(ROOT / "data/rfm.parquet")),
-                          d["observation_end"], d["acquired_after"], session.read.parquet(str(ROOT / "data/customers.parquet")))
+                          d["observation_end"], d["acquired_after"], session.read.parquet(str(ROOT / "data/customers.parquet")),
+                          daily=session.read.parquet(str(ROOT / "data/daily.parquet")) if seasonal(p) else None)
         session.stop()
     else:
         table = with_attributes(p, pd.read_parquet(ROOT / "data/rfm.parquet"))

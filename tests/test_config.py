@@ -134,13 +134,13 @@ def test_covariates_run_on_both_engines_and_first_purchase_columns_only_for_logs
         validate(_with(_with(composed(), "data.source", "flo"), "data.first_purchase", ["Country"]))
 
 
-def test_a_season_needs_a_log_on_pandas_and_a_model_dropping_out_at_purchases():
+def test_a_season_needs_a_log_and_no_covariates():
     season = _with(composed(), "model.season.shape", "months")
     validate(season)
     validate(_with(_with(season, "model.season.shape", "fourier"), "model.season.harmonics", 6))
+    validate(_with(season, "model.purchases.kind", "paretonbd"))
+    validate(_with(season, "engine.kind", "spark"))
     for key, value, words in [("data.source", "flo", "a FLO snapshot has no purchase days"),
-                              ("engine.kind", "spark", "fitted on engine=pandas only so far"),
-                              ("model.purchases.kind", "paretonbd", "Pareto/NBD takes no season"),
                               ("model.covariates.purchases", ["x"], "a season with covariates is not supported yet")]:
         with pytest.raises(ConfigError, match=words):
             validate(_with(season, key, value))

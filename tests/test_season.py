@@ -40,7 +40,7 @@ def test_calendar_columns_months_fourier_and_events():
     assert again == season and Clock(season, np.zeros(12), days[0], days[-1]).weeks(days[-1] + 1) == 365 / 7
 
 
-@pytest.mark.parametrize("kind", ["bgnbd", "mbgnbd"])
+@pytest.mark.parametrize("kind", ["bgnbd", "mbgnbd", "paretonbd"])
 def test_the_gradient_is_exact_and_delta_zero_is_the_model_without_a_season(christmas, kind):
     model = purchase_model(kind)
     _, x, first, last, repeat, end = histories(christmas[0], "2022-09-30")
@@ -48,7 +48,8 @@ def test_the_gradient_is_exact_and_delta_zero_is_the_model_without_a_season(chri
     season = Season("fourier", 2, {"promo": {"2021-11-26": 1.0, "2022-06-01": 1.0}})
     total = np.r_[Season("fourier", 2).features(repeat).sum(axis=0), 0.0]
     args = (model, xs, fs.astype("int64"), ls.astype("int64"), end, counts.astype(float), season, total)
-    theta = np.r_[np.log([0.25, 4.0, 0.8, 2.5]), 0.1, -0.2, 0.05, 0.1, 0.3]
+    theta = np.r_[np.log([0.25, 4.0, 0.8, 2.5] if kind != "paretonbd" else [0.55, 10.6, 0.61, 11.7]),
+                  0.1, -0.2, 0.05, 0.1, 0.3]
     value, grad = objective(theta, *args)
     central = [(objective(theta + 1e-6 * e, *args)[0] - objective(theta - 1e-6 * e, *args)[0]) / 2e-6
                for e in np.eye(theta.size)]
@@ -131,8 +132,6 @@ def test_a_season_is_refused_where_it_cannot_apply(christmas):
 
     calibration, _ = christmas
     ch = rfm.rfm(calibration, "2022-09-30")
-    with pytest.raises(ConfigError, match="Pareto/NBD takes no season"):
-        CLTVModel(purchases="paretonbd", season={"shape": "months"}).fit(ch, purchase_days=calibration, end="2022-09-30")
     with pytest.raises(ConfigError, match="needs the purchase days and the end"):
         CLTVModel(season={"shape": "fourier"}).fit(ch)
     short = calibration[calibration["date"] <= "2021-10-31"]
@@ -184,3 +183,55 @@ def test_the_invoice_generator_takes_a_season_from_the_command_line(tmp_path, ca
     assert "invoice lines of 3,000 customers" in capsys.readouterr().out
     months = pd.to_datetime(pd.read_csv(tmp_path / "x.csv")["InvoiceDate"].str[:10]).dt.month.value_counts()
     assert min(months[11], months[12]) > 1.3 * months[10]  # the peak, on a slowly falling base
+
+
+def pareto_log(n: int, params, season, seed: int) -> pd.DataFrame:
+    """Purchase days (``customer_id``, ``date``) of ``n`` Pareto/NBD customers whose purchase rate
+    and dropout hazard both follow ``season`` (the model in operational time), first purchases in
+    the first 26 weeks of 2021, observed to 2022-12-31."""
+    from cltv.data.purchase_events import calendar_clock
+
+    rng = np.random.default_rng(seed)
+    r, alpha, s, beta = params
+    start, horizon = pd.Timestamp("2021-01-01"), 730 / 7.0
+    to_op, to_cal = calendar_clock(season, start, 0.0, horizon)
+    first = to_op(rng.uniform(0.0, 26.0, n))
+    life = rng.exponential(1.0 / rng.gamma(s, 1.0 / beta, n))
+    span = np.minimum(life, to_op(horizon) - first)
+    k = rng.poisson(rng.gamma(r, 1.0 / alpha, n) * span)
+    who = np.r_[np.arange(n), np.repeat(np.arange(n), k)]
+    when = to_cal(np.r_[first, first[k > 0].repeat(k[k > 0]) + rng.uniform(0, 1, k.sum()) * span.repeat(k)])
+    days = start + pd.to_timedelta(np.floor(when * 7.0), unit="D")
+    log = pd.DataFrame({"customer_id": who.astype(str), "date": days, "amount": rng.gamma(6.0, 5.0, who.size)})
+    return rfm.daily_purchases(log[log["date"] <= "2022-12-31"])
+
+
+def test_pareto_nbd_in_operational_time_recovers_the_season():
+    """Pareto/NBD takes the season on its whole clock: purchases at rate lambda s(t) and dropout
+    at hazard mu s(t); drawn that way, the shape and the parameters come back."""
+    from cltv.model import CLTVModel
+
+    truth = (0.55, 10.6, 0.61, 11.7)
+    daily = pareto_log(20_000, truth, monthly(PROFILE), seed=3)
+    calibration, holdout = daily[daily["date"] <= "2022-09-30"], daily[daily["date"] > "2022-09-30"]
+    ch = rfm.calibration_holdout(daily, "2022-09-30", "2022-12-31")
+    model = CLTVModel(purchases="paretonbd", season={"shape": "months"}).fit(
+        ch, purchase_days=calibration, end="2022-09-30")
+    delta = np.array(model.season_["delta"])
+    year = Clock(Season("months"), delta, day_numbers(["2021-10-01"])[0], day_numbers(["2022-09-30"])[0])
+    got = pd.Series(year.s).groupby(pd.DatetimeIndex(year.days.astype("datetime64[D]")).month).mean()
+    want = pd.Series([PROFILE.get(m, 1.0) for m in range(1, 13)], index=range(1, 13))
+    np.testing.assert_allclose(got / np.exp(np.log(got).mean()), want / np.exp(np.log(want).mean()), rtol=0.1)
+    geometric = np.exp(np.log(want).mean())  # alpha and beta per week of the geometric-mean multiplier
+    np.testing.assert_allclose(model.purchases_.values, [0.55, 10.6 / geometric, 0.61, 11.7 / geometric], rtol=0.15)
+    seasonal = model.expected_purchases(ch, 92 / 7.0 / 4.345).sum()
+    without = model_without(model).expected_purchases(ch, 92 / 7.0 / 4.345).sum()
+    actual = ch["holdout_purchases"].sum()
+    assert abs(seasonal / actual - 1) < 0.03 and without / actual - 1 < -0.10, (actual, seasonal, without)
+    assert 0.0 < model.predict(ch.head(200))["p_alive"].min() and len(holdout)
+
+
+def model_without(model):
+    from cltv import model_season
+
+    return model_season.without(model)

@@ -341,3 +341,51 @@ def test_covariates_in_spark_give_the_pandas_attributes_fit_and_scores(spark, tm
     with pytest.raises(DataError, match=r"short.csv: 1 customer\(s\) without attributes \(e.g. \['c00000000'\]\)"):
         spark_attributes.attach(table.select("customer_id"), spark_attributes.read_attributes(
             spark, tmp_path / "short.csv", "id"), "short.csv")
+
+
+def test_a_season_in_spark_gives_the_pandas_fit_and_scores(spark, tmp_path, capsys):
+    """A season fitted from Spark's distinct histories and repeat-day counts (with the cohort rule)
+    equals the fit on every customer's purchase days; `cltv score --engine spark --as-of` scores a
+    seasonal model as the pandas engine does, from that day."""
+    import mlflow
+
+    from cltv import cli
+    from cltv.data import cohort
+    from cltv.data.simulate import monthly, simulate_transactions
+    from cltv.season import repeat_days
+    from cltv.serving import log_model
+
+    log = simulate_transactions(3000, start="2021-01-01", end="2022-12-31", acquisition_weeks=26, seed=6,
+                                season=monthly({11: 1.6, 12: 1.6}))
+    log.to_csv(tmp_path / "log.csv", index=False)
+    end, season = "2022-09-30", {"shape": "months"}
+    days = rfm.daily_purchases(log)
+    full = rfm.rfm(days, end)
+    daily = engine.daily_purchases(engine.read_transactions(spark, tmp_path / "log.csv"))
+    table = engine.rfm(daily, end)
+    pd.testing.assert_frame_equal(engine.repeat_days(daily, end), repeat_days(days[days["date"] <= end]), check_dtype=False)
+    for acquired_after in (None, "2021-03-01"):
+        fitted = None if acquired_after is None else cohort.fitted(full, end, acquired_after)
+        want = CLTVModel(season=season).fit(full, cohort=fitted, purchase_days=days, end=end)
+        ours = engine.fit(CLTVModel(season=season), table, end, acquired_after, daily=daily)
+        assert ours.training_["customers"] == want.training_["customers"]
+        np.testing.assert_allclose(ours.purchases_.values, want.purchases_.values, rtol=1e-9)
+        np.testing.assert_allclose(ours.season_["delta"], want.season_["delta"], rtol=1e-8, atol=1e-10)
+    assert ours.training_["customers"] < len(full)
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    try:
+        mlflow.set_experiment(experiment_id=mlflow.create_experiment("season", artifact_location=(tmp_path / "a").as_uri()))
+        ours.data_rules_ = {}
+        ours.save(tmp_path / "model.json")
+        with mlflow.start_run():
+            uri = log_model(tmp_path / "model.json", full.head(3)).model_uri
+        args = ["score", "--model", uri, "--input", str(tmp_path / "log.csv"), "--as-of", "2022-12-31"]
+        assert cli.main([*args, "--engine", "spark", "--master", "local[2]", "--output", str(tmp_path / "s.parquet")]) == 0
+        pandas = cli.score(uri, tmp_path / "log.csv", "2022-12-31").sort_values("customer_id").reset_index(drop=True)
+    finally:
+        mlflow.set_tracking_uri(None)
+    got = pd.read_parquet(tmp_path / "s.parquet").sort_values("customer_id").reset_index(drop=True)
+    assert set(got["scoring_date"]) == set(pandas["scoring_date"]) == {"2022-12-31"}
+    np.testing.assert_allclose(got["clv"], pandas["clv"], rtol=1e-9)
+    assert list(got["segment"]) == list(pandas["segment"])

@@ -219,10 +219,9 @@ def _score_spark(args) -> int:
 
         fitted = packaged.load(args.model)  # checked before spark_udf loads its code
         spec = data_rules(fitted, {k: getattr(args, k) for k in OVERRIDES})
-        if spec.source == "flo" or fitted.season_:
-            raise DataError("--engine spark scores transaction logs with models without a season; this model "
-                            f"{'was trained on a FLO snapshot' if spec.source == 'flo' else 'has a season'}: use the "
-                            "pandas engine")
+        if spec.source == "flo":
+            raise DataError("--engine spark scores transaction logs; this model was trained on a FLO snapshot: use "
+                            "the pandas engine")
         names = model_effects.attribute_names(fitted)
         wanted = [n for n in names if n != FIRST_AMOUNT and n not in {f"first_{c}" for c in spec.first_purchase}]
         if wanted and not args.attributes:
@@ -240,7 +239,7 @@ def _score_spark(args) -> int:
                     session, args.attributes, args.attributes_id), str(args.attributes))
             customers = spark_attributes.complete(customers.select("customer_id", *names), names, "the attributes")
             table = table.join(customers, "customer_id", "left")
-        scores = engine.score(session, args.model, table, names)
+        scores = engine.score(session, args.model, table, names, as_of if fitted.season_ else None)
         engine.write_parquet(scores, args.output)
         counts = pd.read_parquet(args.output, columns=["segment"])["segment"].value_counts()
     except _user_errors(spark=True) as exc:

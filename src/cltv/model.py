@@ -110,7 +110,7 @@ class CLTVModel(BaseEstimator):
         ``date``, one row per customer and day) and ``end`` (the last day): for a season."""
         purchases, spend = purchase_model(self.purchases), spend_model(self.spend)
         wanted = hyperparameters.check(self, purchases, spend)
-        season = model_season.check(self.season, purchases, wanted)
+        season = model_season.check(self.season, wanted)
         rfm = model_effects.covariate_columns(validate_rfm(rfm), rfm, wanted)
         weight = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
         if weight is not None and (weight.shape != (len(rfm),) or (weight < 1).any() or (weight % 1).any()):

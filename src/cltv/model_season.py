@@ -18,14 +18,14 @@ from scipy.stats import chi2
 from .errors import ConfigError, DataError, FitError
 from .models import seasonal
 from .numeric import matvec
-from .season import Clock, Season, day_numbers, histories
+from .season import Clock, Season, day_numbers, repeat_days
 
 YEAR = 365  # days of history a yearly shape needs before the end of the fit
 
 
-def check(setting: dict | None, purchases: type, covariates: dict) -> Season | None:
+def check(setting: dict | None, covariates: dict) -> Season | None:
     """The :class:`Season` of a ``season`` setting ({"shape", "harmonics"}), None for none;
-    refused for a purchase model without ``time_slopes`` and, so far, with covariates."""
+    refused, so far, with covariates."""
     if not setting:
         return None
     unknown = sorted(set(setting) - {"shape", "harmonics", "events"})
@@ -34,31 +34,34 @@ def check(setting: dict | None, purchases: type, covariates: dict) -> Season | N
     season = Season(setting.get("shape", "none"), int(setting.get("harmonics", 2)), setting.get("events") or {})
     if not season.active:
         return None
-    if purchases.time_slopes is None:
-        raise ConfigError(f"model.season: {purchases.title} takes no season (its dropout runs in calendar time); "
-                          "use BG/NBD or MBG/NBD (docs/seasonality.md)")
     if covariates:
         raise ConfigError("model.season: a season with covariates is not supported yet; choose one")
     return season
 
 
 def fit(model, season: Season, rfm: pd.DataFrame, weight, purchase_days: pd.DataFrame | None, end) -> dict:
-    """Refit ``model.purchases_`` (fitted without a season) with ``season`` on the purchase days
-    (``customer_id``, ``date``, one row per customer and day) of ``rfm``'s customers up to ``end``;
-    returns what :attr:`CLTVModel.season_` holds: the ``season``, its columns' ``names``, ``delta``, the
+    """Refit ``model.purchases_`` (fitted without a season) with ``season`` on ``rfm``'s histories
+    to ``end`` (rows standing for ``weight`` customers) and their repeat purchase days:
+    ``purchase_days`` is the daily table (``customer_id``, ``date``) or its
+    :func:`cltv.season.repeat_days` (what Spark sends). The customers fitted are those whose first
+    purchase day is one of ``rfm``'s (the cohort rules select by that day). Returns what
+    :attr:`CLTVModel.season_` holds: the ``season``, its columns' ``names``, ``delta``, the
     ``covariance`` of (parameters, delta), the ``end`` day and the likelihood-ratio ``test``."""
     if purchase_days is None or end is None:
         raise ConfigError("model.season: the fit needs the purchase days and the end of the period "
                           "(CLTVModel.fit(..., purchase_days=daily, end=date)); a snapshot has none")
-    if weight is not None:
-        raise ConfigError("model.season: distinct weighted rows (engine=spark) do not carry purchase days yet; "
-                          "use engine=pandas")
-    if "customer_id" not in rfm.columns:
-        raise ConfigError("model.season: the RFM table needs customer_id, to find each customer's purchase days")
-    ids = set(rfm["customer_id"].astype(str))
-    days = purchase_days[purchase_days["customer_id"].astype(str).isin(ids)]
-    days = days[days["date"] <= pd.Timestamp(end)].sort_values(["customer_id", "date"], kind="stable")
-    _, x, first, last, repeat, end_day = histories(days, end)
+    end_day = int(day_numbers([end])[0])
+    first = end_day - np.round(rfm["T"].to_numpy(dtype=float) * 7.0).astype("int64")
+    last = first + np.round(rfm["recency"].to_numpy(dtype=float) * 7.0).astype("int64")
+    x = rfm["frequency"].to_numpy(dtype="int64")
+    counts = purchase_days if "customer_id" not in purchase_days.columns else repeat_days(
+        purchase_days[purchase_days["date"] <= pd.Timestamp(end)])
+    counts = counts[np.isin(counts["first_day"], first) & (counts["day"] <= end_day)]
+    repeat, repeat_weight = counts["day"].to_numpy(dtype="int64"), counts["purchases"].to_numpy(dtype=float)
+    if int(repeat_weight.sum()) != int(np.dot(x, np.ones(len(x)) if weight is None else weight)):
+        raise DataError(f"model.season: the purchase days hold {int(repeat_weight.sum()):,} repeat purchases of the "
+                        f"customers fitted and their RFM rows {int(np.sum(x if weight is None else x * weight)):,}; "
+                        "build both from the same log and end day")
     span = end_day - int(first.min())
     if season.shape != "none" and span < YEAR:
         raise DataError(f"model.season.shape = {season.shape!r}: the fitted purchases span {span} days up to "
@@ -70,11 +73,12 @@ def fit(model, season: Season, rfm: pd.DataFrame, weight, purchase_days: pd.Data
             raise DataError(f"data.calendar: event(s) {absent} have no day from {first.min().astype('datetime64[D]')} "
                             f"to {pd.Timestamp(end).date()}, the fitted period; remove them or extend the period")
     plain = model.purchases_
-    fitted, delta, covariance, result = seasonal.fit(plain, x, first, last, end_day, season, repeat)
+    fitted, delta, covariance, result = seasonal.fit(plain, x, first, last, end_day, season, repeat, weight,
+                                                     repeat_weight)
     if fitted is None:
         raise FitError(f"{plain.title} with a season ({season.shape}) did not converge ({result.message}); "
                        "try fewer harmonics or model.season.shape=months")
-    before = plain.log_likelihood(x.astype(float), (last - first) / 7.0, (end_day - first) / 7.0)
+    before = plain.log_likelihood(x.astype(float), (last - first) / 7.0, (end_day - first) / 7.0, weight)
     lr = 2.0 * (result.log_likelihood - before)
     names = season.names()
     model.without_season_ = plain  # the test's baseline and the backtest's comparison, until saved

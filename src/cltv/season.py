@@ -13,8 +13,8 @@ shared by the population, and the *operational time* it defines.
 
 A purchase rate ``lambda s(t)`` is a constant rate ``lambda`` in operational time
 ``tau(t) = integral of s``: day ``d`` adds ``s(d) / 7`` operational weeks (a year of ``s = 1``
-has 52.18 of them). So each customer's BG/NBD or MBG/NBD history in operational time is an
-ordinary one (:mod:`cltv.models.seasonal`), and predictions follow ``s`` by measuring each horizon
+has 52.18 of them). So each customer's history in operational time is an ordinary one of the
+purchase model (:mod:`cltv.models.seasonal`), and predictions follow ``s`` by measuring each horizon
 in operational weeks from the scoring day.
 
 Days are whole numbers, days since 1970-01-01 (:func:`day_numbers`).
@@ -141,6 +141,22 @@ def histories(daily: pd.DataFrame, end) -> tuple[np.ndarray, ...]:
     last = np.concatenate([ids[1:] != ids[:-1], [True]])
     x = np.bincount(np.cumsum(new) - 1) - 1
     return ids[new], x, days[new], days[last], days[~new], int(day_numbers([end])[0])
+
+
+REPEAT_COLUMNS = ("first_day", "day", "purchases")
+
+
+def repeat_days(daily: pd.DataFrame) -> pd.DataFrame:
+    """What a fit with a season reads from the purchase days (``customer_id``, ``date``, one row
+    per customer and day) besides the RFM histories: per first purchase day and day, the number of
+    repeat purchases (``first_day``, ``day``: days since 1970-01-01; ``purchases``). At most one row
+    per pair of days, whatever the number of customers (:func:`cltv.engines.spark.repeat_days`
+    computes the same in Spark)."""
+    days, ids = day_numbers(daily["date"]), daily["customer_id"].to_numpy()
+    first = pd.Series(days).groupby(ids, sort=False).transform("min").to_numpy()
+    repeat = days > first
+    table = pd.DataFrame({"first_day": first[repeat], "day": days[repeat]})
+    return table.groupby(["first_day", "day"], sort=True).size().rename("purchases").reset_index()
 
 
 class Clock:

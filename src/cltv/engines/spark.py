@@ -124,14 +124,31 @@ def distinct_histories(rfm_frame) -> pd.DataFrame:
     return table.sort_values(columns, kind="stable").reset_index(drop=True)
 
 
+def repeat_days(daily, end: str) -> pd.DataFrame:
+    """:func:`cltv.season.repeat_days` of a Spark daily table up to ``end``, computed in Spark:
+    per first purchase day and day the number of repeat purchases (at most one row per pair of
+    days: two years of days give at most 267,000 rows, whatever the number of customers)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    epoch = F.to_date(F.lit("1970-01-01"))
+    days = daily.filter(F.col("date") <= F.to_date(F.lit(str(end)))).select(
+        "customer_id", F.datediff(F.to_date("date"), epoch).cast("long").alias("day"))
+    days = days.withColumn("first_day", F.min("day").over(Window.partitionBy("customer_id")))
+    table = (days.filter(F.col("day") > F.col("first_day")).groupBy("first_day", "day")
+             .agg(F.count("*").cast("long").alias("purchases")).toPandas())
+    return table.sort_values(["first_day", "day"], kind="stable").reset_index(drop=True)
+
+
 def fit(model, rfm_frame, end: str | None = None, acquired_after=None, customers=None,
-        source: str = "data/customers.parquet"):
+        source: str = "data/customers.parquet", daily=None):
     """``model`` (an unfitted :class:`cltv.model.CLTVModel`) fitted on a Spark RFM table: the
     fit on every customer, computed from :func:`distinct_histories` weighted by their counts
     (with covariates: the distinct (history, covariate) rows of the RFM table joined to
     ``customers``, :func:`cltv.engines.spark_attributes.distinct_rows`; ``source`` names it);
     with ``acquired_after`` only on the customers first seen after its cut-off
-    (:func:`cltv.data.cohort.fitted`, the table measured to ``end``)."""
+    (:func:`cltv.data.cohort.fitted`, the table measured to ``end``). A model with a season also
+    reads :func:`repeat_days` of the Spark ``daily`` table (customer_id, date)."""
     from ..covariates import names as columns_read
     from ..data import cohort
     from .spark_attributes import distinct_rows
@@ -140,14 +157,16 @@ def fit(model, rfm_frame, end: str | None = None, acquired_after=None, customers
     table = distinct_rows(rfm_frame, customers, names, source) if names else distinct_histories(rfm_frame)
     weight = table["customers"].to_numpy()
     fitted = None if acquired_after is None else cohort.fitted(table, end, acquired_after, weights=weight)
-    return model.fit(table[[*RFM_COLUMNS, *names]], sample_weight=weight, cohort=fitted)
+    days = None if daily is None else repeat_days(daily, end)
+    return model.fit(table[[*RFM_COLUMNS, *names]], sample_weight=weight, cohort=fitted, purchase_days=days, end=end)
 
 
-def score(spark, model_uri: str, rfm_frame, attributes: list[str] = ()):
+def score(spark, model_uri: str, rfm_frame, attributes: list[str] = (), scoring_date: str | None = None):
     """``rfm_frame`` (Spark: ``customer_id``, :data:`RFM_COLUMNS` and the model's covariate
     ``attributes``) with the packaged model's scores, by ``mlflow.pyfunc.spark_udf`` (the model
     scores each Arrow batch in the Python workers; a customer's scores and intervals do not
-    depend on the batch)."""
+    depend on the batch). ``scoring_date``: the day a model with a season reads the histories at
+    (sent with every batch; default its training end)."""
     import mlflow.pyfunc
     from pyspark.sql import functions as F
     from pyspark.sql.types import StructField, StructType
@@ -157,8 +176,10 @@ def score(spark, model_uri: str, rfm_frame, attributes: list[str] = ()):
     fields = [(c.name, c.type.to_spark()) for c in outputs.inputs if c.name != "customer_id"]
     udf = mlflow.pyfunc.spark_udf(spark, model_uri, env_manager="local",
                                   result_type=StructType([StructField(n, t) for n, t in fields]))
-    columns = ["customer_id", *RFM_COLUMNS, *attributes]
-    inputs = rfm_frame.select("customer_id", *(F.col(c).cast("double").alias(c) for c in RFM_COLUMNS), *attributes)
+    dated = [] if scoring_date is None else [F.lit(str(scoring_date)).alias("scoring_date")]
+    columns = ["customer_id", *RFM_COLUMNS, *attributes, *(["scoring_date"] if dated else [])]
+    inputs = rfm_frame.select("customer_id", *(F.col(c).cast("double").alias(c) for c in RFM_COLUMNS), *attributes,
+                              *dated)
     # one struct column: the model gets it as a named DataFrame
     scored = inputs.withColumn("_scores", udf(F.struct(*[F.col(c) for c in columns])))
     return scored.select("customer_id", *RFM_COLUMNS, *(F.col(f"_scores.{n}").alias(n) for n, _ in fields))
@@ -181,4 +202,4 @@ def write_parquet(frame, path: str | Path, partitions: int | None = None) -> Non
 
 
 __all__ = ["java_missing", "session", "read_log", "read_transactions", "daily_purchases", "rfm", "calibration_holdout",
-           "distinct_histories", "fit", "score", "write_parquet"]
+           "distinct_histories", "repeat_days", "fit", "score", "write_parquet"]

@@ -49,7 +49,7 @@ class ParametricModel(ABC):
     links: ClassVar[dict[str, tuple[tuple[str, float], ...]]] = {}
     rows: ClassVar = None
     #: the season (:mod:`cltv.models.seasonal`): ``time_slopes(params, x, tx, T)``, the per-row
-    #: derivatives of the log-likelihood in t_x and T (None: the model takes no season)
+    #: derivatives of the log-likelihood in t_x and T (every purchase model; None for spend)
     time_slopes: ClassVar = None
 
     def __init__(self, params: Mapping[str, float], covariance=None, effects: Mapping | None = None):

@@ -123,6 +123,18 @@ def rows(params, x, tx, T, by=None) -> tuple[np.ndarray, list[np.ndarray]]:
                 s / beta - (1.0 - pi) * s / (beta + T) + pi * d_beta]
 
 
+def time_slopes(params, x, tx, T) -> tuple[np.ndarray, np.ndarray]:
+    """Per history: the derivatives of the log-likelihood in t_x and in T (the seasonal fit moves
+    both, :mod:`cltv.models.seasonal`). With ``L = e^alive + s I``: ``dL/dT = -e^alive (r+x)/(alpha+T)``
+    (I's end point cancels the alive term's beta part) and ``dL/dt_x = -s (alpha+tx)^-(r+x)
+    (beta+tx)^-(s+1)``, I's start point."""
+    r, alpha, s, beta = params
+    alive = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
+    mix, pi = two_states(alive, _dead(r, alpha, s, beta, x, tx, T, gradient=False)[0])
+    at_tx = np.log(s) - (r + x) * np.log(alpha + tx) - (s + 1.0) * np.log(beta + tx)
+    return -np.exp(at_tx - mix), -(1.0 - pi) * (r + x) / (alpha + T)
+
+
 def _prob_alive(r, alpha, s, beta, x, tx, T) -> np.ndarray:
     """P(alive at T | x, tx, T); parameters scalars or arrays broadcast with the history."""
     r, alpha, s, beta, x, tx, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (r, alpha, s, beta, x, tx, T)))
@@ -142,6 +154,7 @@ class ParetoNBD(PurchaseModel):
     example = (0.55, 10.6, 0.61, 11.7)  # CDNOW sample (FHL 2005)
     objective = staticmethod(_objective)
     rows = staticmethod(rows)
+    time_slopes = staticmethod(time_slopes)
     links = {"purchases": (("alpha", -1.0),), "dropout": (("beta", -1.0),)}
 
     def prob_alive(self, x, tx, T) -> np.ndarray:

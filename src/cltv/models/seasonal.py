@@ -1,8 +1,9 @@
-"""The season in BG/NBD and MBG/NBD: the purchase rate of every customer is ``lambda s(t)``
-(:mod:`cltv.season`), fitted jointly with the model's parameters.
+"""The season: the purchase rate of every customer is ``lambda s(t)`` (:mod:`cltv.season`),
+fitted jointly with the model's parameters.
 
-In operational time ``tau`` a customer's purchases are an ordinary BG/NBD (MBG/NBD) history:
-the dropout happens at purchases, whatever the clock. A customer first seen on day ``f``, last on
+In operational time ``tau`` a customer's purchases are an ordinary history of the model: BG/NBD
+and MBG/NBD drop out at purchases, whatever the clock; Pareto/NBD's dropout hazard is taken to
+follow the same clock (``mu s(t)``: the customer's whole clock runs with the season, docs/seasonality.md). A customer first seen on day ``f``, last on
 day ``l`` and observed to day ``e`` has ``t_x = tau(l) - tau(f)`` and ``T = tau(e) - tau(f)``
 operational weeks, and the density of their purchase days gains ``s(t)`` for each repeat purchase
 on day ``t`` (the change of clock). So the log-likelihood is the model's at the transformed
@@ -12,8 +13,7 @@ customer: the purchase days enter only through that one vector, and the historie
 
 The gradient is exact: the model's derivatives in its parameters (``rows``) and in t_x and T
 (``time_slopes``), the latter times the derivatives of tau in ``delta`` (cumulative sums of
-``s w / 7``). With ``delta = 0`` it is the model without a season. Pareto/NBD's dropout runs in
-calendar time, where the transform does not apply: it takes no season (docs/seasonality.md).
+``s w / 7``). With ``delta = 0`` it is the model without a season.
 """
 from __future__ import annotations
 
