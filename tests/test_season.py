@@ -89,7 +89,8 @@ def test_the_season_cost_benchmark_runs_and_prints_its_ratio(capsys):
 
     main(["--customers", "5000", "--no-lifetimes"])
     out = capsys.readouterr().out
-    assert "| cltv, no season |" in out and out.count("<= 5 |") == 2 and "month=11 x1." in out
+    assert "| cltv BG/NBD, no season |" in out and "| cltv Pareto/NBD, no season |" in out
+    assert out.count("<= 5 |") == 4 and "month=11 x1." in out
 
 
 def test_cltv_model_with_a_season_predicts_from_its_scoring_day_and_round_trips(christmas, tmp_path):
