@@ -46,6 +46,7 @@ DRAWS = 199
 SEED = 15
 KAPPAS = np.linspace(0.0, 1.0, 5)
 CHUNK = 1 << 18  # (draw, history) pairs of P(alive) computed at once
+BLOCK = 2048  # histories whose draws are sorted together (see _blocks)
 
 
 def order_statistics(level: float, draws: int = DRAWS) -> tuple[int, int]:
@@ -97,9 +98,12 @@ class Futures:
     def purchase_interval(self, step: int, level: float) -> tuple[np.ndarray, np.ndarray]:
         """Per customer: lower and upper bound of the purchases by ``weeks[step]``."""
         lo, hi = order_statistics(level, self.alive.shape[1])
-        draws = self.purchases(step)
-        draws.sort(axis=1)  # numpy's sort is faster than np.partition here
-        return draws[self.customer, lo], draws[self.customer, hi]
+        bounds = np.empty((2, self.alive.shape[0]), dtype=self.counts.dtype)
+        for rows in _blocks(self.alive.shape[0]):
+            draws = self.counts[step][self.key[rows]] * self.alive[rows]
+            draws.sort(axis=1)  # numpy's sort is faster than np.partition here
+            bounds[0, rows], bounds[1, rows] = draws[:, lo], draws[:, hi]
+        return bounds[0][self.customer], bounds[1][self.customer]
 
     def _units(self, weights: np.ndarray) -> np.ndarray:
         """(2, keys, D): the spend of the grid steps weighted by ``weights``, in spend-scale units."""
@@ -120,20 +124,29 @@ class Futures:
         lo, hi = order_statistics(level, self.alive.shape[1])
         unit = self._units(weights)
         bounds = np.empty((2, self.customer.size))
+        factors = [1.0 + kappa * (self.v_ratio - 1.0) for kappa in KAPPAS]
         for usable in (False, True):
             who = np.flatnonzero(self.usable == usable)
             if who.size == 0:
                 continue
             hist, back = np.unique(self.customer[who], return_inverse=True)
-            base = unit[int(usable)][self.key[hist]] * self.alive[hist]
             by_kappa = np.empty((2, KAPPAS.size, hist.size))
-            for j, kappa in enumerate(KAPPAS):
-                draws = base * (1.0 + kappa * (self.v_ratio - 1.0))
-                draws.sort(axis=1)
-                by_kappa[0, j], by_kappa[1, j] = draws[:, lo], draws[:, hi]
+            for rows in _blocks(hist.size):
+                base = unit[int(usable)][self.key[hist[rows]]] * self.alive[hist[rows]]
+                draws = np.empty_like(base)
+                for j, factor in enumerate(factors):
+                    np.multiply(base, factor, out=draws)
+                    draws.sort(axis=1)
+                    by_kappa[0, j, rows], by_kappa[1, j, rows] = draws[:, lo], draws[:, hi]
             for b in (0, 1):
                 bounds[b, who] = _interp_rows(self.kappa[who], by_kappa[b][:, back]) * self.scale[who]
         return bounds[0], bounds[1]
+
+
+def _blocks(size: int) -> list[slice]:
+    """Consecutive slices of at most :data:`BLOCK` histories: the draws of one block fit in a
+    processor cache and the memory of the bounds does not grow with the customers."""
+    return [slice(start, min(start + BLOCK, size)) for start in range(0, size, BLOCK)]
 
 
 def _interp_rows(kappa: np.ndarray, table: np.ndarray) -> np.ndarray:

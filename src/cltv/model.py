@@ -252,7 +252,7 @@ class CLTVModel(BaseEstimator):
         if self.designs_:
             return model_effects.by_group(self, rfm, CLTVModel.predict)
         checked = validate_rfm(rfm)
-        columns = {c: (checked if c == "customer_id" else rfm)[c].array for c in checked.columns}  # echo as given
+        columns = {c: (checked if c == "customer_id" else rfm)[c].array.copy() for c in checked.columns}  # as given
         rfm = model_season.clocked(self, checked)  # with a season: operational weeks
         horizons, alive, discounted = self._purchases(_histories(rfm))
         columns.update({horizon_column(h): horizons[h] for h in self.horizons_months})
@@ -262,7 +262,7 @@ class CLTVModel(BaseEstimator):
         columns["segment"] = segment.assign(clv, self.segment_cutoffs_, self.segment_labels)
         if self.interval_level is not None:
             columns.update(intervals.predict(self, rfm, self.interval_level))
-        return pd.DataFrame(columns)
+        return pd.DataFrame(columns, copy=False)  # every array is the table's own: no second copy of them all
 
     # -------------------------------------------------------------- persistence
     def to_dict(self) -> dict:

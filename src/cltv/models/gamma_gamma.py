@@ -17,6 +17,7 @@ from scipy.special import digamma, gammaln
 from ..numeric import dot
 from .mle import covariance, minimize_bfgs
 from .spend import SpendModel
+from .tuples import distinct
 
 GGParams = tuple[float, float, float]
 
@@ -52,7 +53,7 @@ def _prepare(x, m, weights) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple]:
     """Float arrays, weights (default 1) and the per-distinct-x sums :func:`_objective` needs."""
     x, m = np.asarray(x, dtype=float), np.asarray(m, dtype=float)
     w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
-    xs, inverse = np.unique(x, return_inverse=True)
+    (xs,), inverse, _ = distinct(x)  # hashed, not sorted: once per fit, likelihood and covariance
     by_x = (xs, np.bincount(inverse, weights=w, minlength=xs.size),
             np.bincount(inverse, weights=w * np.log(m), minlength=xs.size))
     return x, m, w, by_x

@@ -12,6 +12,7 @@ from ..errors import NumericError
 from .base import ParametricModel
 from .mle import covariance as mle_covariance
 from .mle import minimize_bfgs
+from .tuples import distinct
 
 
 def prepare(x, tx, T, weights) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple]:
@@ -19,7 +20,7 @@ def prepare(x, tx, T, weights) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     terms of an objective that depend on x alone)."""
     x, tx, T = (np.asarray(v, dtype=float) for v in (x, tx, T))
     w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
-    xs, inverse = np.unique(x, return_inverse=True)
+    (xs,), inverse, _ = distinct(x)  # hashed, not sorted: once per fit, likelihood and covariance
     return x, tx, T, w, (xs, np.bincount(inverse, weights=w, minlength=xs.size))
 
 
