@@ -91,16 +91,16 @@ class Futures:
     usable: np.ndarray
     v_ratio: np.ndarray
 
-    def purchases(self, step: int) -> np.ndarray:
-        """(histories, D) draws of the purchases by grid time ``weeks[step]``."""
-        return self.counts[step][self.key] * self.alive
+    def purchases(self, step: int, rows: slice = slice(None)) -> np.ndarray:
+        """(histories, D) draws of the purchases by grid time ``weeks[step]`` (of the histories ``rows``)."""
+        return self.counts[step][self.key[rows]] * self.alive[rows]
 
     def purchase_interval(self, step: int, level: float) -> tuple[np.ndarray, np.ndarray]:
         """Per customer: lower and upper bound of the purchases by ``weeks[step]``."""
         lo, hi = order_statistics(level, self.alive.shape[1])
         bounds = np.empty((2, self.alive.shape[0]), dtype=self.counts.dtype)
         for rows in _blocks(self.alive.shape[0]):
-            draws = self.counts[step][self.key[rows]] * self.alive[rows]
+            draws = self.purchases(step, rows)
             draws.sort(axis=1)  # numpy's sort is faster than np.partition here
             bounds[0, rows], bounds[1, rows] = draws[:, lo], draws[:, hi]
         return bounds[0][self.customer], bounds[1][self.customer]
