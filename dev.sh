@@ -9,6 +9,7 @@
 #   ./dev.sh bench-backtest [args]    evaluate with 1 and with k origins (benchmarks/backtest.py)
 #   ./dev.sh bench-covariates [args]  the fit with and without covariates, lifetimes beside (benchmarks/covariates.py)
 #   ./dev.sh bench-season [args]      the fit with and without a season, lifetimes beside (benchmarks/season.py)
+#   ./dev.sh bench-small [args]       dvc exp run on a 5,000-customer export, a lifetimes script beside (benchmarks/small.py)
 #   ./dev.sh env                      only installs
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -43,6 +44,7 @@ case "$cmd" in
     bench-backtest) exec python -m benchmarks.backtest "$@" ;;
     bench-covariates) exec python -m benchmarks.covariates "$@" ;;
     bench-season) exec python -m benchmarks.season "$@" ;;
+    bench-small) exec python -m benchmarks.small "$@" ;;
     env)   ;;
-    *) echo "usage: ./dev.sh repro|test|bench|bench-models|bench-spark|bench-backtest|bench-covariates|bench-season|env [args]" >&2; exit 2 ;;
+    *) echo "usage: ./dev.sh repro|test|bench|bench-models|bench-spark|bench-backtest|bench-covariates|bench-season|bench-small|env [args]" >&2; exit 2 ;;
 esac

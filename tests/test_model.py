@@ -30,6 +30,29 @@ def test_fit_returns_self_and_sklearn_params(sample_ch):
     assert model.get_params()["purchases_penalizer"] == 0.001
 
 
+def test_scikit_learn_clones_the_model_and_its_parameters_are_checked(sample_ch, sample_model):
+    """The estimator protocol without importing scikit-learn (cltv.estimator): scikit-learn's own
+    clone gives an unfitted model with the same parameters, which fits to the same model."""
+    import sys
+
+    from sklearn.base import clone
+
+    copy = clone(sample_model)
+    assert copy is not sample_model and copy.get_params() == sample_model.get_params()
+    assert not hasattr(copy, "purchases_")
+    assert copy.fit(sample_ch).purchases_.params == sample_model.purchases_.params
+    assert repr(CLTVModel(clv_months=12, purchases="mbgnbd")) == "CLTVModel(purchases='mbgnbd', clv_months=12)"
+    assert CLTVModel().set_params(discount_rate=0.02).discount_rate == 0.02
+    with pytest.raises(ValueError, match="invalid parameter 'discount' for CLTVModel; valid: purchases, "):
+        CLTVModel().set_params(discount=0.02)
+    import subprocess
+
+    loaded = subprocess.run([sys.executable, "-c", "import sys, cltv.model, cltv.evaluate, cltv.intervals; "
+                             "print(sorted(m for m in sys.modules if m.startswith(('sklearn', 'scipy.stats', "
+                             "'scipy.optimize'))))"], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"  # half a second per pipeline stage (docs/benchmarks.md)
+
+
 def test_degenerate_fit_stays_finite_and_takes_the_limit():
     model = CLTVModel().fit(simulate_rfm(2000, seed=3))
     model.purchases_ = BGNBD(dict(DEGENERATE))

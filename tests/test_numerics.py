@@ -100,3 +100,20 @@ def test_a_equal_to_one_takes_the_limit(x, tx, T):
     near = [BGNBD.of(0.5, 10.0, a, 2.0).expected_purchases(26.0, x, tx, T) for a in (1 - 1e-3, 1.0, 1 + 1e-3)]
     assert np.isfinite(near[1])
     assert near[1] == pytest.approx((near[0] + near[2]) / 2, rel=1e-6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.integers(0, 6) | st.floats(-1e3, 1e3), min_size=1, max_size=60))
+def test_ranks_and_chi_square_are_scipy_s_to_the_last_bit(values):
+    """The statistics cltv computes itself (to keep scipy.stats out of every stage's imports)
+    equal scipy.stats' bit for bit: average ranks (Spearman), Pearson's chi-square and its p-value."""
+    from scipy import stats
+
+    from cltv import numeric
+
+    x = np.array(values, dtype=float)
+    assert np.array_equal(numeric.average_ranks(x), stats.rankdata(x))
+    counts = np.abs(x).round() + 1.0
+    want = stats.chisquare(counts)
+    np.testing.assert_array_equal(numeric.chisquare(counts), (want.statistic, want.pvalue))  # nan too (one cell)
+    assert numeric.chi2_sf(float(np.abs(x).sum()), len(values)) == float(stats.chi2.sf(np.abs(x).sum(), len(values)))

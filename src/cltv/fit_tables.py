@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from . import model_effects, model_season, numeric
 from .schema import DAYS_PER_WEEK
@@ -86,7 +85,7 @@ def cumulative_repeat(daily: pd.DataFrame, model, calibration_end, observation_e
 def chi2(hist: pd.DataFrame, prefix: str, parameters: int) -> dict[str, float]:
     chi2 = float((((hist["observed"] - hist["expected"]) ** 2) / hist["expected"]).sum())
     dof = HISTOGRAM_CELLS - 1 - parameters
-    return {f"{prefix}_chi2": chi2, f"{prefix}_chi2_dof": dof, f"{prefix}_chi2_pvalue": float(stats.chi2.sf(chi2, dof))}
+    return {f"{prefix}_chi2": chi2, f"{prefix}_chi2_dof": dof, f"{prefix}_chi2_pvalue": numeric.chi2_sf(chi2, dof)}
 
 
 def frequency_recency_grid(model, T: float, months: float, cells: int = 12) -> pd.DataFrame:

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
 
 from . import hyperparameters, intervals, model_effects, model_json, model_season, numeric, segment
 from .errors import FitError, ModelError
+from .estimator import Estimator
 from .model_json import FORMAT
 from .models import purchase_model, spend_model, tuples
 from .models.base import fit_model
@@ -33,7 +33,7 @@ MIN_CUSTOMERS = 10
 __all__ = ["CLTVModel", "FORMAT", "horizon_column"]
 
 
-class CLTVModel(BaseEstimator):
+class CLTVModel(Estimator):
     """Customer lifetime value from repeat-purchase history.
 
     Parameters

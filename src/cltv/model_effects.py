@@ -13,13 +13,13 @@ import copy
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2
 
 from .covariates import Design
 from .covariates import names as columns_read
 from .errors import ConfigError, DataError, FitError
 from .models.effects import PROCESSES
 from .models.tuples import distinct
+from .numeric import chi2_sf
 from .schema import validate_rfm
 from .models.effects import fit as fit_effects
 
@@ -88,7 +88,7 @@ def fit(model, rfm: pd.DataFrame, weight, histories: tuple, spend_rows: tuple, w
         model.without_covariates_[part] = plain
         tests[part.rstrip("_")] = {"model": plain.title, "log_likelihood": float(result.log_likelihood),
                                    "log_likelihood_without": float(before), "lr": float(lr), "df": df,
-                                   "p_value": float(chi2.sf(max(lr, 0.0), df))}
+                                   "p_value": chi2_sf(max(lr, 0.0), df)}
         setattr(model, part, fitted)
     return tests
 

@@ -13,11 +13,10 @@ import copy
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2
 
 from .errors import ConfigError, DataError, FitError
 from .models import seasonal
-from .numeric import matvec
+from .numeric import chi2_sf, matvec
 from .season import Clock, Season, day_numbers, repeat_days
 
 YEAR = 365  # days of history a yearly shape needs before the end of the fit
@@ -86,7 +85,7 @@ def fit(model, season: Season, rfm: pd.DataFrame, weight, purchase_days: pd.Data
     return {"season": season.to_dict(), "names": names, "delta": [float(d) for d in delta],
             "covariance": None if covariance is None else covariance.tolist(), "end": str(pd.Timestamp(end).date()),
             "test": {"log_likelihood": float(result.log_likelihood), "log_likelihood_without": float(before),
-                     "lr": float(lr), "df": len(names), "p_value": float(chi2.sf(max(lr, 0.0), len(names)))}}
+                     "lr": float(lr), "df": len(names), "p_value": chi2_sf(max(lr, 0.0), len(names))}}
 
 
 def scoring_day(model) -> str:

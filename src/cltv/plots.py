@@ -1,10 +1,15 @@
 """The evaluation plots, one spec each (:data:`SPECS`): the tables :func:`cltv.evaluate.evaluate`
 returns under these names (``backtest`` and ``deciles``: the backtest's, :mod:`cltv.backtest`), the
 DVC plots dvc.yaml declares (:func:`dvc_plots`) and the PNG renderings for the MLflow UI
-(:func:`save_pngs`).
+(:func:`save_pngs`, or :func:`drawing` in a second process; ``python -m cltv.plots TABLES OUT``).
 """
 from __future__ import annotations
 
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,3 +113,30 @@ def save_pngs(tables: Path, out: Path) -> list[Path]:
             written.append(Path(out) / f"{name}.png")
             save_png(name, table, written[-1])
     return written
+
+
+@contextmanager
+def drawing(tables: Path) -> Iterator[Callable[[], list[Path]]]:
+    """:func:`save_pngs` of ``tables`` started in another process (a second core draws while the
+    caller works); yields a function that waits for the PNGs and returns their paths. On exit an
+    unfinished drawing is stopped and the PNGs are removed."""
+    with tempfile.TemporaryDirectory() as out:
+        proc = subprocess.Popen([sys.executable, "-m", "cltv.plots", str(tables), out],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+        def pngs() -> list[Path]:
+            _, err = proc.communicate()
+            if proc.returncode != 0:
+                raise RuntimeError(f"drawing the PNGs of {tables} failed: {err.decode(errors='replace')[-2000:]}")
+            return sorted(Path(out).glob("*.png"))
+
+        try:
+            yield pngs
+        finally:
+            if proc.returncode is None:  # not waited for by pngs()
+                proc.kill()
+                proc.communicate()
+
+
+if __name__ == "__main__":
+    save_pngs(Path(sys.argv[1]), Path(sys.argv[2]))

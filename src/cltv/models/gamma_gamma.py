@@ -11,11 +11,10 @@ q < 1, those with few purchases) cannot be valued.
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import OptimizeResult
 from scipy.special import digamma, gammaln
 
 from ..numeric import dot
-from .mle import covariance, minimize_bfgs
+from .mle import Minimum, covariance, minimize_bfgs
 from .spend import SpendModel
 from .tuples import distinct
 
@@ -104,14 +103,14 @@ def rows(params, x, m, by=None) -> tuple[np.ndarray, list[np.ndarray]]:
     return ll, [g_p + x * (lm - lzv), g_q + np.log(v) - lzv, q / v - (px + q) / (v + x * m)]
 
 
-def fit(x, m, weights=None, penalizer: float = 0.0, tol: float = 1e-7) -> OptimizeResult:
+def fit(x, m, weights=None, penalizer: float = 0.0, tol: float = 1e-7) -> Minimum:
     """Maximum-likelihood Gamma-Gamma parameters by ``lifetimes``' recipe, made fast.
 
     The same objective as ``lifetimes.GammaGammaFitter.fit`` (mean negative log-likelihood over
     ``weights`` plus ``penalizer`` times the sum of the squared parameters), the same start
     (log-parameters 0.1) and method (BFGS, gradient tolerance ``tol``; see :mod:`cltv.models.mle`), but
     an analytic gradient, with the terms of x alone summed once per distinct x. Rows need x > 0
-    and m > 0. Returns scipy's result with ``params`` = (p, q, v).
+    and m > 0. Returns the :class:`~cltv.models.mle.Minimum` with ``params`` = (p, q, v).
     """
     x, m, w, by_x = _prepare(x, m, weights)
     result = minimize_bfgs(_objective, np.full(3, 0.1), (w * x, x * m, w, penalizer, by_x), tol)

@@ -22,7 +22,7 @@ import math
 import re
 import subprocess
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +53,9 @@ class Result:
     tags: dict[str, str] = field(default_factory=dict)
     series: dict[str, list[float]] = field(default_factory=dict)  # metric -> value per backtest origin (step)
     baseline_losses: list[str] = field(default_factory=list)  # origins where the champion metric loses to the baseline
+    # artifact folder -> a function returning more files (e.g. PNGs of the plot tables in ``artifacts``,
+    # drawn meanwhile): called only when the result is logged; its sources are fingerprinted, not its files
+    drawn: dict[str, Callable[[], list[Path]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -273,4 +276,7 @@ def _log_contents(result: Result) -> None:
     mlflow.log_dict(result.config, "config/settings.yaml")  # the stage's settings, as the fingerprint saw them
     for folder, paths in result.artifacts.items():
         for path in paths:
+            mlflow.log_artifact(str(path), folder)
+    for folder, files in result.drawn.items():
+        for path in files():
             mlflow.log_artifact(str(path), folder)
