@@ -30,14 +30,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.repo import commit, copy_repo, tool_env
+from tests.repo import RETAIL_OVERRIDES, commit, copy_repo, tool_env
 
 PIN = {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR"}
-RETAIL = ["data=transactions", "data.path=mydata/retail.csv", "data.customer_col='Customer ID'",
-          "data.date_col=InvoiceDate", "data.amount_col=null", "data.quantity_col=Quantity", "data.price_col=Price",
-          "data.invoice_col=Invoice", "data.product_col=StockCode", "data.cancellations.invoice_prefix=C",
-          "data.missing_customer=drop", "data.timezone=Europe/Istanbul", "data.filter.column=Country",
-          "data.filter.values=['United Kingdom']", "data.calibration_end=2020-09-29", "data.observation_end=2021-06-30"]
 STAGES = ("check", "flo_sample", "cdnow", "prepare", "evaluate", "train", "segment", "report", "register")
 TARGETS = {"exp run": 15.0, "register": 3.0, "imports": 0.5}
 
@@ -106,7 +101,7 @@ def main() -> None:
                         "--seed", str(args.seed), "--out", "mydata/retail.csv"], cwd=repo, env=tool_env(), check=True)
         subprocess.run(["dvc", "add", "-q", "mydata/retail.csv"], cwd=repo, env=tool_env(), check=True)
         commit(repo, "a retail export, tracked by DVC")
-        settings = [a for o in RETAIL for a in ("-S", o)]
+        settings = [a for o in RETAIL_OVERRIDES for a in ("-S", o)]
         first, _, _ = _run(repo, "dvc", "exp", "run", *settings)
         again, stages, out = _run(repo, "dvc", "exp", "run", *settings, "-S", "model.discount_rate=0.015")
         if "register: run " not in out:

@@ -16,6 +16,17 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
+#: the longest modules (real `dvc repro`s, Spark, servers; see --durations), started first: xdist's
+#: --dist loadfile hands each worker the next module as it finishes one, so the two workers end together
+LONGEST_FIRST = ("test_pipeline.py", "test_spark.py", "test_pipeline_logs.py", "test_sweep.py", "test_workspace.py",
+                 "test_serving.py", "test_reproducible.py", "test_faults.py", "test_tracking.py", "test_new_model.py")
+
+
+def pytest_collection_modifyitems(items: list) -> None:
+    rank = {name: k for k, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each module keeps its order
+
+
 @pytest.fixture(scope="session")
 def sample_daily() -> pd.DataFrame:
     return rfm.daily_purchases(cdnow.load_cdnow("sample"))

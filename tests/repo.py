@@ -68,3 +68,14 @@ def copy_repo(dest: Path, keep_lock: bool = True) -> Path:
 def commit(repo: Path, message: str) -> None:
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", message, "--allow-empty")
+
+
+#: `dvc exp run -S` settings of a retail export of invoice lines (docs/configuration.md), as written by
+#: ``python -m cltv.data.simulate invoices --out mydata/retail.csv``
+RETAIL_OVERRIDES = ["data=transactions", "data.path=mydata/retail.csv", "data.customer_col='Customer ID'",
+                    "data.date_col=InvoiceDate", "data.amount_col=null", "data.quantity_col=Quantity",
+                    "data.price_col=Price", "data.invoice_col=Invoice", "data.product_col=StockCode",
+                    "data.cancellations.invoice_prefix=C",
+                    "data.missing_customer=drop", "data.timezone=Europe/Istanbul", "data.filter.column=Country",
+                    "data.filter.values=['United Kingdom']", "data.calibration_end=2020-09-29",
+                    "data.observation_end=2021-06-30"]
