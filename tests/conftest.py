@@ -16,8 +16,9 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
-#: the longest modules (real `dvc repro`s, Spark, servers; see --durations), started first: xdist's
-#: --dist loadfile hands each worker the next module as it finishes one, so the two workers end together
+#: the longest modules (real `dvc repro`s, Spark, servers; see --durations), queued first: with
+#: --dist loadfile --no-loadscope-reorder (pyproject.toml) xdist queues modules in this order, so
+#: the two workers end together
 LONGEST_FIRST = ("test_pipeline.py", "test_spark.py", "test_pipeline_logs.py", "test_sweep.py", "test_workspace.py",
                  "test_serving.py", "test_reproducible.py", "test_faults.py", "test_tracking.py", "test_new_model.py")
 

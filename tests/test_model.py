@@ -41,9 +41,12 @@ def test_scikit_learn_clones_the_model_and_its_parameters_are_checked(sample_ch,
     assert copy is not sample_model and copy.get_params() == sample_model.get_params()
     assert not hasattr(copy, "purchases_")
     assert copy.fit(sample_ch).purchases_.params == sample_model.purchases_.params
-    assert repr(CLTVModel(clv_months=12, purchases="mbgnbd")) == "CLTVModel(purchases='mbgnbd', clv_months=12)"
+    assert repr(CLTVModel(clv_months=12, purchases="mbgnbd")) == "CLTVModel(clv_months=12, purchases='mbgnbd')"
+    from sklearn.utils import get_tags
+
+    assert get_tags(sample_model).estimator_type is None  # the tags scikit-learn's model selection reads
     assert CLTVModel().set_params(discount_rate=0.02).discount_rate == 0.02
-    with pytest.raises(ValueError, match="invalid parameter 'discount' for CLTVModel; valid: purchases, "):
+    with pytest.raises(ValueError, match="invalid parameter 'discount' for CLTVModel; valid: clv_months, covariates, "):
         CLTVModel().set_params(discount=0.02)
     import subprocess
 

@@ -1,5 +1,7 @@
 """One spec per evaluation plot (cltv.plots.SPECS) serves the evaluate tables, dvc.yaml's plots and
 the PNGs logged to MLflow."""
+import errno
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -7,7 +9,7 @@ import yaml
 
 from cltv import backtest
 from cltv.evaluate import evaluate, holdout_predictions
-from cltv.plots import SPECS, dvc_plots, save_pngs
+from cltv.plots import SPECS, drawing, dvc_plots, save_pngs
 
 from .conftest import CAL_END, OBS_END
 
@@ -34,6 +36,31 @@ def test_evaluate_writes_the_tables_the_specs_draw(sample_ch, sample_daily, samp
     assert sorted(p.name for p in pngs) == sorted(f"{name}.png" for name in SPECS)
     assert all(p.read_bytes().startswith(b"\x89PNG") and p.stat().st_size > 10_000 for p in pngs)
     pd.read_csv(tmp_path / "frequency_recency_grid.csv")  # the heatmap table reads back
+    with drawing(tmp_path) as drawn:  # the register stage's way: a second process, the same bytes
+        assert {p.name: p.read_bytes() for p in drawn()} == {p.name: p.read_bytes() for p in pngs}
+    _refused_and_stopped(tmp_path)
+
+
+def _refused_and_stopped(tables: Path) -> None:
+    """A drawing the machine refuses (here a 2,000-byte file-size limit) is the OSError it was, so
+    the stage ends in one line; one never waited for is stopped and its folder removed."""
+    import subprocess
+    import sys
+
+    import psutil
+
+    code = ("import resource, signal, sys; from pathlib import Path; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (2000, 2000)); from cltv.plots import drawing\n"
+            "with drawing(Path(sys.argv[1])) as pngs:\n"
+            "    try: pngs()\n"
+            "    except OSError as exc: print(exc.errno, exc.filename)")
+    proc = subprocess.run([sys.executable, "-c", code, str(tables)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})  # no .pyc cut short by the limit
+    assert proc.returncode == 0 and proc.stdout.split()[0] == str(errno.EFBIG) and proc.stdout.split()[1], proc
+    with drawing(tables):
+        [child] = psutil.Process().children()
+        out = Path(child.cmdline()[-1])
+    assert not child.is_running() and not out.exists()
 
 
 def test_the_evaluate_stage_writes_and_register_logs_every_spec_table():

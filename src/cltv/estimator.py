@@ -3,9 +3,10 @@
 ``sklearn.base`` imports ``scipy.stats`` and costs about 0.65 s, more than the rest of a pipeline
 stage's imports together (docs/benchmarks.md, "Small data"). The protocol is small: the
 constructor stores its arguments under their own names, ``get_params`` and ``set_params`` read and
-write them, fitted state ends in ``_``. :class:`Estimator` gives that, so ``sklearn.base.clone``,
-``GridSearchCV``'s parameter handling and ``repr`` behave as for a ``BaseEstimator``
-(tests/test_model.py clones with scikit-learn itself).
+write them, fitted state ends in ``_``, and scikit-learn's model selection reads the tags.
+:class:`Estimator` gives that, so ``sklearn.base.clone``, ``sklearn.utils.get_tags`` and
+``GridSearchCV``'s parameter handling work as for a ``BaseEstimator`` (tests/test_model.py
+checks them with scikit-learn itself). Not kept: scikit-learn's HTML display in notebooks.
 """
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ class Estimator:
 
     @classmethod
     def _param_names(cls) -> list[str]:
-        return [name for name, p in inspect.signature(cls.__init__).parameters.items()
-                if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        """The constructor's argument names, sorted (as scikit-learn lists them)."""
+        return sorted(name for name, p in inspect.signature(cls.__init__).parameters.items()
+                      if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor's arguments as set now (``deep`` is accepted: no nested estimators)."""
@@ -33,6 +35,12 @@ class Estimator:
                 raise ValueError(f"invalid parameter {name!r} for {type(self).__name__}; valid: {', '.join(valid)}")
             setattr(self, name, value)
         return self
+
+    def __sklearn_tags__(self):
+        """scikit-learn's default tags (its model selection reads them); imports scikit-learn only here."""
+        from sklearn.base import BaseEstimator
+
+        return BaseEstimator.__sklearn_tags__(self)
 
     def __repr__(self) -> str:
         defaults = {n: p.default for n, p in inspect.signature(type(self).__init__).parameters.items()}

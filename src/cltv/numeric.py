@@ -50,6 +50,8 @@ def average_ranks(values) -> np.ndarray:
     """Ranks 1..n of ``values``, ties given the mean of their ranks (``scipy.stats.rankdata``'s
     "average"), without importing ``scipy.stats`` (half a second per stage)."""
     values = np.asarray(values)
+    if values.dtype.kind == "f" and np.isnan(values).any():
+        return np.full(values.size, np.nan)  # as scipy: a missing value leaves every rank unknown
     order = np.argsort(values, kind="mergesort")
     ordered = values[order]
     starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))  # first position of each tie
@@ -60,8 +62,11 @@ def average_ranks(values) -> np.ndarray:
 
 
 def chi2_sf(statistic: float, dof: float) -> float:
-    """P(chi-square with ``dof`` degrees of freedom > ``statistic``) (``scipy.stats.chi2.sf``)."""
-    return float(chdtrc(dof, statistic))
+    """P(chi-square with ``dof`` degrees of freedom > ``statistic``) (``scipy.stats.chi2.sf``:
+    nan without degrees of freedom, 1 below 0)."""
+    if not dof > 0:
+        return float("nan")
+    return 1.0 if statistic < 0 else float(chdtrc(dof, statistic))
 
 
 def chisquare(counts) -> tuple[float, float]:

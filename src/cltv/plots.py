@@ -5,6 +5,8 @@ DVC plots dvc.yaml declares (:func:`dvc_plots`) and the PNG renderings for the M
 """
 from __future__ import annotations
 
+import json
+import signal
 import subprocess
 import sys
 import tempfile
@@ -118,16 +120,27 @@ def save_pngs(tables: Path, out: Path) -> list[Path]:
 @contextmanager
 def drawing(tables: Path) -> Iterator[Callable[[], list[Path]]]:
     """:func:`save_pngs` of ``tables`` started in another process (a second core draws while the
-    caller works); yields a function that waits for the PNGs and returns their paths. On exit an
-    unfinished drawing is stopped and the PNGs are removed."""
+    caller works); yields a function that waits for the PNGs and returns their paths. What the
+    machine refuses there (a full disk, a file-size limit, no memory) comes back as the OSError or
+    MemoryError it was. On exit an unfinished drawing is stopped and the PNGs are removed; the
+    drawing also stops when the caller's process dies."""
     with tempfile.TemporaryDirectory() as out:
-        proc = subprocess.Popen([sys.executable, "-m", "cltv.plots", str(tables), out],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen([sys.executable, "-m", "cltv.plots", str(tables), out], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
 
         def pngs() -> list[Path]:
-            _, err = proc.communicate()
+            try:
+                _, err = proc.communicate(timeout=600)
+            except subprocess.TimeoutExpired:
+                raise RuntimeError(f"drawing the PNGs of {tables} took over 10 minutes") from None
+            text = err.decode(errors="replace")
+            if proc.returncode == REFUSED:
+                refused = json.loads(text.strip().splitlines()[-1])
+                if refused["errno"] is None:
+                    raise MemoryError
+                raise OSError(refused["errno"], refused["strerror"], refused["filename"])
             if proc.returncode != 0:
-                raise RuntimeError(f"drawing the PNGs of {tables} failed: {err.decode(errors='replace')[-2000:]}")
+                raise RuntimeError(f"drawing the PNGs of {tables} failed: {text[-2000:]}")
             return sorted(Path(out).glob("*.png"))
 
         try:
@@ -138,5 +151,23 @@ def drawing(tables: Path) -> Iterator[Callable[[], list[Path]]]:
                 proc.communicate()
 
 
+REFUSED = 3  # the drawing's exit code when the machine refused it (its last stderr line says how, as JSON)
+
+
+def _die_with_parent() -> None:
+    """In the drawing's process: be killed when the process that started it dies (Linux)."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 if __name__ == "__main__":
-    save_pngs(Path(sys.argv[1]), Path(sys.argv[2]))
+    try:
+        save_pngs(Path(sys.argv[1]), Path(sys.argv[2]))
+    except OSError as exc:
+        print(json.dumps({"errno": exc.errno, "strerror": exc.strerror, "filename": str(exc.filename or sys.argv[2])}),
+              file=sys.stderr)
+        sys.exit(REFUSED)
+    except MemoryError:
+        print(json.dumps({"errno": None}), file=sys.stderr)
+        sys.exit(REFUSED)

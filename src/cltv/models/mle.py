@@ -40,7 +40,7 @@ class Minimum:
     0.14 s per process): the point ``x``, the value ``fun`` and gradient ``jac`` there, ``success``,
     ``message``, iterations ``nit``, objective calls ``nfev``, the lower Cholesky factor of the
     Hessian at the optimum (``hessian_factor``, None unless converged) and, set by a model's
-    fit, ``params`` in natural units."""
+    fit, ``params`` in natural units and the total ``log_likelihood``."""
     x: np.ndarray
     fun: float
     jac: np.ndarray
@@ -50,6 +50,7 @@ class Minimum:
     nfev: int
     hessian_factor: np.ndarray | None = None
     params: tuple | None = None
+    log_likelihood: float | None = None
 
 
 def minimize_bfgs(objective: Objective, x0: np.ndarray, args: tuple, tol: float,
