@@ -30,9 +30,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from pipelines.common import PINNED_ENV
 from tests.repo import RETAIL_OVERRIDES, commit, copy_repo, tool_env
 
-PIN = {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR"}
 STAGES = ("check", "flo_sample", "cdnow", "prepare", "evaluate", "train", "segment", "report", "register")
 TARGETS = {"exp run": 15.0, "register": 3.0, "imports": 0.5}
 
@@ -78,7 +78,7 @@ def _run(repo: Path, *args: str) -> tuple[float, dict[str, float], str]:
 
 def _seconds(repo: Path, code: str) -> float:
     start = time.monotonic()
-    subprocess.run([sys.executable, "-c", code], cwd=repo, env={**tool_env(), **PIN}, check=True,
+    subprocess.run([sys.executable, "-c", code], cwd=repo, env={**tool_env(), **PINNED_ENV}, check=True,
                    stdout=subprocess.DEVNULL)
     return time.monotonic() - start
 

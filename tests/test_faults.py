@@ -8,9 +8,10 @@ import sys
 
 import pytest
 
+from pipelines.common import PINNED_ENV as PIN
+
 from .repo import copy_repo, tool_env
 
-PIN = {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR"}
 OUTPUTS = ["metrics/evaluation.json", "plots/holdout_pit.csv", "plots/frequency_recency_grid.csv"]
 
 
@@ -44,7 +45,6 @@ def test_a_file_size_limit_ends_the_stage_in_one_line_and_keeps_the_outputs(repo
     assert digest(repo) == before
     leftovers = [p.name for d in ("metrics", "plots") for p in (repo / d).iterdir() if p.name.startswith(".")]
     assert leftovers == []
-
 
 
 def test_an_input_larger_than_memory_ends_in_one_line_naming_it(tmp_path_factory, sample_model, sample_ch):

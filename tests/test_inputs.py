@@ -15,10 +15,9 @@ from cltv.data import rfm
 from cltv.data.files import read_table
 from cltv.data.transactions import load_log
 from cltv.errors import DataError
+from pipelines.common import PINNED_ENV as PIN
 
 from .repo import copy_repo, tool_env
-
-PIN = {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR"}
 
 
 @pytest.fixture(scope="module")
