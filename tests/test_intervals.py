@@ -55,6 +55,18 @@ def test_sampled_purchases_have_the_closed_form_mean(kind):
 
 
 @pytest.mark.parametrize("kind", sorted(PARAMS))
+def test_the_dead_log_odds_are_those_of_p_alive(kind, sample_ch):
+    """The intervals draw "alive" as log((1 - U) / U) > the dead log-odds, i.e. U < P(alive)."""
+    model = purchase_model(kind).of(*PARAMS[kind])
+    x, tx, T = (sample_ch[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    params = np.array(PARAMS[kind]) * np.array([[1.0] * 4, [1.1, 0.9, 1.2, 0.8]])
+    odds = model.dead_odds_draws(params, x, tx, T)
+    for row, values in zip(odds, params):
+        np.testing.assert_allclose(1.0 / (1.0 + np.exp(row)), purchase_model(kind).of(*values).prob_alive(x, tx, T),
+                                   rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("kind", sorted(PARAMS))
 def test_intervals_per_customer_are_reproducible_and_independent_of_the_batch(kind, sample_ch):
     model = CLTVModel(purchases=kind, horizons_months=(3, 12)).fit(sample_ch)
     scores = model.predict(sample_ch)

@@ -132,7 +132,7 @@ class CLTVModel(Estimator):
         else:
             f, rec, age = (rfm[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
             n = weight
-        self.purchases_ = fit_model(purchases, self.fitter, (f, rec, age), n, self.purchases_penalizer, notes, (
+        self.purchases_, purchases_ll = fit_model(purchases, self.fitter, (f, rec, age), n, self.purchases_penalizer, notes, (
             f"{purchases.title} did not converge on {customers} customers with penalizer {self.purchases_penalizer}: "
             "try a small penalizer (e.g. model.purchases.penalizer=0.001) or filter customers with implausible "
             "histories"))
@@ -146,7 +146,7 @@ class CLTVModel(Estimator):
             raise FitError(f"{spend.title} cannot be fitted: no customer has a repeat purchase with a positive amount")
         gx, gm = counts[usable], amounts[usable]
         gw = None if weight is None else weight[usable]
-        self.spend_ = fit_model(spend, self.fitter, (gx, gm), gw, self.spend_penalizer, notes, (
+        self.spend_, spend_ll = fit_model(spend, self.fitter, (gx, gm), gw, self.spend_penalizer, notes, (
             f"{spend.title} did not converge on {_total(usable, weight)} repeat buyers with penalizer "
             f"{self.spend_penalizer}: try a small penalizer (e.g. model.spend.penalizer=0.01) or cap extreme amounts"))
         self.designs_, tests = {}, {}
@@ -171,8 +171,8 @@ class CLTVModel(Estimator):
             "gamma_gamma_customers": _total(usable, weight),
             "purchases_fit_rows": int(len(f)),  # distinct (x, t_x, T) tuples with the fast fitter
             "purchases_log_likelihood": (tests.get("purchases") or (self.season_ or {}).get("test", {})).get("log_likelihood")
-            or self.purchases_.log_likelihood(f, rec, age, n),
-            "spend_log_likelihood": tests.get("spend", {}).get("log_likelihood") or self.spend_.log_likelihood(gx, gm, gw),
+            or purchases_ll,
+            "spend_log_likelihood": tests.get("spend", {}).get("log_likelihood") or spend_ll,
             "frequency_monetary_corr": corr,
             "warnings": notes,
             **({"covariate_tests": tests} if tests else {}),

@@ -184,20 +184,23 @@ class ParametricModel(ABC):
 
 
 def fit_model(model: type[ParametricModel], fitter: str, columns: tuple, weights, penalizer: float, notes: list[str],
-              failure: str) -> ParametricModel:
+              failure: str) -> tuple[ParametricModel, float]:
     """``model`` fitted on ``columns`` by ``fitter`` ("fast": :meth:`ParametricModel.fit`,
     "lifetimes": :meth:`ParametricModel.fit_lifetimes`) at ``lifetimes``' default tolerance 1e-7;
     when the optimiser stops on "precision loss" next to the optimum, once more at 1e-6, said in
-    ``notes``; else FitError(``failure``). With the covariance of its estimates."""
+    ``notes``; else FitError(``failure``). Returns the model, with the covariance of its
+    estimates, and its total log-likelihood on ``columns``."""
     for tol in (1e-7, 1e-6):
         if fitter == "fast":
-            fitted = model.fit(*columns, weights=weights, penalizer=penalizer, tol=tol)[0]
+            fitted, result = model.fit(*columns, weights=weights, penalizer=penalizer, tol=tol)
         else:
-            fitted = model.fit_lifetimes(*columns, weights=weights, penalizer=penalizer, tol=tol)
+            fitted, result = model.fit_lifetimes(*columns, weights=weights, penalizer=penalizer, tol=tol), None
         if fitted is None:
             continue
         if tol != 1e-7:
             notes.append(f"{model.title} converged only at tolerance {tol:g} (precision loss at 1e-7)")
+        if result is not None:  # the fast fitters prepare the data once for all three
+            return fitted, result.log_likelihood
         fitted.estimate_covariance(*columns, weights=weights)
-        return fitted
+        return fitted, fitted.log_likelihood(*columns, weights=weights)
     raise FitError(failure)

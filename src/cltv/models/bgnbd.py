@@ -221,8 +221,15 @@ class BGNBD(PurchaseModel):
     def prob_alive(self, x, tx, T) -> np.ndarray:
         return prob_alive(self.values, x, tx, T)
 
-    def prob_alive_draws(self, params, x, tx, T) -> np.ndarray:
-        return prob_alive(tuple(params.T[:, :, None]), *(np.asarray(v, dtype=float)[None, :] for v in (x, tx, T)))
+    def dead_odds_draws(self, params, x, tx, T, chances: float = 0.0) -> np.ndarray:
+        """``(r + x) log((alpha + T) / (alpha + tx)) + log(a / (b + x - 1 + chances))``: the
+        log-odds of :func:`prob_alive` (-inf for x = 0; ``chances`` as in :meth:`sample_alive`)."""
+        r, alpha, a, b = (v[:, None] for v in np.asarray(params, dtype=float).T)
+        x, tx, T = (np.asarray(v, dtype=float)[None, :] for v in (x, tx, T))
+        survived = b + x - 1.0 + chances  # b plus the dropout chances survived
+        with np.errstate(invalid="ignore", divide="ignore"):  # BG/NBD at x = 0: replaced below
+            odds = (r + x) * np.log((alpha + T) / (alpha + tx)) + np.log(a / survived)
+        return odds if chances else np.where(x == 0, -np.inf, odds)
 
     def alive_purchases(self, t, x, T) -> np.ndarray:
         return alive_purchases(self.values, t, x, T)

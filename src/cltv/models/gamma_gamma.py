@@ -14,7 +14,7 @@ import numpy as np
 from scipy.special import digamma, gammaln
 
 from ..numeric import dot
-from .mle import Minimum, covariance, minimize_bfgs
+from .mle import Minimum, covariance, fitted_covariance, minimize_bfgs
 from .spend import SpendModel
 from .tuples import distinct
 
@@ -110,11 +110,19 @@ def fit(x, m, weights=None, penalizer: float = 0.0, tol: float = 1e-7) -> Minimu
     ``weights`` plus ``penalizer`` times the sum of the squared parameters), the same start
     (log-parameters 0.1) and method (BFGS, gradient tolerance ``tol``; see :mod:`cltv.models.mle`), but
     an analytic gradient, with the terms of x alone summed once per distinct x. Rows need x > 0
-    and m > 0. Returns the :class:`~cltv.models.mle.Minimum` with ``params`` = (p, q, v).
+    and m > 0. Returns the :class:`~cltv.models.mle.Minimum` with ``params`` = (p, q, v) and,
+    when it converged, the total ``log_likelihood`` and the ``covariance`` there (the data
+    prepared once for all three).
     """
     x, m, w, by_x = _prepare(x, m, weights)
-    result = minimize_bfgs(_objective, np.full(3, 0.1), (w * x, x * m, w, penalizer, by_x), tol)
+    columns = (w * x, x * m, w)
+    result = minimize_bfgs(_objective, np.full(3, 0.1), (*columns, penalizer, by_x), tol)
     result.params = tuple(float(v) for v in np.exp(result.x))
+    if result.success:
+        total, log_params = w.sum(), np.log(result.params)
+        result.log_likelihood = -_objective(log_params, *columns, 0.0, by_x)[0] * total
+        result.covariance = fitted_covariance(result, penalizer, lambda p: _objective(p, *columns, 0.0, by_x)[1] * total,
+                                              log_params, total)
     return result
 
 
@@ -138,7 +146,9 @@ class GammaGamma(SpendModel):
     def fit(cls, x, m, weights=None, penalizer: float = 0.0, tol: float = 1e-7):
         """``(model or None, optimiser result)`` by :func:`fit`; None when it did not converge."""
         result = fit(x, m, weights, penalizer, tol)
-        return (cls(dict(zip(cls.param_names, result.params))) if result.success else None), result
+        if not result.success:
+            return None, result
+        return cls(dict(zip(cls.param_names, result.params)), covariance=result.covariance), result
 
     def log_likelihood(self, x, m, weights=None) -> float:
         return log_likelihood(self.values, x, m, weights)

@@ -43,8 +43,9 @@ class MBGNBD(PurchaseModel):
     def prob_alive(self, x, tx, T) -> np.ndarray:
         return _prob_alive(self.values, x, tx, T)
 
-    def prob_alive_draws(self, params, x, tx, T) -> np.ndarray:
-        return _prob_alive(tuple(params.T[:, :, None]), *(np.asarray(v, dtype=float)[None, :] for v in (x, tx, T)))
+    def dead_odds_draws(self, params, x, tx, T) -> np.ndarray:
+        """As BG/NBD's, with one more chance to drop out: ``log(a / (b + x))``."""
+        return bgnbd.BGNBD.dead_odds_draws(self, params, x, tx, T, chances=1.0)
 
     def alive_purchases(self, t, x, T) -> np.ndarray:
         r, alpha, a, b = self.values

@@ -40,7 +40,8 @@ class Minimum:
     0.14 s per process): the point ``x``, the value ``fun`` and gradient ``jac`` there, ``success``,
     ``message``, iterations ``nit``, objective calls ``nfev``, the lower Cholesky factor of the
     Hessian at the optimum (``hessian_factor``, None unless converged) and, set by a model's
-    fit, ``params`` in natural units and the total ``log_likelihood``."""
+    fit, ``params`` in natural units, the total ``log_likelihood`` and the estimates'
+    ``covariance`` (natural units)."""
     x: np.ndarray
     fun: float
     jac: np.ndarray
@@ -51,6 +52,7 @@ class Minimum:
     hessian_factor: np.ndarray | None = None
     params: tuple | None = None
     log_likelihood: float | None = None
+    covariance: list[list[float]] | None = None
 
 
 def minimize_bfgs(objective: Objective, x0: np.ndarray, args: tuple, tol: float,
@@ -268,3 +270,18 @@ def covariance(gradient: Callable[[np.ndarray], np.ndarray], log_params: np.ndar
         return None
     cov = np.array(columns)
     return (cov + cov.T) / 2.0
+
+
+def fitted_covariance(result: Minimum, penalizer: float, gradient: Callable[[np.ndarray], np.ndarray],
+                      log_params: np.ndarray, total: float) -> list[list[float]] | None:
+    """The covariance of a fit's estimates in natural units (None when not positive definite).
+    Without a penalizer the optimiser's own Hessian (``result.hessian_factor``, of the mean
+    objective) is the Hessian of the log-likelihood, so it is reused: the standard errors cost
+    nothing more. With one, the penalty is not part of the likelihood, so the Hessian of the
+    unpenalised total (``gradient``, in log-parameters) is taken at ``log_params``
+    (:func:`covariance`)."""
+    if penalizer == 0 and result.hessian_factor is not None:
+        cov = natural_covariance(inverse_from_factor(result.hessian_factor, total), log_params, len(log_params))
+    else:
+        cov = covariance(gradient, log_params)
+    return None if cov is None else cov.tolist()

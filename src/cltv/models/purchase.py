@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import NumericError
 from .base import ParametricModel
 from .mle import covariance as mle_covariance
-from .mle import minimize_bfgs
+from .mle import fitted_covariance, minimize_bfgs
 from .tuples import distinct
 
 
@@ -51,14 +51,23 @@ class PurchaseModel(ParametricModel):
     @classmethod
     def fit(cls, x, tx, T, weights=None, penalizer: float = 0.0, tol: float = 1e-7):
         """``(model or None, optimiser result)``: the maximum-likelihood model by ``lifetimes``'
-        recipe (see :mod:`cltv.models.base`), None when the optimiser did not converge."""
+        recipe (see :mod:`cltv.models.base`), None when the optimiser did not converge. The data
+        are prepared once: the model comes with its covariance and ``result.log_likelihood`` is
+        the total log-likelihood (:meth:`log_likelihood`) at the estimates."""
         x, tx, T, w, by_x = prepare(x, tx, T, weights)
         scale = 1.0 / T.max()
         result = minimize_bfgs(cls.objective, np.full(len(cls.param_names), 0.1),
                                (x, tx * scale, T * scale, w, penalizer, by_x), tol)
-        values = np.exp(result.x)
-        params = {k: float(v / scale if k in cls.time_params else v) for k, v in zip(cls.param_names, values)}
-        return (cls(params) if result.success else None), result
+        if not result.success:
+            return None, result
+        values = np.exp(result.x)  # time rescaled: the same Hessian in log-parameters
+        model = cls({k: float(v / scale if k in cls.time_params else v) for k, v in zip(cls.param_names, values)})
+        total, log_params = w.sum(), np.log(model.values)
+        result.log_likelihood = -cls.objective(log_params, x, tx, T, w, 0.0, by_x)[0] * total
+        model.covariance = fitted_covariance(result, penalizer,
+                                             lambda p: cls.objective(p, x, tx, T, w, 0.0, by_x)[1] * total,
+                                             log_params, total)
+        return model, result
 
     def log_likelihood(self, x, tx, T, weights=None) -> float:
         """Total log-likelihood in the published convention (time in the data's unit)."""
@@ -79,6 +88,14 @@ class PurchaseModel(ParametricModel):
     def prob_alive_draws(self, params: np.ndarray, x, tx, T) -> np.ndarray:
         """P(alive) of each history (columns) under each parameter vector (rows of ``params``)."""
         return np.stack([type(self).of(*row).prob_alive(x, tx, T) for row in params])
+
+    def dead_odds_draws(self, params: np.ndarray, x, tx, T) -> np.ndarray:
+        """log((1 - P(alive)) / P(alive)) of each history (columns) under each parameter vector
+        (rows of ``params``); -inf where P(alive) = 1. The intervals compare it with the log-odds
+        of a uniform draw U, which is U < P(alive) without an exponential per draw."""
+        p = self.prob_alive_draws(params, x, tx, T)
+        with np.errstate(divide="ignore"):
+            return np.log1p(-p) - np.log(p)
 
     @abstractmethod
     def alive_purchases(self, t, x, T) -> np.ndarray:

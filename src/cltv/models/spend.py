@@ -21,7 +21,7 @@ import numpy as np
 
 from .base import ParametricModel
 from .mle import covariance as mle_covariance
-from .mle import minimize_bfgs
+from .mle import fitted_covariance, minimize_bfgs
 
 
 class SpendModel(ParametricModel):
@@ -41,10 +41,18 @@ class SpendModel(ParametricModel):
 
     @classmethod
     def fit(cls, x, m, weights=None, penalizer: float = 0.0, tol: float = 1e-7):
-        """``(model or None, optimiser result)``: BFGS from log-parameters 0.1 (:mod:`cltv.models.mle`)."""
+        """``(model or None, optimiser result)``: BFGS from log-parameters 0.1 (:mod:`cltv.models.mle`);
+        the model comes with its covariance, ``result.log_likelihood`` is the total at the estimates."""
         x, m, w = _columns(x, m, weights)
         result = minimize_bfgs(cls.objective, np.full(len(cls.param_names), 0.1), (x, m, w, penalizer), tol)
-        return (cls(dict(zip(cls.param_names, np.exp(result.x).tolist()))) if result.success else None), result
+        if not result.success:
+            return None, result
+        model = cls(dict(zip(cls.param_names, np.exp(result.x).tolist())))
+        total, log_params = w.sum(), np.log(model.values)
+        result.log_likelihood = -cls.objective(log_params, x, m, w, 0.0)[0] * total
+        model.covariance = fitted_covariance(result, penalizer, lambda p: cls.objective(p, x, m, w, 0.0)[1] * total,
+                                             log_params, total)
+        return model, result
 
     def log_likelihood(self, x, m, weights=None) -> float:
         x, m, w = _columns(x, m, weights)
