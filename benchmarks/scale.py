@@ -22,7 +22,9 @@ process, once per path, so that its peak resident memory is its own:
   history). The served model has the intervals on.
 
 Wall time is measured inside the process around the step only (imports and reading the input
-are excluded on both sides); peak RSS is the process's (VmHWM), input included; ours' fit +
+are excluded on both sides); peak RSS is the process's (VmHWM), input included: plain reads it
+with ``pd.read_parquet`` as a user does, ours with :func:`cltv.io.read_parquet` as the stages do
+(a column at a time), and fit + score reads the RFM columns only on both paths. Ours' fit +
 score peak is read before the intervals start, and the peak with them is shown beside them. The
 agreement checks: parameters (relative), predictions of both implementations from the *same*
 parameters (relative, on up to 200,000 customers), RFM columns, and segment labels.
@@ -54,6 +56,7 @@ SIMULATION = {"start": "2020-01-01", "end": OBSERVATION_END, "acquisition_weeks"
 HORIZONS, CLV_MONTHS, DISCOUNT = (3, 6), 6, 0.01
 LABELS = ("A", "B", "C", "D")
 PREDICTIONS = [f"expected_purchases_{h}m" for h in HORIZONS] + ["p_alive", "clv"]
+RFM_INPUT = ["customer_id", "frequency", "recency", "T", "monetary_value"]  # what fit + score reads
 COMPARE_ROWS = 200_000
 INTERVAL_LEVEL = 0.9
 INTERVALS = "90 % predictive intervals (purchases 3m/6m, spend, CLV)"
@@ -148,7 +151,13 @@ def child(step: str, path: str, inp: str, out: str) -> None:
     else:
         import cltv.model  # noqa: F401
         import cltv.data.rfm  # noqa: F401
-    frame = pd.read_parquet(inp)
+    columns = RFM_INPUT if step == "model" else None  # fit + score needs the RFM columns only, on both paths
+    if path == "plain":
+        frame = pd.read_parquet(inp, columns=columns)  # as a user reads it
+    else:
+        from cltv.io import read_parquet
+
+        frame = read_parquet(inp, columns=columns)  # as the stages read it: a column at a time
     timings: dict[str, float] = {}
     extra = None
     t0 = time.perf_counter()

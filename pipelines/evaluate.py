@@ -25,7 +25,7 @@ from cltv.data import cohort, rfm
 from cltv.errors import FitError
 from cltv.evaluate import evaluate, evaluate_in_sample, holdout_predictions
 from cltv.headline import split
-from cltv.io import write_csv, write_json
+from cltv.io import read_parquet, write_csv, write_json
 from cltv.model import CLTVModel
 from cltv.origins import origins
 from pipelines.common import ROOT, run
@@ -83,7 +83,7 @@ def fit(p: dict, ch: pd.DataFrame, start: pd.Timestamp, daily: pd.DataFrame) -> 
 def main(p: dict) -> None:
     rows, deciles = [], pd.DataFrame(columns=["decile", "customers", "predicted", "actual"])
     if p["data"]["source"] == "flo":
-        calibration = with_attributes(p, pd.read_parquet(ROOT / "data/calibration.parquet"))
+        calibration = with_attributes(p, read_parquet(ROOT / "data/calibration.parquet"))
         model = CLTVModel(**model_params(p)).fit(calibration)
         metrics, plots = evaluate_in_sample(calibration, model)
         metrics.update(model_effects.metrics(model))
@@ -91,7 +91,7 @@ def main(p: dict) -> None:
               f"customers without repeat purchase {metrics['zero_repeat_observed']:.0f} observed vs "
               f"{metrics['zero_repeat_expected']:.1f} expected")
     else:
-        daily = pd.read_parquet(ROOT / "data/daily.parquet")
+        daily = read_parquet(ROOT / "data/daily.parquet")
         for i, (start, end, ch) in enumerate(origin_tables(p, daily)):
             model = fit(p, ch, start, daily)
             found, tables, deciles = one_origin(ch, daily, model, start, end, i == 0)

@@ -7,7 +7,7 @@ import pandas as pd
 
 from cltv import backtest, serving
 from cltv.hyperparameters import flatten
-from cltv.io import write_json
+from cltv.io import read_parquet, write_json
 from cltv.model import CLTVModel
 from cltv.plots import SPECS, drawing
 from cltv.tracking import naming, registry
@@ -30,7 +30,7 @@ def _register(p: dict, pngs) -> None:
     if summary["origins"]:  # a log: the champion metric's mean over the origins decides, see cltv.tracking.champion
         metrics["backtest"] = summary
     plan = [f"{a}..{b}" for a, b in zip(origins["calibration_end"], origins["holdout_end"])]
-    training = with_attributes(p, pd.read_parquet(ROOT / "data/rfm.parquet"))  # with the covariates' columns
+    training = with_attributes(p, read_parquet(ROOT / "data/rfm.parquet"))  # with the covariates' columns
     label, data = data_label(d), ROOT / d["path"]
     commit, dirty = registry.git_state(ROOT, pipeline_outputs())
     result = registry.Result(
@@ -46,7 +46,7 @@ def _register(p: dict, pngs) -> None:
                    "segments": [ROOT / "outputs/segment_profile.csv"],
                    "plots": [ROOT / f"plots/{n}.csv" for n in SPECS],
                    "report": [ROOT / f"reports/{f}" for f in ("segments.md", "segments.html", "clv_by_segment.png")]},
-        datasets={"evaluation": pd.read_parquet(ROOT / "data/calibration.parquet"),
+        datasets={"evaluation": read_parquet(ROOT / "data/calibration.parquet"),
                   "training": training},
         code={str(f.relative_to(serving.PACKAGE_DIR)): f for f in sorted(serving.PACKAGE_DIR.rglob("*.py"))},
         tags={"mlflow.source.git.commit": commit, "cltv.git_commit": commit, "cltv.git_dirty": str(dirty).lower(),

@@ -10,7 +10,7 @@ import pandas as pd
 
 from cltv import model_effects, model_season, report
 from cltv.data import cohort
-from cltv.io import atomic, write_text
+from cltv.io import atomic, read_parquet, write_text
 from cltv.model import CLTVModel
 from pipelines.common import ROOT, data_label, fit_warnings, run
 
@@ -28,7 +28,7 @@ def main(p: dict) -> None:
                **json.loads((ROOT / "metrics/evaluation.json").read_text())}
     scores = pd.read_csv(ROOT / "outputs/scores.csv", dtype={"customer_id": str})
     labels = list(model.segment_labels)
-    summary = report.segment_summary(scores, pd.read_parquet(ROOT / "data/customers.parquet"), labels,
+    summary = report.segment_summary(scores, read_parquet(ROOT / "data/customers.parquet"), labels,
                                      model.horizons_months)
     d = p["data"]
     mode = ("seed-compatible (the original procedure: frequency = total orders)" if d["seed_compatible"]

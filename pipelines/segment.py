@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from cltv import model_effects, segment
-from cltv.io import write_csv, write_parquet
+from cltv.io import read_parquet, write_csv, write_parquet
 from cltv.model import CLTVModel
 from pipelines.common import ROOT, run
 from pipelines.engine import spark_session
@@ -25,7 +25,7 @@ def main(p: dict) -> None:
     if p["engine"]["kind"] == "spark":
         scores = spark_scores(p, model)
     else:
-        scores = model.predict(with_attributes(p, pd.read_parquet(ROOT / "data/rfm.parquet")))
+        scores = model.predict(with_attributes(p, read_parquet(ROOT / "data/rfm.parquet")))
         write_parquet(ROOT / "outputs/scores.parquet", scores)
     write_csv(ROOT / "outputs/scores.csv", scores)
     write_csv(ROOT / "outputs/segment_profile.csv", segment.profile(scores, model.segment_labels))
@@ -54,7 +54,7 @@ def spark_scores(p: dict, model: CLTVModel) -> pd.DataFrame:
         scored = spark.score(session, str(Path(tmp) / "model"), table, names).select(*columns).orderBy("customer_id")
         spark.write_parquet(scored, ROOT / "outputs/scores.parquet")
     session.stop()
-    scores = pd.read_parquet(ROOT / "outputs/scores.parquet")
+    scores = read_parquet(ROOT / "outputs/scores.parquet")
     scores["segment"] = pd.Categorical(scores["segment"], categories=list(model.segment_labels))
     return scores
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from cltv import covariates, hyperparameters, season
+from cltv.io import read_parquet
 from pipelines.common import ROOT
 
 
@@ -33,4 +34,4 @@ def with_attributes(p: dict, table: pd.DataFrame) -> pd.DataFrame:
     names = covariates.names(p["model"]["covariates"])
     if not names:
         return table
-    return covariates.join(table, pd.read_parquet(ROOT / "data/customers.parquet"), names, "data/customers.parquet")
+    return covariates.join(table, read_parquet(ROOT / "data/customers.parquet"), names, "data/customers.parquet")

@@ -3,11 +3,11 @@
 With data.acquired_after the models are fitted on the customers first seen after its cut-off
 (cltv.data.cohort); the segment cut-offs come from every customer, as every customer is scored."""
 import numpy as np
-import pandas as pd
 
 from cltv import model_effects
 from cltv.data import cohort
 from cltv.data.spec import DataSpec
+from cltv.io import read_parquet
 from cltv.model import CLTVModel
 from pipelines.common import ROOT, run
 from pipelines.engine import spark_session
@@ -25,9 +25,9 @@ def main(p: dict) -> None:
                           daily=session.read.parquet(str(ROOT / "data/daily.parquet")) if seasonal(p) else None)
         session.stop()
     else:
-        table = with_attributes(p, pd.read_parquet(ROOT / "data/rfm.parquet"))
+        table = with_attributes(p, read_parquet(ROOT / "data/rfm.parquet"))
         fitted = None if d["acquired_after"] is None else cohort.fitted(table, d["observation_end"], d["acquired_after"])
-        days = pd.read_parquet(ROOT / "data/daily.parquet") if seasonal(p) else None
+        days = read_parquet(ROOT / "data/daily.parquet") if seasonal(p) else None
         model = CLTVModel(**model_params(p)).fit(table, cohort=fitted, purchase_days=days, end=d["observation_end"])
     model.data_rules_ = DataSpec.from_config(p["data"]).to_dict()  # the rules prepare applied: cltv score uses them
     model.save(ROOT / "models/cltv_model.json")

@@ -1,7 +1,7 @@
-"""Atomic file output: write to a temporary file in the same folder, then rename.
-
-A failed or interrupted stage therefore never leaves a half-written file, and the previous
-output stays intact until the new one is complete.
+"""Files in and out. Output is atomic: write to a temporary file in the same folder, then
+rename, so a failed or interrupted stage never leaves a half-written file, and the previous
+output stays intact until the new one is complete. Parquet input is read a column at a time
+(:func:`read_parquet`), so reading a table costs little more than the table.
 """
 from __future__ import annotations
 
@@ -68,3 +68,19 @@ def write_csv(path: str | Path, df: pd.DataFrame) -> None:
 
 def write_parquet(path: str | Path, df: pd.DataFrame) -> None:
     atomic(path, lambda p: df.to_parquet(p, index=False))
+
+
+def read_parquet(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """A Parquet file or folder (Spark's part files) as ``pd.read_parquet`` reads it, with the
+    same dtypes, but one column at a time: the peak memory is the table plus one column, where
+    ``pd.read_parquet`` holds the whole Arrow table beside the result. The columns are not
+    copied into one block (pandas' copy-on-write still protects them)."""
+    import pyarrow
+
+    if columns is None:
+        import pyarrow.dataset as ds
+
+        columns = [c for c in ds.dataset(path, format="parquet").schema.names if not c.startswith("__index_level_")]
+    table = pd.DataFrame({c: pd.read_parquet(path, columns=[c])[c] for c in columns}, copy=False)
+    pyarrow.default_memory_pool().release_unused()  # Arrow's buffers, kept for reuse, back to the system
+    return table

@@ -177,17 +177,19 @@ class CLTVModel(Estimator):
             "warnings": notes,
             **({"covariate_tests": tests} if tests else {}),
         }
+        del counts, amounts, usable, unvalued, gx, gm  # per-customer arrays: memory for the cut-offs' own
         if cohort is not None:
             self.training_["customers_scored_not_fitted"] = _total(~cohort, everyone_weight)
             rfm, weight, history = everyone, everyone_weight, _histories(everyone)
-        clv = self.clv(rfm) if self.designs_ or self.season_ else self.expected_value(rfm) * self._purchases(history)[2]
+        clv = self.clv(rfm) if self.designs_ or self.season_ else self.expected_value(rfm) * self._purchases(history)[2][history[1]]
         self.segment_cutoffs_ = segment.quantile_cutoffs(clv, len(self.segment_labels), weight)
         return self
 
     # --------------------------------------------------------------- prediction
     def spend_counts(self, rfm: pd.DataFrame) -> np.ndarray:
         """Number of order values averaged in ``monetary_value``."""
-        return rfm["frequency"].to_numpy(dtype=float) + (1.0 if self.monetary_includes_first else 0.0)
+        frequency = rfm["frequency"].to_numpy(dtype=float)
+        return frequency + 1.0 if self.monetary_includes_first else frequency
 
     def grid(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The weeks after T at which predictions are needed (ascending): each horizon's, each
@@ -198,22 +200,20 @@ class CLTVModel(Estimator):
         return model_season.ahead(self, weeks), column[:len(horizon_weeks)], column[len(horizon_weeks):]
 
     def _purchases(self, history: tuple) -> tuple[dict[float, np.ndarray], np.ndarray, np.ndarray]:
-        """Per customer: expected purchases per horizon (months -> array), P(alive), and the
-        expected purchases of each of the next ``clv_months`` months, discounted and summed (the
-        CLV is that times the expected spend per purchase). Computed once per distinct
-        (x, t_x, T) of ``history`` (see :func:`_histories`) and, for the recency-free factor,
-        once per distinct (x, T)."""
+        """Per distinct (x, t_x, T) of ``history`` (:func:`_histories`; ``history[1]`` maps them to
+        customers): expected purchases per horizon (months -> array), P(alive), and the expected
+        purchases of the next ``clv_months`` months, discounted and summed (times the expected
+        spend per purchase: the CLV). The recency-free factor is once per distinct (x, T)."""
         model = self.purchases_
-        (x, tx, age), inverse, _ = history
+        (x, tx, age), _, _ = history
         alive = model.prob_alive(x, tx, age)
         (x2, age2), inverse2, _ = tuples.distinct(x, age)
         weeks, at_horizon, at_month = self.grid()
         cum = alive[:, None] * model.alive_purchases(weeks[None, :], x2[:, None], age2[:, None])[inverse2]
         model.check_finite(cum, weeks[None, :], x[:, None], tx[:, None], age[:, None])
-        horizons = {h: cum[:, at_horizon[i]][inverse] for i, h in enumerate(self.horizons_months)}
+        horizons = {h: cum[:, at_horizon[i]] for i, h in enumerate(self.horizons_months)}
         per_month = np.clip(np.diff(cum[:, at_month], axis=1), 0.0, None)  # no negative noise
-        discounted = numeric.matvec(per_month, self.discounts())
-        return horizons, alive[inverse], discounted[inverse]
+        return horizons, alive, numeric.matvec(per_month, self.discounts())
 
     def discounts(self) -> np.ndarray:
         """Discount factor of each of the next ``clv_months`` months, (1 + d)^-i."""
@@ -242,7 +242,7 @@ class CLTVModel(Estimator):
         sum over months i of E[value per purchase] * E[purchases in month i] / (1 + d)^i."""
         if self.designs_:
             return model_effects.by_group(self, rfm, CLTVModel.clv)
-        return self.expected_value(rfm) * self._purchases(_histories(model_season.clocked(self, rfm)))[2]
+        return self.expected_value(rfm) * self._purchases(h := _histories(model_season.clocked(self, rfm)))[2][h[1]]
 
     def predict(self, rfm: pd.DataFrame) -> pd.DataFrame:
         """Scores per customer: the input RFM columns (and ``customer_id`` if given), expected
@@ -252,17 +252,18 @@ class CLTVModel(Estimator):
         if self.designs_:
             return model_effects.by_group(self, rfm, CLTVModel.predict)
         checked = validate_rfm(rfm)
-        columns = {c: (checked if c == "customer_id" else rfm)[c].array.copy() for c in checked.columns}  # as given
+        columns = {c: (checked if c == "customer_id" else rfm)[c].reset_index(drop=True) for c in checked.columns}
         rfm = model_season.clocked(self, checked)  # with a season: operational weeks
-        horizons, alive, discounted = self._purchases(_histories(rfm))
-        columns.update({horizon_column(h): horizons[h] for h in self.horizons_months})
-        columns["p_alive"] = alive
+        (horizons, alive, discounted), customer = self._purchases(history := _histories(rfm)), history[1]
+        columns.update({horizon_column(h): horizons[h][customer] for h in self.horizons_months})
+        columns["p_alive"], discounted = alive[customer], discounted[customer]
+        del history, customer  # one array per customer fewer while the rest is computed
         columns["expected_value"] = value = self.expected_value(rfm)
-        columns["clv"] = clv = value * discounted
+        columns["clv"] = clv = np.multiply(value, discounted, out=discounted)
         columns["segment"] = segment.assign(clv, self.segment_cutoffs_, self.segment_labels)
         if self.interval_level is not None:
             columns.update(intervals.predict(self, rfm, self.interval_level))
-        return pd.DataFrame(columns, copy=False)  # every array is the table's own: no second copy of them all
+        return pd.DataFrame(columns, copy=False)  # the input columns as given, shared until written (copy-on-write)
 
     # -------------------------------------------------------------- persistence
     def to_dict(self) -> dict:

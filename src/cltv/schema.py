@@ -166,4 +166,4 @@ def validate_rfm(df: pd.DataFrame) -> pd.DataFrame:
                       ((f == 0) & (r != 0), "recency: must be 0 when frequency is 0 (no repeat purchase)")):
         if bad.any():
             raise RFMError(f"{rule}; broken in {rows(bad)}")
-    return pd.DataFrame(out, index=df.index)
+    return pd.DataFrame(out, index=df.index, copy=False)  # the checked columns, not copied into one block

@@ -51,7 +51,8 @@ def assign(values: np.ndarray | pd.Series, cutoffs: Sequence[float], labels: Seq
     if len(cutoffs) != len(labels) - 1:
         raise ConfigError(f"{len(labels)} labels need {len(labels) - 1} cut-offs, got {len(cutoffs)}")
     rank = np.searchsorted(np.asarray(cutoffs, dtype=float), np.asarray(values, dtype=float), side="left")
-    return pd.Categorical.from_codes(len(labels) - 1 - rank, dtype=_dtype(tuple(str(label) for label in labels)))
+    codes = np.subtract(len(labels) - 1, rank, out=rank).astype(np.int8 if len(labels) <= 127 else np.int64)
+    return pd.Categorical.from_codes(codes, dtype=_dtype(tuple(str(label) for label in labels)))
 
 
 @functools.lru_cache(maxsize=16)

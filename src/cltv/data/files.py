@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from ..io import read_parquet
 
 LINE = "__line__"
 
@@ -63,7 +64,7 @@ def read_table(path: str | Path, sheets: tuple | None = None,
     try:
         _check_unique(path, _header(path, suffixes, sheets))
         if is_parquet(path):
-            raw = pd.read_parquet(path)
+            raw = read_parquet(path)
             return raw.assign(**{LINE: np.arange(2, len(raw) + 2)})
         if suffixes.endswith((".xlsx", ".xlsm")):
             book = pd.read_excel(path, sheet_name=list(sheets) if sheets else None, dtype=object)

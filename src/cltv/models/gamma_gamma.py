@@ -35,11 +35,16 @@ def expected_average_value(params: GGParams, x, m) -> np.ndarray:
     note 025) written without the 1 - w cancellation.
     """
     p, q, v = params
-    x = np.asarray(x, dtype=float)
     m = np.asarray(m, dtype=float)
-    usable = m > 0
-    x = np.where(usable, x, 0.0)
-    return p * (v + np.where(usable, x * m, 0.0)) / (p * x + q - 1.0)
+    n = np.where(m > 0, np.asarray(x, dtype=float), 0.0)  # the usable spend count
+    value = n * m  # 0 where not usable (m is finite)
+    value += v
+    value *= p
+    n *= p  # in place, in the order of p (v + n m) / (p n + q - 1): two arrays of memory
+    n += q
+    n -= 1.0
+    value /= n
+    return value
 
 
 def log_likelihood(params: GGParams, x, m, weights=None) -> float:

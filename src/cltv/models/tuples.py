@@ -29,16 +29,21 @@ def distinct(*columns: np.ndarray) -> tuple[tuple[np.ndarray, ...], np.ndarray, 
         if size * unique.size > np.iinfo(np.int64).max // 2:  # keep the mixed-radix key in int64
             key, unique_keys = pd.factorize(key, sort=True)
             size = unique_keys.size
-        key = key * unique.size + code
+        key *= unique.size  # in place: the memory of a few columns at 10 M rows
+        key += code
+        del code
         size *= unique.size
     if size <= max(DENSE_MIN, 4 * key.size):  # few possible keys for this many rows: count them in place
         counts = np.bincount(key, minlength=size)
-        rank = np.cumsum(counts > 0) - 1
+        rank = np.cumsum(counts > 0)
+        rank -= 1
         inverse, counts = rank[key], counts[counts > 0]
+        del rank
     else:
         inverse, _ = pd.factorize(key, sort=True)
         counts = np.bincount(inverse)
+    del key
     inverse = inverse.astype(np.intp, copy=False)
     row = np.empty(counts.size, dtype=np.intp)
-    row[inverse] = np.arange(inverse.size)  # one input row of each distinct row
+    row[inverse] = np.arange(inverse.size, dtype=np.int32 if inverse.size < 2 ** 31 else np.intp)  # one row of each
     return tuple(c[row] for c in columns), inverse, counts
