@@ -5,12 +5,21 @@ its kernel by CPU (``OPENBLAS_CORETYPE``) and splits long products over threads:
 of the result change from machine to machine. The functions here use numpy's elementwise
 products and its pairwise summation instead, whose order is fixed by the array's length alone.
 They cost a temporary array each, which is nothing beside the special functions around them.
-See docs/reproducibility.md.
+See docs/reproducibility.md. :func:`blocks` cuts long elementwise work into blocks, so that its
+temporaries stay small beside the per-customer arrays (10 M customers: 80 MB per array).
 """
 from __future__ import annotations
 
 import numpy as np
 from scipy.special import chdtrc
+
+
+BLOCK_ROWS = 1 << 20
+
+
+def blocks(size: int, rows: int = BLOCK_ROWS) -> list[slice]:
+    """Consecutive slices of at most ``rows`` of ``size`` rows."""
+    return [slice(start, min(start + rows, size)) for start in range(0, size, rows)]
 
 
 def dot(a, b) -> float:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from . import numeric
 from .errors import ConfigError, DataError
 
 
@@ -50,8 +51,10 @@ def assign(values: np.ndarray | pd.Series, cutoffs: Sequence[float], labels: Seq
     ``len(cutoffs) == len(labels) - 1``."""
     if len(cutoffs) != len(labels) - 1:
         raise ConfigError(f"{len(labels)} labels need {len(labels) - 1} cut-offs, got {len(cutoffs)}")
-    rank = np.searchsorted(np.asarray(cutoffs, dtype=float), np.asarray(values, dtype=float), side="left")
-    codes = np.subtract(len(labels) - 1, rank, out=rank).astype(np.int8 if len(labels) <= 127 else np.int64)
+    values, cuts = np.asarray(values, dtype=float).ravel(), np.asarray(cutoffs, dtype=float)
+    codes = np.empty(values.size, dtype=np.int8 if len(labels) <= 127 else np.int64)
+    for rows in numeric.blocks(values.size):  # a block at a time: no full-length temporaries
+        codes[rows] = len(labels) - 1 - np.searchsorted(cuts, values[rows], side="left")
     return pd.Categorical.from_codes(codes, dtype=_dtype(tuple(str(label) for label in labels)))
 
 

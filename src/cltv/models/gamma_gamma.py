@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import digamma, gammaln
 
+from .. import numeric
 from ..numeric import dot
 from .mle import Minimum, covariance, fitted_covariance, minimize_bfgs
 from .spend import SpendModel
@@ -35,15 +36,18 @@ def expected_average_value(params: GGParams, x, m) -> np.ndarray:
     note 025) written without the 1 - w cancellation.
     """
     p, q, v = params
-    m = np.asarray(m, dtype=float)
-    n = np.where(m > 0, np.asarray(x, dtype=float), 0.0)  # the usable spend count
-    value = n * m  # 0 where not usable (m is finite)
-    value += v
-    value *= p
-    n *= p  # in place, in the order of p (v + n m) / (p n + q - 1): two arrays of memory
-    n += q
-    n -= 1.0
-    value /= n
+    x, m = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(m, dtype=float))
+    value = np.empty(m.shape)
+    for rows in numeric.blocks(m.size):  # a block at a time: no full-length temporaries
+        n = np.where(m.flat[rows] > 0, x.flat[rows], 0.0)  # the usable spend count
+        part = n * m.flat[rows]  # 0 where not usable (m is finite)
+        part += v
+        part *= p
+        n *= p  # in the order of p (v + n m) / (p n + q - 1)
+        n += q
+        n -= 1.0
+        part /= n
+        value.flat[rows] = part
     return value
 
 
