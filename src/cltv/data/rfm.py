@@ -42,12 +42,22 @@ def _sorted_by_customer_and_day(frame: pd.DataFrame) -> tuple[np.ndarray, pd.Ser
         code, uniques = pd.factorize(ids, sort=True)
         uniques = pd.Series(uniques, dtype=ids.dtype)
     code = code.astype(np.int64)
-    key = code * (int(day.max() - day.min()) + 1 if day.size else 1) + (day - (day.min() if day.size else 0))
     amount = frame["amount"].to_numpy(dtype=float)
-    if key.size > 1 and not bool(np.all(key[1:] >= key[:-1])):
+    if code.size > 1 and not (bool(np.all(code[1:] >= code[:-1])) and _days_ascending(code, day)):
+        key = code * (int(day.max() - day.min()) + 1)  # in place from here: one array of memory
+        key += day
+        key -= day.min()
         order = np.argsort(key, kind="stable")
+        del key
         code, day, amount = code[order], day[order], amount[order]
     return code, uniques, day, amount
+
+
+def _days_ascending(code: np.ndarray, day: np.ndarray) -> bool:
+    """Whether ``day`` ascends within each customer of ``code`` (ascending)."""
+    same = code[1:] == code[:-1]
+    same &= day[1:] < day[:-1]
+    return not bool(same.any())
 
 
 def _days(day: np.ndarray) -> np.ndarray:
@@ -61,18 +71,22 @@ def daily_purchases(tx: pd.DataFrame) -> pd.DataFrame:
     and day, sorted by customer and date.
     """
     code, ids, day, amount = _sorted_by_customer_and_day(tx)
-    start = np.flatnonzero(np.concatenate([[len(code) > 0], (code[1:] != code[:-1]) | (day[1:] != day[:-1])]))
+    new = np.empty(len(code), dtype=bool)
+    new[:1] = True
+    np.not_equal(code[1:], code[:-1], out=new[1:])
+    new[1:] |= day[1:] != day[:-1]
+    start = np.flatnonzero(new)
+    del new
     with np.errstate(over="ignore"):
         total = np.add.reduceat(amount, start) if start.size else amount[:0]
+    del amount
+    code, day = code[start], day[start]  # one row per customer and day; the per-transaction arrays go
     if not np.isfinite(total).all():
         i = np.flatnonzero(~np.isfinite(total))[0]
-        raise DataError(f"customer {ids[code[start[i]]]!r}: the amounts of {str(_days(day[start[i:i + 1]])[0])[:10]} add "
+        raise DataError(f"customer {ids[code[i]]!r}: the amounts of {str(_days(day[i:i + 1])[0])[:10]} add "
                         "up to more than a number holds; expected amounts in money (at most about 1e12 each)")
-    return pd.DataFrame({
-        "customer_id": ids.take(code[start]).reset_index(drop=True),
-        "date": _days(day[start]),
-        "amount": total,
-    })
+    return pd.DataFrame({"customer_id": ids.take(code).reset_index(drop=True), "date": _days(day), "amount": total},
+                        copy=False)
 
 
 def _weeks(days: np.ndarray) -> np.ndarray:
@@ -86,15 +100,18 @@ def _day(date: str | pd.Timestamp) -> int:
 def _rfm_arrays(code, ids, day, amount, end: int) -> tuple[pd.DataFrame, np.ndarray]:
     """RFM of the purchases on or before day ``end``, and each output row's customer code."""
     keep = day <= end
-    code, day, amount = code[keep], day[keep], amount[keep]
+    if not keep.all():
+        code, day, amount = code[keep], day[keep], amount[keep]
+    del keep
     start = np.flatnonzero(np.concatenate([[True], code[1:] != code[:-1]])) if code.size else code[:0]
     days = np.diff(np.append(start, code.size))
     first, last = day[start], day[start + days - 1]
     positive = amount > 0
     positive[start] = False  # the first purchase is not a repeat purchase
-    counts = np.add.reduceat(positive.astype(np.int64), start) if start.size else days
+    counts = np.add.reduceat(positive, start, dtype=np.int64) if start.size else days
     with np.errstate(over="ignore"):
         spend = np.add.reduceat(np.where(positive, amount, 0.0), start) if start.size else first * 0.0
+    del positive
     if not np.isfinite(spend).all():
         i = np.flatnonzero(~np.isfinite(spend))[0]
         raise DataError(f"customer {ids[code[start[i]]]!r}: the repeat purchases add up to more than a number "
@@ -154,10 +171,15 @@ def calibration_holdout(daily: pd.DataFrame, calibration_end, observation_end) -
     """
     code, ids, day, amount = _sorted_by_customer_and_day(daily)
     cal, obs = _day(calibration_end), _day(observation_end)
-    out, cohort = _rfm_arrays(code, ids, day, amount, cal)
     hold = (day > cal) & (day <= obs)
     n = ids.size
-    out["holdout_purchases"] = np.bincount(code[hold], minlength=n)[cohort].astype("int64")
-    out["holdout_spend"] = np.bincount(code[hold], weights=amount[hold], minlength=n)[cohort].astype(float)
+    purchases = np.bincount(code[hold], minlength=n)
+    spend = np.bincount(code[hold], weights=amount[hold], minlength=n)
+    keep = day <= cal  # the calibration rows only from here: the memory of one copy
+    code, day, amount = code[keep], day[keep], amount[keep]
+    del hold, keep
+    out, cohort = _rfm_arrays(code, ids, day, amount, cal)
+    out["holdout_purchases"] = purchases[cohort].astype("int64")
+    out["holdout_spend"] = spend[cohort].astype(float)
     out["holdout_weeks"] = float(_weeks(obs - cal))
     return out
