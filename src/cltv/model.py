@@ -123,8 +123,7 @@ class CLTVModel(Estimator):
         if customers < MIN_CUSTOMERS:
             raise FitError(f"cannot fit {purchases.title} + {spend.title} on {customers} customer(s): at least "
                            f"{MIN_CUSTOMERS} are needed; check the input file and the split dates")
-        notes: list[str] = []
-        history = _histories(rfm)
+        notes, history = [], _histories(rfm)
         if self.fitter == "fast":
             (f, rec, age), inverse, n = history
             if weight is not None:
@@ -200,10 +199,9 @@ class CLTVModel(Estimator):
         return model_season.ahead(self, weeks), column[:len(horizon_weeks)], column[len(horizon_weeks):]
 
     def _purchases(self, history: tuple) -> tuple[dict[float, np.ndarray], np.ndarray, np.ndarray]:
-        """Per distinct (x, t_x, T) of ``history`` (:func:`_histories`; ``history[1]`` maps them to
-        customers): expected purchases per horizon (months -> array), P(alive), and the expected
-        purchases of the next ``clv_months`` months, discounted and summed (times the expected
-        spend per purchase: the CLV). The recency-free factor is once per distinct (x, T)."""
+        """Per distinct (x, t_x, T) of ``history`` (:func:`_histories`; ``history[1]`` maps them to customers):
+        expected purchases per horizon (months -> array), P(alive), and the expected purchases of the next
+        ``clv_months`` months, discounted and summed (times the spend per purchase: the CLV)."""
         model = self.purchases_
         (x, tx, age), _, _ = history
         alive = model.prob_alive(x, tx, age)
@@ -252,7 +250,9 @@ class CLTVModel(Estimator):
         if self.designs_:
             return model_effects.by_group(self, rfm, CLTVModel.predict)
         checked = validate_rfm(rfm)
-        columns = {c: (checked if c == "customer_id" else rfm)[c].reset_index(drop=True) for c in checked.columns}
+        columns = {c: (checked if c == "customer_id" else rfm)[c] for c in checked.columns}  # as given
+        if not rfm.index.equals(pd.RangeIndex(len(rfm))):  # the scores are numbered 0..n-1
+            columns = {c: column.reset_index(drop=True) for c, column in columns.items()}
         rfm = model_season.clocked(self, checked)  # with a season: operational weeks
         (horizons, alive, discounted), customer = self._purchases(history := _histories(rfm)), history[1]
         columns.update({horizon_column(h): horizons[h][customer] for h in self.horizons_months})
