@@ -90,6 +90,17 @@ def test_intervals_per_customer_are_reproducible_and_independent_of_the_batch(ki
         assert (end.to_numpy() == np.asarray(expected)).all()
 
 
+def test_a_customers_interval_does_not_depend_on_who_else_is_scored(sample_model, sample_ch):
+    """Six customers per CDNOW history, each with another mean spend (so another kappa): the
+    first of each, scored as a batch of their own, gets the bounds they get among all."""
+    rfm = sample_ch.drop(columns="customer_id")
+    six = pd.concat([rfm.assign(monetary_value=rfm["monetary_value"] * f) for f in (1.0, 1.1, 1.2, 1.3, 1.4, 1.5)],
+                    ignore_index=True)
+    columns = [*interval_columns((3, 6), 12), "segment_span"]
+    scores = sample_model.predict(six)[columns]
+    pd.testing.assert_frame_equal(sample_model.predict(rfm)[columns], scores.iloc[:len(rfm)])
+
+
 def test_no_intervals_when_the_level_is_none(sample_ch):
     model = CLTVModel(interval_level=None).fit(sample_ch)
     assert not any(c.endswith(("_lo", "_hi")) for c in model.predict(sample_ch).columns)
