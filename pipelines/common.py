@@ -146,7 +146,7 @@ def run(main: Callable[[dict], None]) -> None:
     the module docstring). A bad config, bad data or a failed fit (the project's own errors,
     :class:`cltv.errors.CLTVError`) ends it with one clear line and exit code 1 (outputs are
     written atomically, so earlier ones stay intact), and so does what the machine refuses (a full
-    disk, a file-size limit, no memory; Ctrl-C: exit code 130); any other exception is a bug and
+    disk, a file-size limit, no memory; Ctrl-C: exit code 130, SIGTERM: 143); any other exception is a bug and
     keeps its traceback. Arguments are refused: settings come from params.yaml, written from conf/."""
     module = sys.modules[main.__module__].__spec__.name  # pipelines.<stage>
     stage = module.rpartition(".")[2]
@@ -164,6 +164,7 @@ def run(main: Callable[[dict], None]) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, on_interrupt)
+    signal.signal(signal.SIGTERM, on_interrupt)  # `kill`, a stopped queue worker: the same clean stop, no leftovers
     inputs = ""  # what the stage reads, for the out-of-memory line
     try:
         p = params(stage)
@@ -175,7 +176,7 @@ def run(main: Callable[[dict], None]) -> None:
     except CLTVError as exc:
         if interrupted:
             print(f"interrupted: {stage} stopped; the previous outputs are kept", file=sys.stderr)
-            sys.exit(130)
+            sys.exit(128 + interrupted[-1])
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
     except OSError as exc:  # the machine's, not the code's: disk full, file-size limit, permissions
@@ -190,4 +191,4 @@ def run(main: Callable[[dict], None]) -> None:
         sys.exit(1)
     except KeyboardInterrupt:
         print(f"interrupted: {stage} stopped; the previous outputs are kept", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(128 + (interrupted[-1] if interrupted else signal.SIGINT))  # 130 for Ctrl-C, 143 for SIGTERM

@@ -81,15 +81,17 @@ def test_an_input_larger_than_memory_ends_in_one_line_naming_it(tmp_path_factory
         assert "out of memory" in proc.stderr and "mydata/big.csv.gz" in proc.stderr, proc.stderr
         assert not (repo / where).exists() or where == "data" and not any((repo / "data").glob("*.parquet"))
 
-    reading = subprocess.Popen([sys.executable, "-m", "pipelines.prepare"], cwd=repo, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and reading.poll() is None:  # interrupt once it is reading the file
-        status = (Path(f"/proc/{reading.pid}/status")).read_text()
-        if int(status.split("VmRSS:")[1].split()[0]) > 400_000:
-            break
-        time.sleep(0.05)
-    reading.send_signal(signal.SIGINT)
-    out, err = reading.communicate(timeout=60)
-    assert reading.returncode == 130 and err == "interrupted: prepare stopped; the previous outputs are kept\n", err
-    assert not any((repo / "data").glob("*.parquet"))
+    for stop, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):  # Ctrl-C, `kill`
+        reading = subprocess.Popen([sys.executable, "-m", "pipelines.prepare"], cwd=repo, env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and reading.poll() is None:  # interrupt once it is reading the file
+            status = (Path(f"/proc/{reading.pid}/status")).read_text()
+            if int(status.split("VmRSS:")[1].split()[0]) > 400_000:
+                break
+            time.sleep(0.05)
+        reading.send_signal(stop)
+        out, err = reading.communicate(timeout=60)
+        assert reading.returncode == code and err == "interrupted: prepare stopped; the previous outputs are kept\n", err
+        assert not any((repo / "data").glob("*.parquet"))
+        assert [p.name for p in (repo / "data").glob(".*") if p.name != ".gitignore"] == []  # no temporary file left
