@@ -5,8 +5,7 @@ drawn here: (a) the customer's own posterior (alive or not; their purchase rate 
 x, t_x and T; their mean spend given the spend history), sampled by the purchase model
 (:meth:`cltv.models.purchase.PurchaseModel.sample_alive`) and the spend model
 (:meth:`cltv.models.spend.SpendModel.sample_spend`); (b) the fitted population parameters, drawn
-from a log-normal around the estimates with the covariance of their ``estimate_covariance``
-(delta method).
+from a log-normal around the estimates with the covariance of their fit (delta method).
 
 Draws are :data:`DRAWS` per distinct history with fixed seeds. A history's draws depend on the
 history, the fitted model and :data:`SEED` only: the random streams are seeded by (x, T) and the
@@ -34,7 +33,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from . import segment
+from . import numeric, segment
 from .errors import ConfigError
 from .schema import SEGMENT_SPAN, interval_names
 from .models import tuples
@@ -160,7 +159,7 @@ class Futures:
 def _blocks(size: int) -> list[slice]:
     """Consecutive slices of at most :data:`BLOCK` histories: the draws of one block fit in a
     processor cache and the memory of the bounds does not grow with the customers."""
-    return [slice(start, min(start + BLOCK, size)) for start in range(0, size, BLOCK)]
+    return numeric.blocks(size, BLOCK)
 
 
 def simulate_futures(purchases: PurchaseModel, spend: SpendModel, x, tx, T, spend_count, monetary,

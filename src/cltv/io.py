@@ -76,11 +76,13 @@ def read_parquet(path: str | Path, columns: list[str] | None = None) -> pd.DataF
     ``pd.read_parquet`` holds the whole Arrow table beside the result. The columns are not
     copied into one block (pandas' copy-on-write still protects them)."""
     import pyarrow
+    import pyarrow.dataset as ds
 
+    schema = ds.dataset(path, format="parquet", partitioning="hive").schema
+    if any(not isinstance(i, dict) for i in (schema.pandas_metadata or {}).get("index_columns", [])):
+        return pd.read_parquet(path, columns=columns)  # a stored index: pandas' own reader restores it
     if columns is None:
-        import pyarrow.dataset as ds
-
-        columns = [c for c in ds.dataset(path, format="parquet").schema.names if not c.startswith("__index_level_")]
+        columns = [c for c in schema.names if not c.startswith("__index_level_")]
     table = pd.DataFrame({c: pd.read_parquet(path, columns=[c])[c] for c in columns}, copy=False)
     pyarrow.default_memory_pool().release_unused()  # Arrow's buffers, kept for reuse, back to the system
     return table

@@ -186,7 +186,7 @@ class CLTVModel(Estimator):
 
     # --------------------------------------------------------------- prediction
     def spend_counts(self, rfm: pd.DataFrame) -> np.ndarray:
-        """Number of order values averaged in ``monetary_value``."""
+        """Number of order values averaged in ``monetary_value`` (may be a read-only view of the table's column)."""
         frequency = rfm["frequency"].to_numpy(dtype=float)
         return frequency + 1.0 if self.monetary_includes_first else frequency
 

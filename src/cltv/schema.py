@@ -159,8 +159,8 @@ def validate_rfm(df: pd.DataFrame) -> pd.DataFrame:
         bad = (x < 0) | (x > LIMITS[column])
         if bad.any():
             raise RFMError(f"{column}: must be between 0 and {LIMITS[column]:g} in {rows(bad)}")
-        out[column] = x
-    f, r, t = out["frequency"], out["recency"], out["T"]
+        out[column] = df[column] if df[column].dtype == np.float64 else x  # a float column is shared (copy-on-write)
+    f, r, t = (np.asarray(out[c], dtype=float) for c in ("frequency", "recency", "T"))
     for bad, rule in ((f != np.floor(f), "frequency: must be a whole number of repeat purchases"),
                       (r > t, "recency: must not exceed T (both in weeks since the first purchase)"),
                       ((f == 0) & (r != 0), "recency: must be 0 when frequency is 0 (no repeat purchase)")):

@@ -199,8 +199,8 @@ def fit_model(model: type[ParametricModel], fitter: str, columns: tuple, weights
             continue
         if tol != 1e-7:
             notes.append(f"{model.title} converged only at tolerance {tol:g} (precision loss at 1e-7)")
-        if result is not None:  # the fast fitters prepare the data once for all three
-            return fitted, result.log_likelihood
-        fitted.estimate_covariance(*columns, weights=weights)
-        return fitted, fitted.log_likelihood(*columns, weights=weights)
+        if fitted.covariance is None:  # the fast fitters give it (and the log-likelihood) with the fit
+            fitted.estimate_covariance(*columns, weights=weights)
+        likelihood = getattr(result, "log_likelihood", None)
+        return fitted, fitted.log_likelihood(*columns, weights=weights) if likelihood is None else likelihood
     raise FitError(failure)

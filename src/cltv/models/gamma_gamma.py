@@ -39,8 +39,9 @@ def expected_average_value(params: GGParams, x, m) -> np.ndarray:
     x, m = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(m, dtype=float))
     value = np.empty(m.shape)
     for rows in numeric.blocks(m.size):  # a block at a time: no full-length temporaries
-        n = np.where(m.flat[rows] > 0, x.flat[rows], 0.0)  # the usable spend count
-        part = n * m.flat[rows]  # 0 where not usable (m is finite)
+        usable = m.flat[rows] > 0
+        n = np.where(usable, x.flat[rows], 0.0)  # the usable spend count
+        part = np.where(usable, n * m.flat[rows], 0.0)
         part += v
         part *= p
         n *= p  # in the order of p (v + n m) / (p n + q - 1)
@@ -48,7 +49,7 @@ def expected_average_value(params: GGParams, x, m) -> np.ndarray:
         n -= 1.0
         part /= n
         value.flat[rows] = part
-    return value
+    return value if value.ndim else value[()]
 
 
 def log_likelihood(params: GGParams, x, m, weights=None) -> float:
