@@ -15,7 +15,7 @@ from scipy.special import digamma, gammaln
 
 from .. import numeric
 from ..numeric import dot
-from .mle import Minimum, covariance, fitted_covariance, minimize_bfgs
+from .mle import Minimum, covariance, minimize_bfgs
 from .spend import SpendModel
 from .tuples import distinct
 
@@ -131,8 +131,8 @@ def fit(x, m, weights=None, penalizer: float = 0.0, tol: float = 1e-7) -> Minimu
     if result.success:
         total, log_params = w.sum(), np.log(result.params)
         result.log_likelihood = -_objective(log_params, *columns, 0.0, by_x)[0] * total
-        result.covariance = fitted_covariance(result, penalizer, lambda p: _objective(p, *columns, 0.0, by_x)[1] * total,
-                                              log_params, total)
+        cov = covariance(lambda p: _objective(p, *columns, 0.0, by_x)[1] * total, log_params)
+        result.covariance = None if cov is None else cov.tolist()
     return result
 
 

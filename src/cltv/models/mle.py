@@ -271,17 +271,3 @@ def covariance(gradient: Callable[[np.ndarray], np.ndarray], log_params: np.ndar
     cov = np.array(columns)
     return (cov + cov.T) / 2.0
 
-
-def fitted_covariance(result: Minimum, penalizer: float, gradient: Callable[[np.ndarray], np.ndarray],
-                      log_params: np.ndarray, total: float) -> list[list[float]] | None:
-    """The covariance of a fit's estimates in natural units (None when not positive definite).
-    Without a penalizer the optimiser's own Hessian (``result.hessian_factor``, of the mean
-    objective) is the Hessian of the log-likelihood, so it is reused: the standard errors cost
-    nothing more. With one, the penalty is not part of the likelihood, so the Hessian of the
-    unpenalised total (``gradient``, in log-parameters) is taken at ``log_params``
-    (:func:`covariance`)."""
-    if penalizer == 0 and result.hessian_factor is not None:
-        cov = natural_covariance(inverse_from_factor(result.hessian_factor, total), log_params, len(log_params))
-    else:
-        cov = covariance(gradient, log_params)
-    return None if cov is None else cov.tolist()

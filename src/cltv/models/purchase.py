@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import NumericError
 from .base import ParametricModel
 from .mle import covariance as mle_covariance
-from .mle import fitted_covariance, minimize_bfgs
+from .mle import minimize_bfgs
 from .tuples import distinct
 
 
@@ -60,13 +60,12 @@ class PurchaseModel(ParametricModel):
                                (x, tx * scale, T * scale, w, penalizer, by_x), tol)
         if not result.success:
             return None, result
-        values = np.exp(result.x)  # time rescaled: the same Hessian in log-parameters
+        values = np.exp(result.x)
         model = cls({k: float(v / scale if k in cls.time_params else v) for k, v in zip(cls.param_names, values)})
         total, log_params = w.sum(), np.log(model.values)
         result.log_likelihood = -cls.objective(log_params, x, tx, T, w, 0.0, by_x)[0] * total
-        model.covariance = fitted_covariance(result, penalizer,
-                                             lambda p: cls.objective(p, x, tx, T, w, 0.0, by_x)[1] * total,
-                                             log_params, total)
+        cov = mle_covariance(lambda p: cls.objective(p, x, tx, T, w, 0.0, by_x)[1] * total, log_params)
+        model.covariance = None if cov is None else cov.tolist()
         return model, result
 
     def log_likelihood(self, x, tx, T, weights=None) -> float:

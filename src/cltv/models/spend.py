@@ -21,7 +21,7 @@ import numpy as np
 
 from .base import ParametricModel
 from .mle import covariance as mle_covariance
-from .mle import fitted_covariance, minimize_bfgs
+from .mle import minimize_bfgs
 
 
 class SpendModel(ParametricModel):
@@ -50,8 +50,8 @@ class SpendModel(ParametricModel):
         model = cls(dict(zip(cls.param_names, np.exp(result.x).tolist())))
         total, log_params = w.sum(), np.log(model.values)
         result.log_likelihood = -cls.objective(log_params, x, m, w, 0.0)[0] * total
-        model.covariance = fitted_covariance(result, penalizer, lambda p: cls.objective(p, x, m, w, 0.0)[1] * total,
-                                             log_params, total)
+        cov = mle_covariance(lambda p: cls.objective(p, x, m, w, 0.0)[1] * total, log_params)
+        model.covariance = None if cov is None else cov.tolist()
         return model, result
 
     def log_likelihood(self, x, m, weights=None) -> float:
