@@ -270,4 +270,3 @@ def covariance(gradient: Callable[[np.ndarray], np.ndarray], log_params: np.ndar
         return None
     cov = np.array(columns)
     return (cov + cov.T) / 2.0
-
