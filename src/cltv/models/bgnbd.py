@@ -69,10 +69,17 @@ def _alive_purchases_by_quadrature(r, alpha, a: float, b, t, nodes: int = 512) -
 
 def prob_alive(params: Params, x, tx, T) -> np.ndarray:
     """P(customer still alive at T | x repeat purchases, last at tx); 1 for x = 0."""
-    r, alpha, a, b = params
     x, tx, T = (np.asarray(v, dtype=float) for v in (x, tx, T))
-    log_div = (r + x) * (np.log(alpha + T) - np.log(alpha + tx)) + np.log(a) - np.log(b + np.maximum(x, 1.0) - 1.0)
-    return np.where(x == 0, 1.0, expit(-log_div))
+    return np.where(x == 0, 1.0, expit(-dead_log_odds(params, x, tx, T)))
+
+
+def dead_log_odds(params: Params, x, tx, T, chances: float = 0.0) -> np.ndarray:
+    """log((1 - P(alive)) / P(alive)) = ``(r + x) log((alpha + T) / (alpha + tx)) + log(a / (b + x
+    - 1 + chances))``, with ``chances`` as in :meth:`BGNBD.sample_alive` (MBG/NBD: 1, for every
+    x; BG/NBD: 0, for x > 0)."""
+    r, alpha, a, b = params
+    survived = b + x if chances else b + np.maximum(x, 1.0) - 1.0
+    return (r + x) * (np.log(alpha + T) - np.log(alpha + tx)) + np.log(a) - np.log(survived)
 
 
 def alive_purchases(params: Params, t, x, T) -> np.ndarray:
@@ -222,13 +229,9 @@ class BGNBD(PurchaseModel):
         return prob_alive(self.values, x, tx, T)
 
     def dead_odds_draws(self, params, x, tx, T, chances: float = 0.0) -> np.ndarray:
-        """``(r + x) log((alpha + T) / (alpha + tx)) + log(a / (b + x - 1 + chances))``: the
-        log-odds of :func:`prob_alive` (-inf for x = 0; ``chances`` as in :meth:`sample_alive`)."""
-        r, alpha, a, b = (v[:, None] for v in np.asarray(params, dtype=float).T)
+        """:func:`dead_log_odds` under each parameter vector (rows); -inf where x = 0 (BG/NBD)."""
         x, tx, T = (np.asarray(v, dtype=float)[None, :] for v in (x, tx, T))
-        survived = b + x - 1.0 + chances  # b plus the dropout chances survived
-        with np.errstate(invalid="ignore", divide="ignore"):  # BG/NBD at x = 0: replaced below
-            odds = (r + x) * np.log((alpha + T) / (alpha + tx)) + np.log(a / survived)
+        odds = dead_log_odds(tuple(np.asarray(params, dtype=float).T[:, :, None]), x, tx, T, chances)
         return odds if chances else np.where(x == 0, -np.inf, odds)
 
     def alive_purchases(self, t, x, T) -> np.ndarray:

@@ -22,10 +22,8 @@ from .purchase import PurchaseModel
 
 
 def _prob_alive(params, x, tx, T) -> np.ndarray:
-    r, alpha, a, b = params
     x, tx, T = (np.asarray(v, dtype=float) for v in (x, tx, T))
-    log_odds_dead = (r + x) * (np.log(alpha + T) - np.log(alpha + tx)) + np.log(a) - np.log(b + x)
-    return expit(-log_odds_dead)
+    return expit(-bgnbd.dead_log_odds(params, x, tx, T, chances=1.0))
 
 
 class MBGNBD(PurchaseModel):
@@ -44,7 +42,7 @@ class MBGNBD(PurchaseModel):
         return _prob_alive(self.values, x, tx, T)
 
     def dead_odds_draws(self, params, x, tx, T) -> np.ndarray:
-        """As BG/NBD's, with one more chance to drop out: ``log(a / (b + x))``."""
+        """As BG/NBD's, with one more chance to drop out (every x)."""
         return bgnbd.BGNBD.dead_odds_draws(self, params, x, tx, T, chances=1.0)
 
     def alive_purchases(self, t, x, T) -> np.ndarray:
