@@ -15,7 +15,7 @@ from scipy.special import digamma, gammaln
 
 from .. import numeric
 from ..numeric import dot
-from .mle import Minimum, covariance, minimize_bfgs
+from .mle import Minimum, estimates_covariance, minimize_bfgs, total_log_likelihood
 from .spend import SpendModel
 from .tuples import distinct
 
@@ -54,8 +54,8 @@ def expected_average_value(params: GGParams, x, m) -> np.ndarray:
 
 def log_likelihood(params: GGParams, x, m, weights=None) -> float:
     """Total Gamma-Gamma log-likelihood of the mean spends ``m`` (customers with x > 0, m > 0)."""
-    x, m, w, by_x = _prepare(x, m, weights)
-    return -_objective(np.log(params), w * x, x * m, w, 0.0, by_x)[0] * w.sum()
+    data = _prepare(x, m, weights)
+    return total_log_likelihood(_unpenalised(data), np.log(params), data[2].sum())
 
 
 def _prepare(x, m, weights) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple]:
@@ -66,6 +66,13 @@ def _prepare(x, m, weights) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple]:
     by_x = (xs, np.bincount(inverse, weights=w, minlength=xs.size),
             np.bincount(inverse, weights=w * np.log(m), minlength=xs.size))
     return x, m, w, by_x
+
+
+def _unpenalised(data: tuple):
+    """:func:`_objective` without penalty on the data of :func:`_prepare`."""
+    x, m, w, by_x = data
+    wx, z = w * x, x * m
+    return lambda log_params: _objective(log_params, wx, z, w, 0.0, by_x)
 
 
 def _objective(log_params: np.ndarray, wx_rows: np.ndarray, z: np.ndarray, w: np.ndarray, penalizer: float,
@@ -124,15 +131,13 @@ def fit(x, m, weights=None, penalizer: float = 0.0, tol: float = 1e-7) -> Minimu
     when it converged, the total ``log_likelihood`` and the ``covariance`` there (the data
     prepared once for all three).
     """
-    x, m, w, by_x = _prepare(x, m, weights)
-    columns = (w * x, x * m, w)
-    result = minimize_bfgs(_objective, np.full(3, 0.1), (*columns, penalizer, by_x), tol)
+    x, m, w, by_x = data = _prepare(x, m, weights)
+    result = minimize_bfgs(_objective, np.full(3, 0.1), (w * x, x * m, w, penalizer, by_x), tol)
     result.params = tuple(float(v) for v in np.exp(result.x))
     if result.success:
-        total, log_params = w.sum(), np.log(result.params)
-        result.log_likelihood = -_objective(log_params, *columns, 0.0, by_x)[0] * total
-        cov = covariance(lambda p: _objective(p, *columns, 0.0, by_x)[1] * total, log_params)
-        result.covariance = None if cov is None else cov.tolist()
+        unpenalised, log_params = _unpenalised(data), np.log(result.params)
+        result.log_likelihood = total_log_likelihood(unpenalised, log_params, w.sum())
+        result.covariance = estimates_covariance(unpenalised, log_params, w.sum())
     return result
 
 
@@ -166,10 +171,8 @@ class GammaGamma(SpendModel):
     def estimate_covariance(self, x, m, weights=None) -> None:
         """Set :attr:`covariance` from the data the parameters were fitted on (see
         :func:`cltv.models.mle.covariance`)."""
-        x, m, w, by_x = _prepare(x, m, weights)
-        total = w.sum()
-        cov = covariance(lambda p: _objective(p, w * x, x * m, w, 0.0, by_x)[1] * total, np.log(self.values))
-        self.covariance = None if cov is None else cov.tolist()
+        data = _prepare(x, m, weights)
+        self.covariance = estimates_covariance(_unpenalised(data), np.log(self.values), data[2].sum())
 
     def expected_average_value(self, x, m) -> np.ndarray:
         return expected_average_value(self.values, x, m)

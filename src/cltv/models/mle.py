@@ -270,3 +270,16 @@ def covariance(gradient: Callable[[np.ndarray], np.ndarray], log_params: np.ndar
         return None
     cov = np.array(columns)
     return (cov + cov.T) / 2.0
+
+
+def total_log_likelihood(unpenalised: Objective, log_params: np.ndarray, total: float) -> float:
+    """The total log-likelihood at ``log_params``, from ``unpenalised(log_params) -> (mean negative
+    log-likelihood, its gradient)`` over data of ``total`` weight."""
+    return -unpenalised(log_params)[0] * total
+
+
+def estimates_covariance(unpenalised: Objective, log_params: np.ndarray, total: float) -> list[list[float]] | None:
+    """:func:`covariance` at ``log_params`` of the data behind ``unpenalised`` (as for
+    :func:`total_log_likelihood`), as plain lists; None when not positive definite."""
+    cov = covariance(lambda p: unpenalised(p)[1] * total, log_params)
+    return None if cov is None else cov.tolist()

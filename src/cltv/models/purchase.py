@@ -10,8 +10,7 @@ import numpy as np
 
 from ..errors import NumericError
 from .base import ParametricModel
-from .mle import covariance as mle_covariance
-from .mle import minimize_bfgs
+from .mle import estimates_covariance, minimize_bfgs, total_log_likelihood
 from .tuples import distinct
 
 
@@ -54,7 +53,7 @@ class PurchaseModel(ParametricModel):
         recipe (see :mod:`cltv.models.base`), None when the optimiser did not converge. The data
         are prepared once: the model comes with its covariance and ``result.log_likelihood`` is
         the total log-likelihood (:meth:`log_likelihood`) at the estimates."""
-        x, tx, T, w, by_x = prepare(x, tx, T, weights)
+        x, tx, T, w, by_x = data = prepare(x, tx, T, weights)
         scale = 1.0 / T.max()
         result = minimize_bfgs(cls.objective, np.full(len(cls.param_names), 0.1),
                                (x, tx * scale, T * scale, w, penalizer, by_x), tol)
@@ -62,22 +61,25 @@ class PurchaseModel(ParametricModel):
             return None, result
         values = np.exp(result.x)
         model = cls({k: float(v / scale if k in cls.time_params else v) for k, v in zip(cls.param_names, values)})
-        total, log_params = w.sum(), np.log(model.values)
-        result.log_likelihood = -cls.objective(log_params, x, tx, T, w, 0.0, by_x)[0] * total
-        cov = mle_covariance(lambda p: cls.objective(p, x, tx, T, w, 0.0, by_x)[1] * total, log_params)
-        model.covariance = None if cov is None else cov.tolist()
+        unpenalised, log_params = cls._unpenalised(data), np.log(model.values)
+        result.log_likelihood = total_log_likelihood(unpenalised, log_params, w.sum())
+        model.covariance = estimates_covariance(unpenalised, log_params, w.sum())
         return model, result
 
     def log_likelihood(self, x, tx, T, weights=None) -> float:
         """Total log-likelihood in the published convention (time in the data's unit)."""
-        x, tx, T, w, by_x = prepare(x, tx, T, weights)
-        return -self.objective(np.log(self.values), x, tx, T, w, 0.0, by_x)[0] * w.sum()
+        data = prepare(x, tx, T, weights)
+        return total_log_likelihood(self._unpenalised(data), np.log(self.values), data[3].sum())
 
     def estimate_covariance(self, x, tx, T, weights=None) -> None:
-        x, tx, T, w, by_x = prepare(x, tx, T, weights)
-        total = w.sum()
-        cov = mle_covariance(lambda p: self.objective(p, x, tx, T, w, 0.0, by_x)[1] * total, np.log(self.values))
-        self.covariance = None if cov is None else cov.tolist()
+        data = prepare(x, tx, T, weights)
+        self.covariance = estimates_covariance(self._unpenalised(data), np.log(self.values), data[3].sum())
+
+    @classmethod
+    def _unpenalised(cls, data: tuple):
+        """The objective without penalty on the data of :func:`prepare` (time in the data's unit)."""
+        x, tx, T, w, by_x = data
+        return lambda log_params: cls.objective(log_params, x, tx, T, w, 0.0, by_x)
 
     # -------------------------------------------------------------- prediction
     @abstractmethod

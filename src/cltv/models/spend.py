@@ -20,8 +20,7 @@ from abc import abstractmethod
 import numpy as np
 
 from .base import ParametricModel
-from .mle import covariance as mle_covariance
-from .mle import minimize_bfgs
+from .mle import estimates_covariance, minimize_bfgs, total_log_likelihood
 
 
 class SpendModel(ParametricModel):
@@ -43,25 +42,29 @@ class SpendModel(ParametricModel):
     def fit(cls, x, m, weights=None, penalizer: float = 0.0, tol: float = 1e-7):
         """``(model or None, optimiser result)``: BFGS from log-parameters 0.1 (:mod:`cltv.models.mle`);
         the model comes with its covariance, ``result.log_likelihood`` is the total at the estimates."""
-        x, m, w = _columns(x, m, weights)
+        x, m, w = data = _columns(x, m, weights)
         result = minimize_bfgs(cls.objective, np.full(len(cls.param_names), 0.1), (x, m, w, penalizer), tol)
         if not result.success:
             return None, result
         model = cls(dict(zip(cls.param_names, np.exp(result.x).tolist())))
-        total, log_params = w.sum(), np.log(model.values)
-        result.log_likelihood = -cls.objective(log_params, x, m, w, 0.0)[0] * total
-        cov = mle_covariance(lambda p: cls.objective(p, x, m, w, 0.0)[1] * total, log_params)
-        model.covariance = None if cov is None else cov.tolist()
+        unpenalised, log_params = cls._unpenalised(data), np.log(model.values)
+        result.log_likelihood = total_log_likelihood(unpenalised, log_params, w.sum())
+        model.covariance = estimates_covariance(unpenalised, log_params, w.sum())
         return model, result
 
     def log_likelihood(self, x, m, weights=None) -> float:
-        x, m, w = _columns(x, m, weights)
-        return -self.objective(np.log(self.values), x, m, w, 0.0)[0] * w.sum()
+        data = _columns(x, m, weights)
+        return total_log_likelihood(self._unpenalised(data), np.log(self.values), data[2].sum())
 
     def estimate_covariance(self, x, m, weights=None) -> None:
-        x, m, w = _columns(x, m, weights)
-        cov = mle_covariance(lambda p: self.objective(p, x, m, w, 0.0)[1] * w.sum(), np.log(self.values))
-        self.covariance = None if cov is None else cov.tolist()
+        data = _columns(x, m, weights)
+        self.covariance = estimates_covariance(self._unpenalised(data), np.log(self.values), data[2].sum())
+
+    @classmethod
+    def _unpenalised(cls, data: tuple):
+        """The objective without penalty on the columns of :func:`_columns`."""
+        x, m, w = data
+        return lambda log_params: cls.objective(log_params, x, m, w, 0.0)
 
     # --------------------------------------------------------------- prediction
 
