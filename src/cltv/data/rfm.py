@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .. import numeric
 from ..errors import DataError
 from ..schema import DAYS_PER_WEEK
 
@@ -29,28 +30,46 @@ RFM_COLUMNS = ["customer_id", "frequency", "recency", "T", "monetary_value"]
 def _sorted_by_customer_and_day(frame: pd.DataFrame) -> tuple[np.ndarray, pd.Series, np.ndarray, np.ndarray]:
     """``frame`` (``customer_id``, ``date``, ``amount``) as plain arrays sorted by customer and
     day: (customer code per row, the customer ids by code in ascending order, day number per
-    row, amount per row). Rows of one customer and day keep their input order."""
+    row, amount per row). Rows of one customer and day keep their input order. Codes and days are
+    32-bit (a row costs 16 bytes here, not 24) and each array is reordered alone, so the sort holds
+    at most one extra column at a time."""
     ids = frame["customer_id"]
     values = ids.array
-    day = frame["date"].to_numpy().astype("datetime64[ns]").view(np.int64) // NS_PER_DAY  # days since 1970
+    day = _day_numbers(frame["date"])
+    kind = np.int32 if len(ids) < 2**31 else np.int64
     if len(ids) > 1 and bool(np.all(np.asarray(values[1:] >= values[:-1]))):
         # already grouped in ascending id order (e.g. our own daily table): no hashing needed
         new = np.concatenate([[True], np.asarray(values[1:] != values[:-1])])
-        code = np.cumsum(new) - 1
+        code = np.cumsum(new, dtype=kind)
+        code -= 1
         uniques = ids[new].reset_index(drop=True)
+        del new
     else:
         code, uniques = pd.factorize(ids, sort=True)
+        code = code.astype(kind)
         uniques = pd.Series(uniques, dtype=ids.dtype)
-    code = code.astype(np.int64)
     amount = frame["amount"].to_numpy(dtype=float)
     if code.size > 1 and not (bool(np.all(code[1:] >= code[:-1])) and _days_ascending(code, day)):
-        key = code * (int(day.max() - day.min()) + 1)  # in place from here: one array of memory
+        low = int(day.min())
+        key = code.astype(np.int64)  # in place from here: one array of memory
+        key *= int(day.max()) - low + 1
         key += day
-        key -= day.min()
+        key -= low
         order = np.argsort(key, kind="stable")
         del key
-        code, day, amount = code[order], day[order], amount[order]
+        code = code[order]
+        day = day[order]
+        amount = amount[order]
     return code, uniques, day, amount
+
+
+def _day_numbers(date: pd.Series) -> np.ndarray:
+    """Days since 1970-01-01 of each ``date`` (int32), a block at a time."""
+    ns = date.to_numpy().astype("datetime64[ns]", copy=False).view(np.int64)
+    day = np.empty(ns.size, dtype=np.int32)
+    for rows in numeric.blocks(ns.size):
+        day[rows] = ns[rows] // NS_PER_DAY
+    return day
 
 
 def _days_ascending(code: np.ndarray, day: np.ndarray) -> bool:
@@ -61,7 +80,7 @@ def _days_ascending(code: np.ndarray, day: np.ndarray) -> bool:
 
 
 def _days(day: np.ndarray) -> np.ndarray:
-    return (day * NS_PER_DAY).view("datetime64[ns]")
+    return np.multiply(day, NS_PER_DAY, dtype=np.int64).view("datetime64[ns]")
 
 
 def daily_purchases(tx: pd.DataFrame) -> pd.DataFrame:
@@ -80,17 +99,22 @@ def daily_purchases(tx: pd.DataFrame) -> pd.DataFrame:
     with np.errstate(over="ignore"):
         total = np.add.reduceat(amount, start) if start.size else amount[:0]
     del amount
-    code, day = code[start], day[start]  # one row per customer and day; the per-transaction arrays go
+    code = code[start]  # one row per customer and day; each per-transaction array goes once cut
+    day = day[start]
+    del start
     if not np.isfinite(total).all():
         i = np.flatnonzero(~np.isfinite(total))[0]
         raise DataError(f"customer {ids[code[i]]!r}: the amounts of {str(_days(day[i:i + 1])[0])[:10]} add "
                         "up to more than a number holds; expected amounts in money (at most about 1e12 each)")
-    return pd.DataFrame({"customer_id": ids.take(code).reset_index(drop=True), "date": _days(day), "amount": total},
-                        copy=False)
+    customer = ids.take(code).reset_index(drop=True)
+    del code
+    return pd.DataFrame({"customer_id": customer, "date": _days(day), "amount": total}, copy=False)
 
 
 def _weeks(days: np.ndarray) -> np.ndarray:
-    return np.asarray(days, dtype=float) / DAYS_PER_WEEK
+    weeks = np.array(days, dtype=float)
+    weeks /= DAYS_PER_WEEK
+    return weeks
 
 
 def _day(date: str | pd.Timestamp) -> int:
@@ -104,11 +128,11 @@ def _rfm_arrays(code, ids, day, amount, end: int) -> tuple[pd.DataFrame, np.ndar
         code, day, amount = code[keep], day[keep], amount[keep]
     del keep
     start = np.flatnonzero(np.concatenate([[True], code[1:] != code[:-1]])) if code.size else code[:0]
-    days = np.diff(np.append(start, code.size))
+    days = np.diff(np.append(start, code.size)).astype(np.int64, copy=False)  # purchase days per customer
     first, last = day[start], day[start + days - 1]
     positive = amount > 0
     positive[start] = False  # the first purchase is not a repeat purchase
-    counts = np.add.reduceat(positive, start, dtype=np.int64) if start.size else days
+    counts = np.add.reduceat(positive, start, dtype=np.int64) if start.size else days.copy()
     with np.errstate(over="ignore"):
         spend = np.add.reduceat(np.where(positive, amount, 0.0), start) if start.size else first * 0.0
     del positive
@@ -116,15 +140,19 @@ def _rfm_arrays(code, ids, day, amount, end: int) -> tuple[pd.DataFrame, np.ndar
         i = np.flatnonzero(~np.isfinite(spend))[0]
         raise DataError(f"customer {ids[code[start[i]]]!r}: the repeat purchases add up to more than a number "
                         "holds; expected amounts in money (at most about 1e12 each)")
-    monetary = np.where(counts > 0, spend / np.maximum(counts, 1), 0.0)
+    spend /= np.maximum(counts, 1)  # in place from here: the mean of the repeat days, 0 without one
+    spend[counts == 0] = 0.0
+    del counts
+    days -= 1
+    cohort = code[start]
     out = pd.DataFrame({
-        "customer_id": ids.take(code[start]).astype(str).reset_index(drop=True),
-        "frequency": (days - 1).astype("int64"),
+        "customer_id": ids.take(cohort).astype(str).reset_index(drop=True),
+        "frequency": days,
         "recency": _weeks(last - first),
         "T": _weeks(end - first),
-        "monetary_value": monetary.astype(float),
-    })
-    return out, code[start]
+        "monetary_value": spend,
+    }, copy=False)
+    return out, cohort
 
 
 def rfm(daily: pd.DataFrame, end: str | pd.Timestamp) -> pd.DataFrame:
@@ -173,11 +201,15 @@ def calibration_holdout(daily: pd.DataFrame, calibration_end, observation_end) -
     cal, obs = _day(calibration_end), _day(observation_end)
     hold = (day > cal) & (day <= obs)
     n = ids.size
-    purchases = np.bincount(code[hold], minlength=n)
-    spend = np.bincount(code[hold], weights=amount[hold], minlength=n)
-    keep = day <= cal  # the calibration rows only from here: the memory of one copy
-    code, day, amount = code[keep], day[keep], amount[keep]
-    del hold, keep
+    held = code[hold]
+    purchases = np.bincount(held, minlength=n)
+    spend = np.bincount(held, weights=amount[hold], minlength=n)
+    del held, hold
+    keep = day <= cal  # the calibration rows only from here, cut one array at a time
+    code = code[keep]
+    day = day[keep]
+    amount = amount[keep]
+    del keep
     out, cohort = _rfm_arrays(code, ids, day, amount, cal)
     out["holdout_purchases"] = purchases[cohort].astype("int64")
     out["holdout_spend"] = spend[cohort].astype(float)
