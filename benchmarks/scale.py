@@ -364,6 +364,40 @@ def machine() -> dict:
                          "lifetimes": lifetimes.__version__}}
 
 
+#: the targets of docs/benchmarks.md, printed beside the figures they concern
+TARGETS = {"ratio": 50.0, "10 M GB": 1.5, "1 M intervals s": 1.0, "RFM GB": 2.5, "one ms": 15.0, "big ms": 500.0}
+
+
+def target_rows(result: dict) -> list[str]:
+    """One table row per target a run's figures reach: target, figure, goal, met or not yet."""
+    rows = []
+
+    def add(what: str, figure: str, goal: str, met: bool) -> None:
+        rows.append(f"| {what} | {figure} | {goal} | {'met' if met else 'not yet'} |")
+
+    for r in result["sizes"]:
+        p, o, n = r["model"]["plain"], r["model"]["ours"], f"{r['customers']:,} customers"
+        ratio = p["total"] / o["total"]
+        add(f"{n}: fit + score against plain `lifetimes`", f"{ratio:.1f}×", f"≥ {TARGETS['ratio']:g}×",
+            ratio >= TARGETS["ratio"])
+        add(f"{n}: fit + score, peak memory", f"{o['peak_rss_gb']:.2f} GB (plain {p['peak_rss_gb']:.2f} GB)",
+            "≤ plain `lifetimes`", o["peak_rss_gb"] <= p["peak_rss_gb"])
+        if r["customers"] >= 10_000_000:
+            add(f"{n}: fit + score, peak memory", f"{o['peak_rss_gb']:.2f} GB", f"≤ {TARGETS['10 M GB']:g} GB",
+                o["peak_rss_gb"] <= TARGETS["10 M GB"])
+        if r["customers"] == 1_000_000 and INTERVALS in o["steps"]:
+            add(f"{n}: 90 % intervals", f"{o['steps'][INTERVALS]:.2f} s", f"≤ {TARGETS['1 M intervals s']:g} s",
+                o["steps"][INTERVALS] <= TARGETS["1 M intervals s"])
+    for r in result["sizes"] + result.get("transactions_only", []):
+        if r["transactions"] >= 10_000_000:
+            gb = r["rfm"]["ours"]["peak_rss_gb"]
+            add(f"{r['transactions']:,} transactions → RFM, peak memory", f"{gb:.2f} GB", f"≤ {TARGETS['RFM GB']:g} GB",
+                gb <= TARGETS["RFM GB"])
+    for (name, s), key in zip((result.get("serving") or {}).items(), ("one ms", "big ms")):
+        add(f"served: {name}", f"p50 {s['p50_ms']:.1f} ms", f"< {TARGETS[key]:g} ms", s["p50_ms"] < TARGETS[key])
+    return rows
+
+
 def markdown(result: dict) -> str:
     m = result["machine"]
     lines = [f"Run on {m['date']}: `{result['command']}`", "",
@@ -409,6 +443,8 @@ def markdown(result: dict) -> str:
             f"{max(ra['recency_rel'], ra['T_rel'], ra['monetary_rel']):.1e}"
         lines.append(f"| {r['customers']:,} | {a['param_rel_max']:.1e} | {same:.1e} | "
                      f"{a['segment_agreement']:.4%} | {rfm_ok} |")
+    if rows := target_rows(result):
+        lines += ["", "Targets:", "", "| target | figure | goal | |", "|---|---|---|---|", *rows]
     if result.get("serving"):
         lines += ["", "Serving (`mlflow models serve`, one client, sequential requests on loopback):", "",
                   "| request | requests | p50 | p90 | max |", "|---|---:|---:|---:|---:|"]

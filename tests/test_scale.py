@@ -160,6 +160,10 @@ def test_benchmark_runs_and_both_paths_agree(tmp_path):
             assert run["total"] > 0 and run["peak_rss_gb"] > 0 and run["steps"]
     assert set(res["serving"]) == {"one customer", "2,000 customers"}
     assert all(s["requests"] >= 3 and s["p50_ms"] > 0 for s in res["serving"].values())
-    assert "| 4,000 |" in (tmp_path / "bench.md").read_text()
+    md = (tmp_path / "bench.md").read_text()
+    assert "| 4,000 |" in md
+    targets = md.split("Targets:")[1]  # each figure with a target is printed against it
+    assert "| 4,000 customers: fit + score against plain `lifetimes` |" in targets and "| ≥ 50× |" in targets
+    assert "| served: one customer | p50 " in targets and "| < 15 ms |" in targets
     # the benchmark's MLflow store and artifacts stay in its temporary folder
     assert (sorted(mlruns.iterdir()) if mlruns.exists() else []) == before
