@@ -77,6 +77,7 @@ def test_repro_runs_every_stage_then_nothing(repo):
     assert run.data.tags["mlflow.note.content"].startswith("Data: cdnow master, 23,570 customers. Holdout (39 weeks)")
     assert run.data.tags["cltv.git_dirty"] == "false"  # what the pipeline writes does not count
     assert {d.dataset.name for d in run.inputs.dataset_inputs} == {"cdnow master"}
+    assert sorted(d.tags[0].value for d in run.inputs.dataset_inputs) == ["evaluation", "training"]  # both tables
     # the headline: at most 25 figures, holdout error first, every one a metric of the run; the rest is a file
     assert list(metrics)[:2] == ["mae", "baseline_mae"] and len(metrics) <= 25
     assert {k: run.data.metrics[k] for k in metrics if k in run.data.metrics} == \

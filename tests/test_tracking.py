@@ -8,7 +8,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from cltv import serving
-from cltv.tracking import naming, registry
+from cltv.tracking import datasets, naming, registry
 
 
 @pytest.fixture()
@@ -209,3 +209,19 @@ def test_a_damaged_or_locked_store_is_one_tracking_error(store, damage):
             holder.close()
     assert str(raised.value).startswith(f"the MLflow store {where.tracking_uri} cannot be used: ")
     assert "\n" not in str(raised.value)
+
+
+def test_a_dataset_schema_is_mlflows_own_inference(sample_ch):
+    """The fast schema of a logged table equals MLflow's element-by-element inference, on the
+    CDNOW table and on covariate columns with missing values (first rows missing, all missing)."""
+    from mlflow.types.utils import _infer_schema  # MLflow's own inference: the reference
+
+    table = sample_ch.assign(
+        channel=["web" if k % 3 else None for k in range(len(sample_ch))],
+        store=[None] * 1500 + ["north"] * (len(sample_ch) - 1500),
+        age=[float("nan") if k % 7 == 0 else 30.0 + k % 40 for k in range(len(sample_ch))],
+        unknown=[None] * len(sample_ch),
+    )
+    table["channel"] = table["channel"].astype("str")
+    for frame in (sample_ch, table, table.astype({"store": object})):
+        assert datasets.schema(frame).to_dict() == _infer_schema(frame).to_dict()

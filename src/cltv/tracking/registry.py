@@ -21,7 +21,6 @@ import json
 import math
 import re
 import subprocess
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ import pandas as pd
 
 from ..errors import TrackingError
 from ..hyperparameters import flatten, to_config
-from . import champion
+from . import champion, datasets
 from .champion import has_artifacts
 
 OWNER_TAG = "cltv.registered_by"  # marks runs this module opened (orphans are marked FAILED)
@@ -265,14 +264,7 @@ def _log_contents(result: Result) -> None:
     mlflow.log_metrics({k: float(v) for k, v in numbers.items()})
     for step in range(max(map(len, result.series.values()), default=0)):  # step = origin: a curve over origins
         mlflow.log_metrics({k: float(v[step]) for k, v in result.series.items()}, step=step)
-    digest = result.evaluation.get("data_sha256", "")[:16] or None
-    for context, table in result.datasets.items():
-        with warnings.catch_warnings():  # MLflow's hints: integer columns hold no missing values; a local path
-            warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer column", UserWarning)
-            warnings.filterwarnings("ignore", "The specified dataset source can be interpreted", UserWarning)
-            dataset = mlflow.data.from_pandas(table, source=str(result.data_file), name=result.data_label,
-                                              digest=digest)
-            mlflow.log_input(dataset, context=context)
+    datasets.log(result.datasets, str(result.data_file), result.data_label, result.evaluation.get("data_sha256"))
     mlflow.log_dict(result.config, "config/settings.yaml")  # the stage's settings, as the fingerprint saw them
     for folder, paths in result.artifacts.items():
         for path in paths:
