@@ -365,7 +365,8 @@ def machine() -> dict:
 
 
 #: the targets of docs/benchmarks.md, printed beside the figures they concern
-TARGETS = {"ratio": 50.0, "10 M GB": 1.5, "1 M intervals s": 1.0, "RFM GB": 2.5, "one ms": 15.0, "big ms": 500.0}
+TARGETS = {"ratio": 50.0, "10 M GB": 1.5, "1 M intervals s": 1.0, "RFM GB": 2.5,
+           "one customer": 15.0, "10,000 customers": 500.0}  # the last two: p50 of a served request, ms
 
 
 def target_rows(result: dict) -> list[str]:
@@ -393,8 +394,9 @@ def target_rows(result: dict) -> list[str]:
             gb = r["rfm"]["ours"]["peak_rss_gb"]
             add(f"{r['transactions']:,} transactions → RFM, peak memory", f"{gb:.2f} GB", f"≤ {TARGETS['RFM GB']:g} GB",
                 gb <= TARGETS["RFM GB"])
-    for (name, s), key in zip((result.get("serving") or {}).items(), ("one ms", "big ms")):
-        add(f"served: {name}", f"p50 {s['p50_ms']:.1f} ms", f"< {TARGETS[key]:g} ms", s["p50_ms"] < TARGETS[key])
+    for name, s in (result.get("serving") or {}).items():
+        if name in TARGETS:  # the large request's target is for 10,000 customers (--big-rows)
+            add(f"served: {name}", f"p50 {s['p50_ms']:.1f} ms", f"< {TARGETS[name]:g} ms", s["p50_ms"] < TARGETS[name])
     return rows
 
 

@@ -51,7 +51,10 @@ def spark_scores(p: dict, model: CLTVModel) -> pd.DataFrame:
         example = table.limit(3).toPandas()
         columns = list(model.predict(example).columns)
         save_model(ROOT / "models/cltv_model.json", Path(tmp) / "model", example)
-        scored = spark.score(session, str(Path(tmp) / "model"), table, names).select(*columns).orderBy("customer_id")
+        # sorted before scoring, which keeps the ranges and sorts each by customer: an orderBy of
+        # the scores would run the scoring twice (once to sample the ranges)
+        table = table.orderBy("customer_id")
+        scored = spark.score(session, str(Path(tmp) / "model"), table, names).select(*columns)
         spark.write_parquet(scored, ROOT / "outputs/scores.parquet")
     session.stop()
     scores = read_parquet(ROOT / "outputs/scores.parquet")

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -212,16 +213,38 @@ def test_a_damaged_or_locked_store_is_one_tracking_error(store, damage):
 
 
 def test_a_dataset_schema_is_mlflows_own_inference(sample_ch):
-    """The fast schema of a logged table equals MLflow's element-by-element inference, on the
-    CDNOW table and on covariate columns with missing values (first rows missing, all missing)."""
-    from mlflow.types.utils import _infer_schema  # MLflow's own inference: the reference
-
+    """The fast schema of a logged table is the one MLflow's own dataset infers value by value, on
+    the CDNOW table and on covariate columns with missing values (first rows missing, all missing),
+    on Python objects whose type changes after the first rows, and on mixed types (no schema)."""
+    n = len(sample_ch)
     table = sample_ch.assign(
-        channel=["web" if k % 3 else None for k in range(len(sample_ch))],
-        store=[None] * 1500 + ["north"] * (len(sample_ch) - 1500),
-        age=[float("nan") if k % 7 == 0 else 30.0 + k % 40 for k in range(len(sample_ch))],
-        unknown=[None] * len(sample_ch),
+        channel=pd.Series(["web" if k % 3 else None for k in range(n)], dtype="str"),
+        store=[None] * 1500 + ["north"] * (n - 1500),
+        age=[float("nan") if k % 7 == 0 else 30.0 + k % 40 for k in range(n)],
+        unknown=[None] * n,
+        visits=pd.Series([k for k in range(1200)] + [None] + [k for k in range(n - 1201)], dtype=object),
     )
-    table["channel"] = table["channel"].astype("str")
-    for frame in (sample_ch, table, table.astype({"store": object})):
-        assert datasets.schema(frame).to_dict() == _infer_schema(frame).to_dict()
+    mixed = sample_ch.assign(code=pd.Series(list(range(1500)) + ["x"] * (n - 1500), dtype=object))
+    for frame in (sample_ch, table, table.astype({"store": object}), mixed):
+        want = mlflow.data.from_pandas(frame).schema  # MLflow's own inference (None when it fails)
+        got = datasets.schema(frame)
+        assert (got and got.to_dict()) == (want and want.to_dict())
+
+
+def test_each_run_shows_its_own_tables(tmp_path, sample_ch):
+    """Two runs on the same file with other tables (another split, another covariate): each run's
+    datasets show its own columns and row count (MLflow keeps the first dataset of a digest)."""
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    try:
+        mlflow.set_experiment(experiment_id=mlflow.create_experiment("e", artifact_location=(tmp_path / "a").as_uri()))
+        shown = []
+        for table in (sample_ch.head(50), sample_ch.head(80).assign(channel="web")):
+            with mlflow.start_run() as run:
+                datasets.log({"evaluation": table, "training": table.iloc[:, :5]}, "data.csv", "data A")
+            got = MlflowClient().get_run(run.info.run_id).inputs.dataset_inputs
+            shown.append(sorted((d.tags[0].value, json.loads(d.dataset.profile)["num_rows"],
+                                 len(json.loads(d.dataset.schema)["mlflow_colspec"])) for d in got))
+    finally:
+        mlflow.set_tracking_uri(None)
+    width = sample_ch.shape[1]
+    assert shown == [[("evaluation", 50, width), ("training", 50, 5)], [("evaluation", 80, width + 1), ("training", 80, 5)]]

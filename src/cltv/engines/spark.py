@@ -166,7 +166,8 @@ def score(spark, model_uri: str, rfm_frame, attributes: list[str] = (), scoring_
     ``attributes``) with the packaged model's scores, by ``mlflow.pyfunc.spark_udf`` (the model
     scores each Arrow batch in the Python workers; a customer's scores and intervals do not
     depend on the batch). ``scoring_date``: the day a model with a season reads the histories at
-    (sent with every batch; default its training end)."""
+    (sent with every batch; default its training end). The scores keep ``rfm_frame``'s partitions,
+    each sorted by customer id (a frame sorted by ``orderBy("customer_id")`` stays sorted)."""
     import mlflow.pyfunc
     from pyspark.sql import functions as F
     from pyspark.sql.types import StructField, StructType

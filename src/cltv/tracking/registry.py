@@ -264,7 +264,7 @@ def _log_contents(result: Result) -> None:
     mlflow.log_metrics({k: float(v) for k, v in numbers.items()})
     for step in range(max(map(len, result.series.values()), default=0)):  # step = origin: a curve over origins
         mlflow.log_metrics({k: float(v[step]) for k, v in result.series.items()}, step=step)
-    datasets.log(result.datasets, str(result.data_file), result.data_label, result.evaluation.get("data_sha256"))
+    datasets.log(result.datasets, str(result.data_file), result.data_label)
     mlflow.log_dict(result.config, "config/settings.yaml")  # the stage's settings, as the fingerprint saw them
     for folder, paths in result.artifacts.items():
         for path in paths:
